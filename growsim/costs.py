@@ -1,0 +1,89 @@
+"""Differentiable resource costs: breadth, depth and time. Pure functions of tensors.
+
+m(l, c) is the magnitude of channel c of layer l: the L2 norm of every weight that writes
+into it (all connection types). With layers (layer, channel) magnitudes m,
+
+    breadth B = sum_{l,c} w(rank(l,c)) * m(l,c),  w(r) = ((r + 1) / max_channels)^exponent
+    depth   D = sum_l g(l) * sum_c m(l,c),        g(l) = ((l + 1) / max_layers)^exponent
+    time    T = mean over inputs of sum_t (t + 1) * p_t
+
+rank 0 is the largest channel of its layer. The rank is computed without gradient, so B is
+differentiable wherever no two magnitudes in a layer tie, and it presses hardest on the
+weakest channels: channels switch off from the bottom of the ranking up.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Smooths the norm at zero so a silent channel has zero cost and zero gradient.
+NORM_EPSILON = 1e-8
+
+
+def channel_magnitudes(layers: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+    """m(l, c), (layer, channel): L2 norm of all weights writing into each channel.
+
+    ``layers`` holds, per layer, tensors whose first dimension is the output channel
+    (see ``LatticeNetwork.incoming_weights``).
+    """
+    rows = []
+    for weights in layers:
+        squares = sum(w.reshape(w.shape[0], -1).square().sum(dim=1) for w in weights.values())
+        rows.append(smooth_norm_from_squares(squares))
+    return torch.stack(rows)
+
+
+def smooth_norm_from_squares(squares: torch.Tensor) -> torch.Tensor:
+    """sqrt(s + eps^2) - eps: the norm, smooth at zero, exactly zero there."""
+    return torch.sqrt(squares + NORM_EPSILON**2) - NORM_EPSILON
+
+
+def rank_weights(magnitudes: torch.Tensor, max_channels: int, exponent: float) -> torch.Tensor:
+    """w(rank) per channel, (layer, channel); rank 0 is the layer's largest channel."""
+    order = torch.argsort(magnitudes.detach(), dim=1, descending=True, stable=True)
+    ranks = torch.argsort(order, dim=1).to(magnitudes.dtype)
+    return ((ranks + 1.0) / max_channels) ** exponent
+
+
+def breadth_cost(magnitudes: torch.Tensor, max_channels: int, exponent: float = 1.0) -> torch.Tensor:
+    """Rank-weighted sum of channel magnitudes (a scalar)."""
+    return (rank_weights(magnitudes, max_channels, exponent) * magnitudes).sum()
+
+
+def layer_weights(
+    layers: int, max_layers: int, exponent: float, like: torch.Tensor
+) -> torch.Tensor:
+    """g(l) per layer, (layer,): grows with the layer index."""
+    index = torch.arange(layers, dtype=like.dtype, device=like.device)
+    return ((index + 1.0) / max_layers) ** exponent
+
+
+def depth_cost(magnitudes: torch.Tensor, max_layers: int, exponent: float = 1.0) -> torch.Tensor:
+    """Layer-index-weighted sum of each layer's total channel magnitude (a scalar)."""
+    weights = layer_weights(magnitudes.shape[0], max_layers, exponent, magnitudes)
+    return (weights * magnitudes.sum(dim=1)).sum()
+
+
+def expected_steps(step_probs: torch.Tensor) -> torch.Tensor:
+    """E[number of steps] per input, (batch,), from p_t of shape (batch, step)."""
+    steps = torch.arange(1, step_probs.shape[1] + 1, dtype=step_probs.dtype, device=step_probs.device)
+    return step_probs @ steps
+
+
+def time_cost(step_probs: torch.Tensor) -> torch.Tensor:
+    """Expected number of steps, averaged over the batch (a scalar)."""
+    return expected_steps(step_probs).mean()
+
+
+def expected_task_loss(logits: torch.Tensor, log_step_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """sum_t p_t * CE(y_t), averaged over the batch.
+
+    logits: (batch, step, class); log_step_probs: (batch, step); labels: (batch,).
+    Each step's readout is trained to be right, and time selection learns to put mass on
+    steps whose readout is right (the PonderNet objective).
+    """
+    batch, steps, classes = logits.shape
+    per_step = torch.nn.functional.cross_entropy(
+        logits.reshape(batch * steps, classes), labels.repeat_interleave(steps), reduction="none"
+    ).view(batch, steps)
+    return (log_step_probs.exp() * per_step).sum(dim=1).mean()

@@ -1,0 +1,220 @@
+"""Datasets (procedural shapes, Fashion-MNIST from disk) and occlusion.
+
+Images are float32 tensors of shape (n, 1, size, size) with values in [0, 1]; labels are
+int64 class indices in [0, classes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from growsim.errors import DataError
+from growsim.spec import DataConfig, OcclusionConfig
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_INSTALL = "sudo apt-get install -y dataset-fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle-boot",
+)  # fmt: skip
+SHAPE_CLASSES = (
+    "disc", "square", "triangle", "cross", "ring",
+    "bar", "diamond", "ellipse", "chevron", "frame",
+)  # fmt: skip
+
+
+@dataclass
+class Dataset:
+    """Train and test images with labels, plus what identifies them."""
+
+    train_images: torch.Tensor  # (n_train, 1, H, W) float32 in [0, 1]
+    train_labels: torch.Tensor  # (n_train,) int64
+    test_images: torch.Tensor  # (n_test, 1, H, W)
+    test_labels: torch.Tensor  # (n_test,)
+    class_names: tuple[str, ...]
+
+    def fingerprint(self) -> str:
+        """SHA-256 of all images and labels, to record which data a run saw."""
+        digest = hashlib.sha256()
+        for tensor in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+            digest.update(tensor.numpy().tobytes())
+        return digest.hexdigest()
+
+
+def load_dataset(config: DataConfig, seed: int) -> Dataset:
+    """Load the dataset the spec names, subsampled to its sizes and classes."""
+    if config.dataset == "shapes":
+        rng = np.random.default_rng(seed)
+        train = draw_shapes(config.train_size, config, rng)
+        test = draw_shapes(config.test_size, config, rng)
+        names = SHAPE_CLASSES[: config.classes]
+        return Dataset(*_to_tensors(*train), *_to_tensors(*test), names)
+    directory = Path(config.path or FASHION_MNIST_DIR)
+    train = _read_idx_pair(directory, "train")
+    test = _read_idx_pair(directory, "t10k")
+    rng = np.random.default_rng(seed)
+    train = _subsample(*train, config.classes, config.train_size, rng)
+    test = _subsample(*test, config.classes, config.test_size, rng)
+    names = FASHION_MNIST_CLASSES[: config.classes]
+    return Dataset(*_to_tensors(*train), *_to_tensors(*test), names)
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def draw_shapes(
+    count: int, config: DataConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``count`` images of random shapes (uint8-free float arrays) and their labels.
+
+    Each image holds one shape of a random class at a random position, size and rotation,
+    ``config.clutter`` distractor strokes, and Gaussian pixel noise of std ``config.noise``.
+    """
+    size = config.image_size
+    labels = rng.integers(0, config.classes, size=count)
+    grid = (np.arange(size) + 0.5) / size * 2.0 - 1.0  # pixel centres in [-1, 1]
+    y, x = np.meshgrid(grid, grid, indexing="ij")  # (H, W)
+    centre = rng.uniform(-0.3, 0.3, size=(count, 2, 1, 1))
+    scale = rng.uniform(0.35, 0.6, size=(count, 1, 1))
+    angle = rng.uniform(0, np.pi, size=(count, 1, 1))
+    dx, dy = x[None] - centre[:, 0], y[None] - centre[:, 1]
+    u = (np.cos(angle) * dx + np.sin(angle) * dy) / scale  # shape-frame coordinates
+    v = (-np.sin(angle) * dx + np.cos(angle) * dy) / scale
+    images = np.zeros((count, size, size), dtype=np.float32)
+    for label in range(config.classes):
+        chosen = labels == label
+        images[chosen] = _shape_mask(label, u[chosen], v[chosen])
+    for _ in range(config.clutter):
+        images = np.maximum(images, _stroke(count, x, y, rng))
+    if config.noise:
+        images = images + rng.normal(0.0, config.noise, size=images.shape).astype(np.float32)
+    images = np.clip(images, 0.0, 1.0)[:, None]
+    return images.astype(np.float32), labels.astype(np.int64)
+
+
+def _shape_mask(label: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Filled mask (float 0/1) of shape class ``label`` in shape-frame coordinates."""
+    r = np.hypot(u, v)
+    au, av = np.abs(u), np.abs(v)
+    masks = {
+        0: r < 0.8,  # disc
+        1: np.maximum(au, av) < 0.7,  # square
+        2: (v < 0.65) & (au < 0.6 * (v + 0.75)),  # triangle, apex up
+        3: ((au < 0.22) & (av < 0.9)) | ((av < 0.22) & (au < 0.9)),  # cross
+        4: (r < 0.85) & (r > 0.5),  # ring
+        5: (au < 0.95) & (av < 0.2),  # bar
+        6: au + av < 0.9,  # diamond
+        7: (u / 0.95) ** 2 + (v / 0.45) ** 2 < 1.0,  # ellipse
+        8: (np.abs(v - 0.9 * au + 0.3) < 0.2) & (au < 0.85),  # chevron
+        9: (np.maximum(au, av) < 0.85) & (np.maximum(au, av) > 0.55),  # frame
+    }
+    return masks[label].astype(np.float32)
+
+
+def _stroke(
+    count: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """One random short line segment per image, a distractor that belongs to no class."""
+    start = rng.uniform(-1, 1, size=(count, 2, 1, 1))
+    angle = rng.uniform(0, np.pi, size=(count, 1, 1))
+    length = rng.uniform(0.3, 0.7, size=(count, 1, 1))
+    dx, dy = x[None] - start[:, 0], y[None] - start[:, 1]
+    along = np.cos(angle) * dx + np.sin(angle) * dy
+    across = -np.sin(angle) * dx + np.cos(angle) * dy
+    return ((np.abs(across) < 0.06) & (along > 0) & (along < length)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+
+
+def _read_idx_pair(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    images = read_idx(directory / f"{split}-images-idx3-ubyte.gz", expected_dims=3)
+    labels = read_idx(directory / f"{split}-labels-idx1-ubyte.gz", expected_dims=1)
+    if len(images) != len(labels):
+        raise DataError(
+            f"{directory}: {split} has {len(images)} images but {len(labels)} labels; "
+            f"the files do not belong together. Reinstall them: {FASHION_MNIST_INSTALL}"
+        )
+    return (images.astype(np.float32) / 255.0)[:, None], labels.astype(np.int64)
+
+
+def read_idx(path: Path, expected_dims: int) -> np.ndarray:
+    """Read a gzip-compressed IDX file (the MNIST format) into a uint8 array."""
+    if not path.exists():
+        raise DataError(
+            f"{path}: file not found. Fashion-MNIST comes from Debian: {FASHION_MNIST_INSTALL} "
+            f"(or set data.path to a directory holding the four *-ubyte.gz files)"
+        )
+    try:
+        with gzip.open(path, "rb") as stream:
+            raw = stream.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise DataError(
+            f"{path}: not a readable gzip file ({error}); the download or copy is corrupt. "
+            f"Reinstall it: {FASHION_MNIST_INSTALL}"
+        ) from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(
+            f"{path}: wrong IDX magic number (expected unsigned-byte IDX data); "
+            f"this is not an MNIST-format file. Reinstall it: {FASHION_MNIST_INSTALL}"
+        )
+    dims = raw[3]
+    if dims != expected_dims:
+        raise DataError(f"{path}: IDX file has {dims} dimensions, expected {expected_dims}")
+    header = 4 + 4 * dims
+    shape = struct.unpack(f">{dims}I", raw[4:header])
+    expected = int(np.prod(shape))
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path}: IDX header promises {expected} values but the file holds "
+            f"{len(raw) - header}; it is truncated. Reinstall it: {FASHION_MNIST_INSTALL}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _subsample(
+    images: np.ndarray, labels: np.ndarray, classes: int, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.flatnonzero(labels < classes)
+    if size < len(keep):
+        keep = np.sort(rng.choice(keep, size=size, replace=False))
+    return images[keep], labels[keep]
+
+
+def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels)
+
+
+# --------------------------------------------------------------------------- occlusion
+
+
+def occlude(
+    images: torch.Tensor,
+    levels: torch.Tensor,
+    config: OcclusionConfig,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Cover a fraction ``levels[i]`` of image i with opaque square patches.
+
+    The image is tiled into ``patch_size`` squares; ``round(level * tiles)`` of them, chosen
+    at random, are set to ``config.value``. images: (n, 1, H, W); levels: (n,) in [0, 1).
+    """
+    count, _, height, width = images.shape
+    patch = config.patch_size
+    rows, cols = -(-height // patch), -(-width // patch)
+    tiles = rows * cols
+    scores = torch.rand(count, tiles, generator=generator, device=generator.device)
+    scores = scores.to(images.device)
+    ranks = scores.argsort(dim=1).argsort(dim=1)  # a random rank per tile
+    covered = ranks < torch.round(levels.to(images.device) * tiles).unsqueeze(1)
+    mask = covered.view(count, 1, rows, cols)
+    mask = mask.repeat_interleave(patch, dim=2).repeat_interleave(patch, dim=3)
+    mask = mask[:, :, :height, :width]
+    return torch.where(mask, torch.full_like(images, config.value), images)

@@ -1,0 +1,292 @@
+"""The network: a finite box of the (layer, channel, step) lattice.
+
+Each layer l keeps a hidden state h_l (batch, channel, y, x). At every time step t,
+
+    h_0^t = tanh(BU_0 * image + LAT_0 * a_0^{t-1} + TD_0 * a_1^{t-1})
+    h_l^t = h_{l-1}^t + tanh(BU_l * a_{l-1}^t + LAT_l * a_l^{t-1} + TD_l * a_{l+1}^{t-1})
+
+with a = silu(h) and * a convolution. The path is residual along depth and channel c of
+layer l sits above channel c of layer l-1, so a layer whose weights are all zero is the
+identity and a channel whose incoming weights are zero stays exactly zero. silu, unlike
+relu, passes gradient at zero, so a silent (zero) unit can still learn to switch on.
+
+Every step has a readout (global average of a_top, then linear) and a halting probability
+lambda_t; the time distribution is the stick-breaking p_t = lambda_t * prod_{s<t} (1 -
+lambda_s), the last step taking what remains. ``fixed`` time selection learns one
+lambda per step; ``adaptive`` adds a per-input term from the top layer's features.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CONNECTIONS = ("bottom_up", "lateral", "top_down")
+
+
+@dataclass(frozen=True)
+class Box:
+    """The finite part of the lattice that exists now."""
+
+    layers: int
+    channels: int
+    steps: int
+
+
+@dataclass
+class NetworkOutput:
+    """Per-step readouts and the time distribution over steps."""
+
+    logits: torch.Tensor  # (batch, step, class)
+    log_step_probs: torch.Tensor  # (batch, step), log p_t; exp sums to 1 over steps
+
+    @property
+    def step_probs(self) -> torch.Tensor:
+        """p_t, (batch, step)."""
+        return self.log_step_probs.exp()
+
+    def class_probs(self) -> torch.Tensor:
+        """The prediction: readout probabilities mixed by p_t, (batch, class)."""
+        return torch.einsum("bt,btk->bk", self.step_probs, self.logits.softmax(dim=-1))
+
+
+class LatticeNetwork(nn.Module):
+    """A recurrent conv net with bottom-up, lateral and top-down connections on a lattice box."""
+
+    def __init__(
+        self,
+        box: Box,
+        in_channels: int,
+        classes: int,
+        kernel_size: int = 3,
+        input_stride: int = 2,
+        connections: tuple[str, ...] = CONNECTIONS,
+        time_mode: str = "adaptive",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        unknown = set(connections) - set(CONNECTIONS)
+        if unknown or "bottom_up" not in connections:
+            raise ValueError(f"connections must include bottom_up and come from {CONNECTIONS}")
+        self.in_channels = in_channels
+        self.classes = classes
+        self.kernel_size = kernel_size
+        self.input_stride = input_stride
+        self.connections = tuple(c for c in CONNECTIONS if c in connections)
+        self.time_mode = time_mode
+        C, k = box.channels, kernel_size
+        self.bottom_up = nn.ParameterList()
+        self.lateral = nn.ParameterList()
+        self.top_down = nn.ParameterList()
+        for layer in range(box.layers):
+            fan_in = self._fan_in(layer, C, box.layers)
+            std = 1.0 / math.sqrt(fan_in)
+            source = in_channels if layer == 0 else C
+            self.bottom_up.append(_normal((C, source, k, k), std, generator))
+            if "lateral" in self.connections:
+                self.lateral.append(_normal((C, C, k, k), std, generator))
+            if "top_down" in self.connections and layer < box.layers - 1:
+                self.top_down.append(_normal((C, C, k, k), std, generator))
+        self.readout_weight = _normal((classes, C), 1.0 / math.sqrt(C), generator)
+        self.readout_bias = nn.Parameter(torch.zeros(classes))
+        self.halting_bias = nn.Parameter(_uniform_halting_bias(box.steps))
+        if time_mode == "adaptive":
+            self.halting_weight = nn.Parameter(torch.zeros(C))
+        elif time_mode != "fixed":
+            raise ValueError(f"time_mode must be 'fixed' or 'adaptive', got {time_mode!r}")
+
+    # ------------------------------------------------------------------ box
+
+    @property
+    def box(self) -> Box:
+        """The current box, read off the parameter shapes."""
+        return Box(
+            layers=len(self.bottom_up),
+            channels=self.bottom_up[0].shape[0],
+            steps=self.halting_bias.shape[0],
+        )
+
+    def _fan_in(self, layer: int, channels: int, layers: int) -> int:
+        """Weights into one channel of ``layer`` when every connection type is present."""
+        k2 = self.kernel_size**2
+        source = self.in_channels if layer == 0 else channels
+        fan = source * k2
+        if "lateral" in self.connections:
+            fan += channels * k2
+        if "top_down" in self.connections:
+            fan += channels * k2
+        return fan
+
+    def incoming_weights(self) -> list[dict[str, torch.Tensor]]:
+        """Per layer, the weight tensor of each connection type that writes into it.
+
+        Each tensor has the layer's output channel as its first dimension.
+        """
+        layers = []
+        for layer in range(len(self.bottom_up)):
+            weights = {"bottom_up": self.bottom_up[layer]}
+            if "lateral" in self.connections:
+                weights["lateral"] = self.lateral[layer]
+            if "top_down" in self.connections and layer < len(self.top_down):
+                weights["top_down"] = self.top_down[layer]
+            layers.append(weights)
+        return layers
+
+    def time_parameters(self) -> list[nn.Parameter]:
+        """Parameters of time selection (they get their own learning rate)."""
+        params = [self.halting_bias]
+        if self.time_mode == "adaptive":
+            params.append(self.halting_weight)
+        return params
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, images: torch.Tensor) -> NetworkOutput:
+        """Unroll the network over its time steps. images: (batch, in_channels, H, W)."""
+        layers, steps = len(self.bottom_up), self.halting_bias.shape[0]
+        pad = self.kernel_size // 2
+        # The image does not change over time: its drive into layer 0 is computed once.
+        input_drive = F.conv2d(images, self.bottom_up[0], stride=self.input_stride, padding=pad)
+        previous: list[torch.Tensor] | None = None  # a_l^{t-1} per layer
+        logits, halting_logits = [], []
+        for step in range(steps):
+            states: list[torch.Tensor] = []
+            activations: list[torch.Tensor] = []
+            for layer in range(layers):
+                drive = self._recurrent_drive(layer, activations, previous, pad)
+                if layer == 0:
+                    drive = input_drive if drive is None else input_drive + drive
+                update = torch.tanh(drive)
+                state = update if layer == 0 else states[-1] + update
+                states.append(state)
+                activations.append(F.silu(state))
+            previous = activations
+            features = activations[-1].mean(dim=(2, 3))  # (batch, channel)
+            logits.append(F.linear(features, self.readout_weight, self.readout_bias))
+            halting_logits.append(self._halting_logit(features, step))
+        log_probs = stick_breaking_log_probs(torch.stack(halting_logits, dim=1))
+        return NetworkOutput(logits=torch.stack(logits, dim=1), log_step_probs=log_probs)
+
+    def _recurrent_drive(
+        self,
+        layer: int,
+        activations: list[torch.Tensor],
+        previous: list[torch.Tensor] | None,
+        pad: int,
+    ) -> torch.Tensor | None:
+        """One fused convolution over every input a layer reads at this step (None if none)."""
+        inputs, weights = [], []
+        if layer > 0:
+            inputs.append(activations[layer - 1])
+            weights.append(self.bottom_up[layer])
+        if previous is not None:
+            if "lateral" in self.connections:
+                inputs.append(previous[layer])
+                weights.append(self.lateral[layer])
+            if "top_down" in self.connections and layer < len(self.top_down):
+                inputs.append(previous[layer + 1])
+                weights.append(self.top_down[layer])
+        if not inputs:
+            return None
+        if len(inputs) == 1:
+            return F.conv2d(inputs[0], weights[0], padding=pad)
+        return F.conv2d(torch.cat(inputs, dim=1), torch.cat(weights, dim=1), padding=pad)
+
+    def _halting_logit(self, features: torch.Tensor, step: int) -> torch.Tensor:
+        bias = self.halting_bias[step].expand(features.shape[0])
+        if self.time_mode == "adaptive":
+            return bias + features @ self.halting_weight
+        return bias
+
+    # ------------------------------------------------------------------ growth
+
+    @torch.no_grad()
+    def grow(self, box: Box, new_step_mass: float = 1e-3, generator=None) -> None:
+        """Enlarge the box to ``box`` without changing what the network computes.
+
+        New channels and layers start silent (zero incoming weights); weights that read
+        from new channels are random so gradient reaches them. A new time step starts
+        with ``new_step_mass`` of the old last step's probability (the only growth that
+        changes the output, by at most that fraction).
+        """
+        old = self.box
+        if box.layers < old.layers or box.channels < old.channels or box.steps < old.steps:
+            raise ValueError(f"grow cannot shrink the box: {old} -> {box}")
+        if box.channels > old.channels:
+            self._grow_channels(box.channels, generator)
+        if box.layers > old.layers:
+            self._grow_layers(box.layers)
+        if box.steps > old.steps:
+            self._grow_steps(box.steps, new_step_mass)
+
+    def _grow_channels(self, channels: int, generator) -> None:
+        old = self.box
+        for name in ("bottom_up", "lateral", "top_down"):
+            params = getattr(self, name)
+            for index in range(len(params)):
+                weight = params[index]
+                rows = channels
+                cols = weight.shape[1] if (name == "bottom_up" and index == 0) else channels
+                grown = weight.new_zeros((rows, cols) + tuple(weight.shape[2:]))
+                grown[: weight.shape[0], : weight.shape[1]] = weight
+                if cols > weight.shape[1]:  # old channels reading new ones: random
+                    std = 1.0 / math.sqrt(self._fan_in(index, channels, old.layers))
+                    block = grown[: weight.shape[0], weight.shape[1] :]
+                    block.copy_(_normal(block.shape, std, generator).data.to(block))
+                params[index] = nn.Parameter(grown)
+        readout = self.readout_weight.new_zeros((self.classes, channels))
+        readout[:, : old.channels] = self.readout_weight
+        readout[:, old.channels :] = _normal(
+            (self.classes, channels - old.channels), 1.0 / math.sqrt(channels), generator
+        ).data.to(readout)
+        self.readout_weight = nn.Parameter(readout)
+        if self.time_mode == "adaptive":
+            halting = self.halting_weight.new_zeros(channels)
+            halting[: old.channels] = self.halting_weight
+            self.halting_weight = nn.Parameter(halting)
+
+    def _grow_layers(self, layers: int) -> None:
+        old = self.box
+        C, k = old.channels, self.kernel_size
+        reference = self.bottom_up[-1]
+        for _ in range(old.layers, layers):
+            self.bottom_up.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
+            if "lateral" in self.connections:
+                self.lateral.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
+        if "top_down" in self.connections:
+            while len(self.top_down) < layers - 1:
+                self.top_down.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
+
+    def _grow_steps(self, steps: int, new_step_mass: float) -> None:
+        old = self.halting_bias.data
+        grown = old.new_zeros(steps)  # new non-final steps halt with probability 1/2
+        grown[: old.shape[0]] = old
+        # The old last step took all remaining mass; it now halts with 1 - new_step_mass.
+        grown[old.shape[0] - 1] = math.log((1.0 - new_step_mass) / new_step_mass)
+        self.halting_bias = nn.Parameter(grown)
+
+
+def stick_breaking_log_probs(halting_logits: torch.Tensor) -> torch.Tensor:
+    """log p_t from halting logits (batch, step); the last step takes the remaining mass."""
+    log_halt = F.logsigmoid(halting_logits)
+    log_continue = F.logsigmoid(-halting_logits)
+    survived = torch.cumsum(log_continue, dim=1) - log_continue  # log prod_{s<t} (1 - lambda_s)
+    log_probs = log_halt + survived
+    return torch.cat([log_probs[:, :-1], survived[:, -1:]], dim=1)
+
+
+def _uniform_halting_bias(steps: int) -> torch.Tensor:
+    """Halting logits that make the time distribution uniform over ``steps`` steps."""
+    bias = torch.zeros(steps)
+    for step in range(steps - 1):
+        halt = 1.0 / (steps - step)
+        bias[step] = math.log(halt / (1.0 - halt))
+    return bias
+
+
+def _normal(shape, std: float, generator: torch.Generator | None) -> nn.Parameter:
+    return nn.Parameter(torch.randn(tuple(shape), generator=generator) * std)

@@ -1,0 +1,465 @@
+"""YAML spec -> typed, validated config dataclasses.
+
+Every error names the file, the line and the key path, e.g.
+``specs/x.yaml:12: costs.time.weight: must be >= 0, got -1``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from growsim.errors import SpecError
+
+
+def _bound(default: Any, **limits: Any) -> Any:
+    """A dataclass field with validation limits (ge, gt, le) stored in its metadata."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=limits)
+    return field(default=default, metadata=limits)
+
+
+@dataclass
+class Extent:
+    """Initial and maximum size of the lattice box along one axis."""
+
+    initial: int = _bound(2, ge=1)
+    max: int = _bound(4, ge=1)
+
+
+@dataclass
+class LatticeConfig:
+    """The box of the lattice the network occupies, and how its positions connect."""
+
+    layers: Extent = field(default_factory=lambda: Extent(2, 4))
+    channels: Extent = field(default_factory=lambda: Extent(8, 32))
+    steps: Extent = field(default_factory=lambda: Extent(3, 6))
+    connections: list[Literal["bottom_up", "lateral", "top_down"]] = _bound(
+        ["bottom_up", "lateral", "top_down"]
+    )
+    kernel_size: int = _bound(3, ge=1)
+    input_stride: int = _bound(2, ge=1)
+
+
+@dataclass
+class Schedule:
+    """How a cost weight is switched on over training iterations.
+
+    ``constant``: full weight from ``delay`` on. ``linear``: zero until ``delay``, then a
+    linear ramp to full weight over ``ramp`` iterations.
+    """
+
+    kind: Literal["constant", "linear"] = "constant"
+    delay: int = _bound(0, ge=0)
+    ramp: int = _bound(0, ge=0)
+
+
+@dataclass
+class CostConfig:
+    """One resource cost: its weight, the exponent of its rank/layer profile, its schedule."""
+
+    weight: float = _bound(0.0, ge=0)
+    exponent: float = _bound(1.0, ge=0)
+    schedule: Schedule = field(default_factory=Schedule)
+
+
+@dataclass
+class CostsConfig:
+    """The three resource costs."""
+
+    breadth: CostConfig = field(default_factory=CostConfig)
+    depth: CostConfig = field(default_factory=CostConfig)
+    time: CostConfig = field(default_factory=CostConfig)
+
+
+@dataclass
+class ActiveConfig:
+    """Thresholds that define the active sub-lattice."""
+
+    # A channel is active when the norm of its incoming weights exceeds this fraction of
+    # the norm a freshly initialised channel has.
+    channel_threshold: float = _bound(0.1, gt=0)
+    # The time box grows when the mean probability of halting at its last step exceeds this.
+    time_threshold: float = _bound(0.05, gt=0, le=1)
+
+
+@dataclass
+class GrowthConfig:
+    """How much the box grows by when the active region reaches its edge."""
+
+    enabled: bool = True
+    channels: int = _bound(4, ge=1)
+    layers: int = _bound(1, ge=1)
+    steps: int = _bound(1, ge=1)
+    # Fraction of the old last step's probability a new time step starts with.
+    new_step_mass: float = _bound(1e-3, gt=0, le=0.5)
+
+
+@dataclass
+class OcclusionConfig:
+    """Opaque square patches covering a set fraction of the image."""
+
+    levels: list[float] = _bound([0.0])
+    train: bool = True
+    patch_size: int = _bound(4, ge=1)
+    value: float = 0.5
+
+
+@dataclass
+class DataConfig:
+    """Which images, how many, and how they are corrupted."""
+
+    dataset: Literal["shapes", "fashion_mnist"] = "shapes"
+    path: str | None = None
+    seed: int = _bound(0, ge=0)  # draws and subsamples the data; fixed across training seeds
+    classes: int = _bound(10, ge=2)
+    image_size: int = _bound(28, ge=8)
+    train_size: int = _bound(4000, ge=1)
+    test_size: int = _bound(1000, ge=1)
+    noise: float = _bound(0.0, ge=0)
+    clutter: int = _bound(0, ge=0)
+    occlusion: OcclusionConfig = field(default_factory=OcclusionConfig)
+
+
+@dataclass
+class TrainingConfig:
+    """Optimiser, duration, seed and hardware."""
+
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = _bound(3e-3, gt=0)
+    time_lr: float = _bound(3e-2, gt=0)
+    batch_size: int = _bound(64, ge=1)
+    steps: int | None = _bound(None, ge=1)
+    epochs: float | None = _bound(None, gt=0)
+    seed: int = _bound(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compile: Literal["auto", "on", "off"] = "auto"
+    threads: int | None = _bound(None, ge=1)
+
+
+@dataclass
+class RecordConfig:
+    """How often the trajectory gets a checkpoint, and on how many test images."""
+
+    every: int = _bound(50, ge=1)
+    eval_size: int | None = _bound(None, ge=1)
+
+
+@dataclass
+class Spec:
+    """A whole growsim experiment."""
+
+    name: str = "run"
+    lattice: LatticeConfig = field(default_factory=LatticeConfig)
+    costs: CostsConfig = field(default_factory=CostsConfig)
+    time_selection: Literal["fixed", "adaptive"] = "adaptive"
+    active: ActiveConfig = field(default_factory=ActiveConfig)
+    growth: GrowthConfig = field(default_factory=GrowthConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+    sweep: dict[str, Any] | None = None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
+    """Read, override (``key.path=value``) and validate a YAML spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SpecError(f"{path}: cannot read the spec: {error.strerror}") from None
+    return parse_spec(text, source=str(path), overrides=overrides)
+
+
+def parse_spec(text: str, source: str = "<spec>", overrides: list[str] | None = None) -> Spec:
+    """Validate spec text; ``source`` names it in error messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(error, "problem", None) or str(error)
+        raise SpecError(f"{where}: not valid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecError(
+            f"{source}: a spec must be a YAML mapping of keys to values, got {type(raw).__name__}"
+        )
+    lines = _key_lines(node)
+    raw = apply_overrides(raw, overrides or [], source)
+    return spec_from_dict(raw, source=source, lines=lines)
+
+
+def spec_from_dict(raw: dict, source: str = "<spec>", lines: dict | None = None) -> Spec:
+    """Build a validated Spec from a plain nested mapping."""
+    context = _Context(source, lines or {})
+    spec = _build(Spec, raw, "", context)
+    _check_consistency(spec, context)
+    return spec
+
+
+def apply_overrides(raw: dict, overrides: list[str], source: str = "<spec>") -> dict:
+    """Return a copy of ``raw`` with each ``a.b.c=value`` override set (value parsed as YAML)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value_text = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. training.seed=3")
+        try:
+            value = yaml.safe_load(value_text)
+        except yaml.YAMLError:
+            raise SpecError(f"--set {item!r}: the value is not valid YAML") from None
+        parts = key.strip().split(".")
+        _check_override_path(parts, item)
+        target = raw
+        for part in parts[:-1]:
+            child = target.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                target[part] = child
+            target = child
+        target[parts[-1]] = value
+    return raw
+
+
+def _check_override_path(parts: list[str], item: str) -> None:
+    cls: Any = Spec
+    for depth, part in enumerate(parts):
+        hints = typing.get_type_hints(cls)
+        if part not in hints:
+            where = ".".join(parts[:depth]) or "the top level"
+            raise SpecError(f"--set {item!r}: {where} has no key {part!r}")
+        inner = _strip_optional(hints[part])
+        if depth < len(parts) - 1 and not dataclasses.is_dataclass(inner):
+            if typing.get_origin(inner) is dict:
+                return
+            raise SpecError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is not a section")
+        cls = inner
+
+
+def spec_to_dict(spec: Spec) -> dict:
+    """The spec as a plain nested dict (for YAML dumps and trajectory attrs)."""
+    return dataclasses.asdict(spec)
+
+
+def spec_to_yaml(spec: Spec) -> str:
+    """The spec as YAML text that ``parse_spec`` reads back to an equal Spec."""
+    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False)
+
+
+# --------------------------------------------------------------------------- internals
+
+
+@dataclass
+class _Context:
+    source: str
+    lines: dict
+
+    def error(self, path: str, message: str) -> SpecError:
+        line = self._line_for(path)
+        where = f"{self.source}:{line}" if line else self.source
+        return SpecError(f"{where}: {path or '<top level>'}: {message}")
+
+    def _line_for(self, path: str) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path.rpartition(".")[0]
+        return None
+
+
+def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
+    """Map every key path in a composed YAML tree to its 1-based line number."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            lines[path] = key_node.start_mark.line + 1
+            lines.update(_key_lines(value_node, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            path = f"{prefix}[{index}]"
+            lines[path] = item.start_mark.line + 1
+            lines.update(_key_lines(item, path))
+    return lines
+
+
+def _strip_optional(hint: Any) -> Any:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def _type_name(hint: Any) -> str:
+    hint = _strip_optional(hint)
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if dataclasses.is_dataclass(hint):
+        return "a mapping"
+    if typing.get_origin(hint) is list:
+        return "a list"
+    if typing.get_origin(hint) is dict:
+        return "a mapping"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        hint, str(hint)
+    )
+
+
+def _build(hint: Any, value: Any, path: str, context: _Context) -> Any:
+    """Convert ``value`` to ``hint``, raising SpecError naming ``path`` on any mismatch."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        return _build(_strip_optional(hint), value, path, context)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise context.error(path, f"must be a mapping of keys, got {_describe(value)}")
+        hints = typing.get_type_hints(hint)
+        known = {f.name: f for f in dataclasses.fields(hint)}
+        for key in value:
+            if key not in known:
+                choices = ", ".join(sorted(known))
+                raise context.error(
+                    _join(path, str(key)), f"unknown key (known keys here: {choices})"
+                )
+        kwargs = {}
+        for name, spec_field in known.items():
+            if name not in value:
+                continue
+            child_path = _join(path, name)
+            converted = _build(hints[name], value[name], child_path, context)
+            _check_limits(converted, spec_field.metadata, child_path, context)
+            kwargs[name] = converted
+        return hint(**kwargs)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if not isinstance(value, str) or value not in choices:
+            raise context.error(path, f"must be {_type_name(hint)}, got {_describe(value)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise context.error(path, f"must be a list, got {_describe(value)}")
+        (item_hint,) = typing.get_args(hint)
+        return [_build(item_hint, v, f"{path}[{i}]", context) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise context.error(path, f"must be a mapping, got {_describe(value)}")
+        return copy.deepcopy(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise context.error(path, f"must be true or false, got {_describe(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise context.error(path, f"must be an integer, got {_describe(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, str):
+            try:  # YAML 1.1 reads "1e-3" as a string; accept it as the number it means.
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise context.error(path, f"must be a number, got {_describe(value)}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise context.error(path, f"must be a finite number, got {value}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise context.error(path, f"must be a string, got {_describe(value)}")
+        return value
+    if hint is Any:
+        return value
+    raise TypeError(f"spec field {path} has an unsupported type {hint}")  # programming error
+
+
+def _check_limits(value: Any, limits: Any, path: str, context: _Context) -> None:
+    if value is None or not limits:
+        return
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, (int, float)) or isinstance(item, bool):
+            continue
+        if "ge" in limits and item < limits["ge"]:
+            raise context.error(path, f"must be >= {limits['ge']}, got {item}")
+        if "gt" in limits and item <= limits["gt"]:
+            raise context.error(path, f"must be > {limits['gt']}, got {item}")
+        if "le" in limits and item > limits["le"]:
+            raise context.error(path, f"must be <= {limits['le']}, got {item}")
+
+
+def _check_consistency(spec: Spec, context: _Context) -> None:
+    """Checks that involve several keys."""
+    for axis in ("layers", "channels", "steps"):
+        extent: Extent = getattr(spec.lattice, axis)
+        if extent.initial > extent.max:
+            raise context.error(
+                f"lattice.{axis}.initial",
+                f"must be <= lattice.{axis}.max ({extent.max}), got {extent.initial}",
+            )
+    if "bottom_up" not in spec.lattice.connections:
+        raise context.error(
+            "lattice.connections", "must include 'bottom_up' (the path from input to readout)"
+        )
+    if len(set(spec.lattice.connections)) != len(spec.lattice.connections):
+        raise context.error("lattice.connections", "lists a connection type twice")
+    if spec.lattice.kernel_size % 2 == 0:
+        raise context.error(
+            "lattice.kernel_size", f"must be odd (keeps positions aligned), got {spec.lattice.kernel_size}"
+        )
+    for name in ("breadth", "depth", "time"):
+        schedule: Schedule = getattr(spec.costs, name).schedule
+        if schedule.kind == "constant" and schedule.ramp:
+            raise context.error(
+                f"costs.{name}.schedule.ramp", "a constant schedule has no ramp; use kind: linear"
+            )
+        if schedule.kind == "linear" and schedule.ramp == 0:
+            raise context.error(f"costs.{name}.schedule.ramp", "a linear schedule needs ramp >= 1")
+    levels = spec.data.occlusion.levels
+    if not levels:
+        raise context.error("data.occlusion.levels", "must list at least one level (0.0 for none)")
+    for index, level in enumerate(levels):
+        if not 0.0 <= level < 1.0:
+            raise context.error(
+                f"data.occlusion.levels[{index}]", f"must be in [0, 1), got {level}"
+            )
+    if spec.data.dataset == "fashion_mnist":
+        if spec.data.classes > 10:
+            raise context.error("data.classes", f"fashion_mnist has 10 classes, got {spec.data.classes}")
+        if spec.data.image_size != 28:
+            raise context.error("data.image_size", "fashion_mnist images are 28 x 28; set 28")
+    if spec.data.dataset == "shapes" and spec.data.classes > 10:
+        raise context.error("data.classes", f"shapes draws at most 10 classes, got {spec.data.classes}")
+    if spec.data.occlusion.patch_size > spec.data.image_size:
+        raise context.error("data.occlusion.patch_size", "must not exceed data.image_size")
+    if (spec.training.steps is None) == (spec.training.epochs is None):
+        raise context.error("training", "set exactly one of training.steps and training.epochs")
+    if spec.lattice.input_stride > spec.data.image_size // 4:
+        raise context.error("lattice.input_stride", "leaves fewer than 4 x 4 positions per map")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return f"a {type(value).__name__}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

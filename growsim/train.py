@@ -1,0 +1,474 @@
+"""The training loop: task loss + scheduled resource costs, growth checks, checkpoints.
+
+All randomness after initialisation (batch order, occluders, growth init) comes from
+generators seeded by (seed, purpose, iteration), so a run resumed from a checkpoint draws
+exactly what the uninterrupted run would have drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from growsim import costs
+from growsim.data import Dataset, load_dataset, occlude
+from growsim.errors import RunError
+from growsim.growth import active_region, grown_box
+from growsim.lattice import CONNECTIONS, Box, LatticeNetwork
+from growsim.record import TrajectoryLayout, TrajectoryWriter
+from growsim.schedules import schedule_factor
+from growsim.spec import Spec, spec_to_yaml
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class EvalResult:
+    """Test-set metrics at one checkpoint."""
+
+    accuracy_by_level: np.ndarray  # (occlusion,)
+    expected_steps_by_level: np.ndarray  # (occlusion,)
+    time_distribution: np.ndarray  # (step,) mean p_t on clean images
+
+
+@dataclass
+class RunningMetrics:
+    """Training metrics accumulated since the last checkpoint."""
+
+    batches: int = 0
+    task_loss: float = 0.0
+    total_loss: float = 0.0
+    time_cost: float = 0.0
+    correct: int = 0
+    seen: int = 0
+
+    def mean(self, name: str) -> float:
+        """Mean of a summed metric over the batches seen (NaN before any)."""
+        return getattr(self, name) / self.batches if self.batches else math.nan
+
+
+@dataclass
+class Trainer:
+    """Trains one spec in one run directory. Owns the model, optimiser and iteration."""
+
+    spec: Spec
+    run_dir: Path
+    progress: bool = True
+    on_checkpoint: Callable[["Trainer", dict], None] | None = None
+    device: torch.device = field(init=False)
+    dataset: Dataset = field(init=False)
+    model: LatticeNetwork = field(init=False)
+    iteration: int = field(init=False, default=0)
+    checkpoints_written: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.run_dir = Path(self.run_dir)
+        self.device = resolve_device(spec.training.device)
+        if spec.training.threads:
+            torch.set_num_threads(spec.training.threads)
+        self.dataset = load_dataset(spec.data, spec.data.seed)
+        self.eval_levels = tuple(sorted({0.0, *spec.data.occlusion.levels}))
+        self.max_box = Box(
+            spec.lattice.layers.max, spec.lattice.channels.max, spec.lattice.steps.max
+        )
+        self._prepare_data()
+        generator = torch.Generator().manual_seed(spec.training.seed)
+        self.model = LatticeNetwork(
+            Box(spec.lattice.layers.initial, spec.lattice.channels.initial, spec.lattice.steps.initial),
+            in_channels=self.train_images.shape[1],
+            classes=spec.data.classes,
+            kernel_size=spec.lattice.kernel_size,
+            input_stride=spec.lattice.input_stride,
+            connections=tuple(spec.lattice.connections),
+            time_mode=spec.time_selection,
+            generator=generator,
+        ).to(self.device)
+        self.optimizer = self._make_optimizer()
+        self.total_iterations = self._total_iterations()
+        self.running = RunningMetrics()
+        self.layout = TrajectoryLayout(self.max_box, self.eval_levels)
+        self.writer = TrajectoryWriter(self.trajectory_path, self.layout, self._attrs())
+        self._step = self._make_step_function()
+
+    # ------------------------------------------------------------------ paths
+
+    @property
+    def trajectory_path(self) -> Path:
+        """Where the trajectory store lives."""
+        return self.run_dir / "trajectory.zarr"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Where the latest model checkpoint lives."""
+        return self.run_dir / "checkpoint.pt"
+
+    # ------------------------------------------------------------------ setup
+
+    def _prepare_data(self) -> None:
+        data = self.dataset
+        mean = float(data.train_images.mean())
+        std = float(data.train_images.std()) or 1.0
+        self.normalisation = (mean, std)
+        self.train_images = data.train_images.to(self.device)
+        self.train_labels = data.train_labels.to(self.device)
+        eval_size = self.spec.record.eval_size or len(data.test_labels)
+        test_images = data.test_images[:eval_size].to(self.device)
+        self.test_labels = data.test_labels[:eval_size].to(self.device)
+        # Fixed occluders per level, so every checkpoint is evaluated on the same images.
+        generator = torch.Generator().manual_seed(self.spec.data.seed + 7919)
+        self.test_sets = []
+        for level in self.eval_levels:
+            levels = torch.full((len(test_images),), level)
+            self.test_sets.append(occlude(test_images, levels, self.spec.data.occlusion, generator))
+
+    def _normalise(self, images: torch.Tensor) -> torch.Tensor:
+        mean, std = self.normalisation
+        return (images - mean) / std
+
+    def _total_iterations(self) -> int:
+        training = self.spec.training
+        if training.steps is not None:
+            return training.steps
+        per_epoch = math.ceil(len(self.train_labels) / training.batch_size)
+        return max(1, round(training.epochs * per_epoch))
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        time_ids = {id(p) for p in self.model.time_parameters()}
+        main = [p for p in self.model.parameters() if id(p) not in time_ids]
+        groups = [
+            {"params": main, "lr": self.spec.training.lr},
+            {"params": self.model.time_parameters(), "lr": self.spec.training.time_lr},
+        ]
+        if self.spec.training.optimizer == "sgd":
+            return torch.optim.SGD(groups, momentum=0.9)
+        return torch.optim.Adam(groups)
+
+    def _make_step_function(self):
+        mode = self.spec.training.compile
+        use_compile = mode == "on" or (mode == "auto" and self.device.type == "cuda")
+        return torch.compile(self._loss_terms, dynamic=False) if use_compile else self._loss_terms
+
+    def _attrs(self) -> dict:
+        import sys
+
+        import numba
+        import xarray
+        import zarr
+
+        import growsim
+
+        return {
+            "title": f"growsim trajectory of run {self.spec.name!r}",
+            "spec": spec_to_yaml(self.spec),
+            "seed": self.spec.training.seed,
+            "data_seed": self.spec.data.seed,
+            "data_sha256": self.dataset.fingerprint(),
+            "dataset": self.spec.data.dataset,
+            "class_names": list(self.dataset.class_names),
+            "time_selection": self.spec.time_selection,
+            "versions": (
+                f"growsim {growsim.__version__}; python {sys.version.split()[0]}; "
+                f"torch {torch.__version__}; numpy {np.__version__}; numba {numba.__version__}; "
+                f"xarray {xarray.__version__}; zarr {zarr.__version__}"
+            ),
+        }
+
+    # ------------------------------------------------------------------ batches
+
+    def _generator(self, purpose: int, index: int) -> torch.Generator:
+        seed = (self.spec.training.seed * 1_000_003 + purpose * 7_919 + index) % (2**63)
+        return torch.Generator().manual_seed(seed)
+
+    def _batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        size = self.spec.training.batch_size
+        count = len(self.train_labels)
+        per_epoch = max(1, count // size) if count >= size else 1
+        epoch, position = divmod(iteration, per_epoch)
+        order = torch.randperm(count, generator=self._generator(1, epoch))
+        index = order[position * size : (position + 1) * size].to(self.device)
+        images, labels = self.train_images[index], self.train_labels[index]
+        occlusion = self.spec.data.occlusion
+        if occlusion.train and any(level > 0 for level in occlusion.levels):
+            generator = self._generator(2, iteration)
+            choice = torch.randint(len(occlusion.levels), (len(index),), generator=generator)
+            levels = torch.tensor(occlusion.levels)[choice]
+            images = occlude(images, levels, occlusion, generator)
+        return self._normalise(images), labels
+
+    # ------------------------------------------------------------------ training
+
+    def cost_weights(self, iteration: int) -> dict[str, float]:
+        """The scheduled weight of each cost at ``iteration``."""
+        weights = {}
+        for name in ("breadth", "depth", "time"):
+            config = getattr(self.spec.costs, name)
+            weights[name] = config.weight * schedule_factor(config.schedule, iteration)
+        return weights
+
+    def _loss_terms(self, images, labels, breadth_weight, depth_weight, time_weight):
+        output = self.model(images)
+        magnitudes = costs.channel_magnitudes(self.model.incoming_weights())
+        task = costs.expected_task_loss(output.logits, output.log_step_probs, labels)
+        breadth = costs.breadth_cost(
+            magnitudes, self.max_box.channels, self.spec.costs.breadth.exponent
+        )
+        depth = costs.depth_cost(magnitudes, self.max_box.layers, self.spec.costs.depth.exponent)
+        time_ = costs.time_cost(output.step_probs)
+        total = task + breadth_weight * breadth + depth_weight * depth + time_weight * time_
+        correct = (output.class_probs().argmax(dim=1) == labels).sum()
+        return total, task, time_, correct
+
+    def train_step(self, iteration: int) -> None:
+        """One optimiser step on the batch of ``iteration``."""
+        images, labels = self._batch(iteration)
+        weights = self.cost_weights(iteration)
+        self.model.train()
+        total, task, time_, correct = self._step(
+            images, labels, weights["breadth"], weights["depth"], weights["time"]
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        values = torch.stack([total.detach(), task.detach(), time_.detach()]).tolist()
+        if not all(math.isfinite(v) for v in values):
+            names = ("total loss", "task loss", "time cost")
+            bad = [n for n, v in zip(names, values) if not math.isfinite(v)]
+            raise RunError(
+                f"numerical fault at iteration {iteration + 1}: {', '.join(bad)} became "
+                f"non-finite ({values}). The trajectory holds every checkpoint up to the last "
+                f"good one ({self.checkpoints_written}). Lower training.lr or the cost weights."
+            )
+        running = self.running
+        running.batches += 1
+        running.total_loss += values[0]
+        running.task_loss += values[1]
+        running.time_cost += values[2]
+        running.correct += int(correct)
+        running.seen += len(labels)
+
+    def run(self) -> dict:
+        """Train to the end, writing checkpoints; returns the final summary."""
+        from tqdm.auto import tqdm
+
+        started = time.perf_counter()
+        if self.iteration == 0 and self.checkpoints_written == 0:
+            self.checkpoint(grow=False)
+        every = self.spec.record.every
+        bar = tqdm(
+            total=self.total_iterations,
+            initial=self.iteration,
+            disable=not self.progress,
+            desc=self.spec.name,
+            unit="it",
+            dynamic_ncols=True,
+        )
+        summary: dict = {}
+        with bar:
+            while self.iteration < self.total_iterations:
+                self.train_step(self.iteration)
+                self.iteration += 1
+                bar.update(1)
+                if self.iteration % every == 0 or self.iteration == self.total_iterations:
+                    summary = self.checkpoint(grow=True)
+                    bar.set_postfix_str(_progress_text(summary))
+        if not summary:
+            summary = self.last_summary
+        summary["seconds"] = time.perf_counter() - started
+        return summary
+
+    # ------------------------------------------------------------------ checkpoints
+
+    @torch.no_grad()
+    def evaluate(self) -> EvalResult:
+        """Accuracy and expected steps on the fixed test sets of every occlusion level."""
+        self.model.eval()
+        accuracy, steps = [], []
+        time_distribution = None
+        for images in self.test_sets:
+            correct, total_steps, probs_sum = 0, 0.0, None
+            for start in range(0, len(images), 500):
+                batch = self._normalise(images[start : start + 500])
+                labels = self.test_labels[start : start + 500]
+                output = self.model(batch)
+                correct += int((output.class_probs().argmax(dim=1) == labels).sum())
+                probs = output.step_probs
+                total_steps += float(costs.expected_steps(probs).sum())
+                batch_sum = probs.sum(dim=0)
+                probs_sum = batch_sum if probs_sum is None else probs_sum + batch_sum
+            accuracy.append(correct / len(images))
+            steps.append(total_steps / len(images))
+            if time_distribution is None:  # level 0.0 comes first
+                time_distribution = (probs_sum / len(images)).cpu().numpy()
+        return EvalResult(np.asarray(accuracy), np.asarray(steps), time_distribution)
+
+    def checkpoint(self, grow: bool) -> dict:
+        """Grow if the active region reaches the box edge, evaluate, record, save."""
+        model = self.model
+        old_box = model.box
+        evaluation = self.evaluate()
+        magnitudes = costs.channel_magnitudes(model.incoming_weights()).detach().cpu().numpy()
+        region = active_region(
+            magnitudes, evaluation.time_distribution, self.spec.active.channel_threshold
+        )
+        if grow:
+            new_box = grown_box(
+                old_box, region, self.spec.growth, self.max_box, self.spec.active.time_threshold
+            )
+            if new_box != old_box:
+                self._grow(new_box)
+                evaluation = self.evaluate()
+                magnitudes = costs.channel_magnitudes(model.incoming_weights()).detach().cpu().numpy()
+                region = active_region(
+                    magnitudes, evaluation.time_distribution, self.spec.active.channel_threshold
+                )
+        box = model.box
+        values = self._checkpoint_values(old_box, box, magnitudes, region, evaluation)
+        self.writer.append(self.iteration, values)
+        self.checkpoints_written += 1
+        self.save_checkpoint()
+        self.running = RunningMetrics()
+        summary = {
+            "iteration": self.iteration,
+            "box": box,
+            "width": region.width.tolist(),
+            "depth": region.depth,
+            "expected_steps": float(evaluation.expected_steps_by_level[0]),
+            "test_accuracy": float(evaluation.accuracy_by_level[0]),
+            "train_accuracy": float(values["train_accuracy"]),
+            "accuracy_by_occlusion": dict(zip(self.eval_levels, evaluation.accuracy_by_level.tolist())),
+            "steps_by_occlusion": dict(zip(self.eval_levels, evaluation.expected_steps_by_level.tolist())),
+        }
+        self.last_summary = summary
+        if self.on_checkpoint:
+            self.on_checkpoint(self, summary)
+        return summary
+
+    def _grow(self, box: Box) -> None:
+        """Grow the model and carry the optimiser state over to the grown parameters."""
+        names_before = {id(p): n for n, p in self.model.named_parameters()}
+        state_by_name = {
+            names_before[id(p)]: s for p, s in self.optimizer.state.items() if id(p) in names_before
+        }
+        generator = self._generator(3, self.iteration)
+        self.model.grow(box, self.spec.growth.new_step_mass, generator)
+        self.optimizer = self._make_optimizer()
+        for name, param in self.model.named_parameters():
+            if name in state_by_name:
+                self.optimizer.state[param] = {
+                    key: _pad_like(value, param) for key, value in state_by_name[name].items()
+                }
+        self._step = self._make_step_function()
+
+    def _checkpoint_values(self, old_box, box, magnitudes, region, evaluation) -> dict:
+        layout, running = self.layout, self.running
+        L, C, T = box.layers, box.channels, box.steps
+        weights = self.cost_weights(max(self.iteration - 1, 0))
+        values = {name: layout.empty(name) for name in ("channel_norm", "connection_norm",
+                  "channel_active", "active_width", "layer_active", "time_distribution")}  # fmt: skip
+        values["channel_norm"][:L, :C] = magnitudes
+        values["channel_active"][:L, :C] = region.channel_active
+        values["active_width"][:L] = region.width
+        values["layer_active"][:L] = region.layer_active
+        values["time_distribution"][:T] = evaluation.time_distribution
+        for layer, weights_in in enumerate(self.model.incoming_weights()):
+            for kind, tensor in weights_in.items():
+                norm = tensor.detach().reshape(C, -1).norm(dim=1).cpu().numpy()
+                values["connection_norm"][CONNECTIONS.index(kind), layer, :C] = norm
+        magnitudes_t = torch.from_numpy(magnitudes)
+        per_epoch = math.ceil(len(self.train_labels) / self.spec.training.batch_size)
+        values.update(
+            epoch=self.iteration / per_epoch,
+            box_layers=L,
+            box_channels=C,
+            box_steps=T,
+            growth=np.asarray([C - old_box.channels, L - old_box.layers, T - old_box.steps]),
+            depth=region.depth,
+            expected_steps=evaluation.expected_steps_by_level[0],
+            breadth_cost=float(costs.breadth_cost(magnitudes_t, self.max_box.channels, self.spec.costs.breadth.exponent)),
+            depth_cost=float(costs.depth_cost(magnitudes_t, self.max_box.layers, self.spec.costs.depth.exponent)),
+            time_cost=running.mean("time_cost"),
+            breadth_weight=weights["breadth"],
+            depth_weight=weights["depth"],
+            time_weight=weights["time"],
+            task_loss=running.mean("task_loss"),
+            total_loss=running.mean("total_loss"),
+            train_accuracy=running.correct / running.seen if running.seen else math.nan,
+            test_accuracy=evaluation.accuracy_by_level[0],
+            accuracy_by_occlusion=evaluation.accuracy_by_level,
+            expected_steps_by_occlusion=evaluation.expected_steps_by_level,
+        )  # fmt: skip
+        return values
+
+    def save_checkpoint(self) -> None:
+        """Atomically write model, optimiser and position to ``checkpoint.pt``."""
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "spec": spec_to_yaml(self.spec),
+            "box": self.model.box.__dict__,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration,
+            "checkpoints_written": self.checkpoints_written,
+            "finished": self.iteration >= self.total_iterations,
+        }
+        temporary = self.checkpoint_path.with_suffix(".pt.partial")
+        try:
+            torch.save(state, temporary)
+            with open(temporary, "rb") as stream:
+                os.fsync(stream.fileno())
+            os.replace(temporary, self.checkpoint_path)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise RunError(
+                f"{self.checkpoint_path}: could not save the checkpoint at iteration "
+                f"{self.iteration}: {error.strerror or error}. The previous checkpoint is intact; "
+                "free disk space or fix permissions, then continue with --resume."
+            ) from None
+
+    def load_checkpoint(self) -> None:
+        """Restore model, optimiser and position from ``checkpoint.pt``."""
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise RunError(f"{self.checkpoint_path}: unknown checkpoint format {state.get('format')}")
+        box = Box(**state["box"])
+        self.model.grow(box, self.spec.growth.new_step_mass)  # shapes first, values below
+        self.model.load_state_dict(state["model"])
+        self.optimizer = self._make_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = state["iteration"]
+        self.checkpoints_written = state["checkpoints_written"]
+        self._step = self._make_step_function()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RunError("training.device: cuda was asked for but no CUDA GPU is visible; use auto or cpu")
+    return torch.device(name)
+
+
+def _pad_like(value, param: torch.Tensor):
+    """Optimiser state for a grown parameter: the old values in the leading corner, zeros after."""
+    if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape == param.shape:
+        return value
+    grown = torch.zeros_like(param)
+    grown[tuple(slice(0, size) for size in value.shape)] = value
+    return grown
+
+
+def _progress_text(summary: dict) -> str:
+    width = "/".join(str(w) for w in summary["width"])
+    return (
+        f"acc {summary['test_accuracy']:.3f} width {width} depth {summary['depth']} "
+        f"steps {summary['expected_steps']:.2f}"
+    )
