@@ -38,8 +38,14 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", parents=[common], help="train a spec and record its growth")
     run.add_argument("spec", type=Path, help="YAML spec file")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override one spec key, e.g. --set training.seed=3 (repeatable)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one spec key, e.g. --set training.seed=3 (repeatable)",
+    )
     run.add_argument("--out", type=Path, default=Path("outputs"), help="root of run directories")
     run.add_argument("--name", help="run directory name (default: the spec's name)")
     run.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -47,9 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=_run)
 
-    validate = commands.add_parser("validate", parents=[common], help="check a spec without running it")
+    validate = commands.add_parser(
+        "validate", parents=[common], help="check a spec without running it"
+    )
     validate.add_argument("spec", type=Path)
-    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    validate.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+    )
     validate.set_defaults(handler=_validate)
     return parser
 

@@ -45,7 +45,9 @@ def rank_weights(magnitudes: torch.Tensor, max_channels: int, exponent: float) -
     return ((ranks + 1.0) / max_channels) ** exponent
 
 
-def breadth_cost(magnitudes: torch.Tensor, max_channels: int, exponent: float = 1.0) -> torch.Tensor:
+def breadth_cost(
+    magnitudes: torch.Tensor, max_channels: int, exponent: float = 1.0
+) -> torch.Tensor:
     """Rank-weighted sum of channel magnitudes (a scalar)."""
     return (rank_weights(magnitudes, max_channels, exponent) * magnitudes).sum()
 
@@ -66,7 +68,9 @@ def depth_cost(magnitudes: torch.Tensor, max_layers: int, exponent: float = 1.0)
 
 def expected_steps(step_probs: torch.Tensor) -> torch.Tensor:
     """E[number of steps] per input, (batch,), from p_t of shape (batch, step)."""
-    steps = torch.arange(1, step_probs.shape[1] + 1, dtype=step_probs.dtype, device=step_probs.device)
+    steps = torch.arange(
+        1, step_probs.shape[1] + 1, dtype=step_probs.dtype, device=step_probs.device
+    )
     return step_probs @ steps
 
 
@@ -75,7 +79,9 @@ def time_cost(step_probs: torch.Tensor) -> torch.Tensor:
     return expected_steps(step_probs).mean()
 
 
-def expected_task_loss(logits: torch.Tensor, log_step_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def expected_task_loss(
+    logits: torch.Tensor, log_step_probs: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
     """sum_t p_t * CE(y_t), averaged over the batch.
 
     logits: (batch, step, class); log_step_probs: (batch, step); labels: (batch,).

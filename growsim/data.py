@@ -118,9 +118,7 @@ def _shape_mask(label: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return masks[label].astype(np.float32)
 
 
-def _stroke(
-    count: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _stroke(count: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One random short line segment per image, a distractor that belongs to no class."""
     start = rng.uniform(-1, 1, size=(count, 2, 1, 1))
     angle = rng.uniform(0, np.pi, size=(count, 1, 1))

@@ -146,7 +146,8 @@ class TrajectoryWriter:
     def append(self, iteration: int, values: dict[str, Any]) -> None:
         """Write one checkpoint; creates the store on the first call."""
         first = not (self.path / ".zmetadata").exists()
-        dataset = checkpoint_dataset(self.layout, iteration, values, self.attrs if first else None)
+        # xarray rewrites the group's attrs on every append: always pass them whole.
+        dataset = checkpoint_dataset(self.layout, iteration, values, self.attrs)
         try:
             if first:
                 encoding = {name: {"chunks": (1,) + dataset[name].shape[1:]} for name in SCHEMA}
@@ -178,8 +179,9 @@ def committed_checkpoints(path: Path) -> int:
 def truncate(path: Path, checkpoints: int) -> None:
     """Cut the store back to its first ``checkpoints`` checkpoints (drops partial writes)."""
     path = Path(path)
-    group = zarr.open_group(str(path), mode="r+", zarr_format=2)
-    for name, array in group.arrays():
+    # Read each array's own metadata: the consolidated copy hides a partial append.
+    group = zarr.open_group(str(path), mode="r+", zarr_format=2, use_consolidated=False)
+    for _, array in group.arrays():
         dims = array.attrs.get("_ARRAY_DIMENSIONS", [])
         if dims and dims[0] == "checkpoint" and array.shape[0] != checkpoints:
             array.resize((checkpoints,) + tuple(array.shape[1:]))

@@ -133,7 +133,7 @@ class TrainingConfig:
     """Optimiser, duration, seed and hardware."""
 
     optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = _bound(3e-3, gt=0)
+    lr: float = _bound(1e-2, gt=0)
     time_lr: float = _bound(3e-2, gt=0)
     batch_size: int = _bound(64, ge=1)
     steps: int | None = _bound(None, ge=1)
@@ -396,12 +396,13 @@ def _check_limits(value: Any, limits: Any, path: str, context: _Context) -> None
     for item in items:
         if not isinstance(item, (int, float)) or isinstance(item, bool):
             continue
+        shown = f"{item:g}" if isinstance(item, float) else str(item)
         if "ge" in limits and item < limits["ge"]:
-            raise context.error(path, f"must be >= {limits['ge']}, got {item}")
+            raise context.error(path, f"must be >= {limits['ge']}, got {shown}")
         if "gt" in limits and item <= limits["gt"]:
-            raise context.error(path, f"must be > {limits['gt']}, got {item}")
+            raise context.error(path, f"must be > {limits['gt']}, got {shown}")
         if "le" in limits and item > limits["le"]:
-            raise context.error(path, f"must be <= {limits['le']}, got {item}")
+            raise context.error(path, f"must be <= {limits['le']}, got {shown}")
 
 
 def _check_consistency(spec: Spec, context: _Context) -> None:
@@ -421,7 +422,8 @@ def _check_consistency(spec: Spec, context: _Context) -> None:
         raise context.error("lattice.connections", "lists a connection type twice")
     if spec.lattice.kernel_size % 2 == 0:
         raise context.error(
-            "lattice.kernel_size", f"must be odd (keeps positions aligned), got {spec.lattice.kernel_size}"
+            "lattice.kernel_size",
+            f"must be odd (keeps positions aligned), got {spec.lattice.kernel_size}",
         )
     for name in ("breadth", "depth", "time"):
         schedule: Schedule = getattr(spec.costs, name).schedule
@@ -437,15 +439,19 @@ def _check_consistency(spec: Spec, context: _Context) -> None:
     for index, level in enumerate(levels):
         if not 0.0 <= level < 1.0:
             raise context.error(
-                f"data.occlusion.levels[{index}]", f"must be in [0, 1), got {level}"
+                f"data.occlusion.levels[{index}]", f"must be in [0, 1), got {level:g}"
             )
     if spec.data.dataset == "fashion_mnist":
         if spec.data.classes > 10:
-            raise context.error("data.classes", f"fashion_mnist has 10 classes, got {spec.data.classes}")
+            raise context.error(
+                "data.classes", f"fashion_mnist has 10 classes, got {spec.data.classes}"
+            )
         if spec.data.image_size != 28:
             raise context.error("data.image_size", "fashion_mnist images are 28 x 28; set 28")
     if spec.data.dataset == "shapes" and spec.data.classes > 10:
-        raise context.error("data.classes", f"shapes draws at most 10 classes, got {spec.data.classes}")
+        raise context.error(
+            "data.classes", f"shapes draws at most 10 classes, got {spec.data.classes}"
+        )
     if spec.data.occlusion.patch_size > spec.data.image_size:
         raise context.error("data.occlusion.patch_size", "must not exceed data.image_size")
     if (spec.training.steps is None) == (spec.training.epochs is None):

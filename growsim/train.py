@@ -82,7 +82,11 @@ class Trainer:
         self._prepare_data()
         generator = torch.Generator().manual_seed(spec.training.seed)
         self.model = LatticeNetwork(
-            Box(spec.lattice.layers.initial, spec.lattice.channels.initial, spec.lattice.steps.initial),
+            Box(
+                spec.lattice.layers.initial,
+                spec.lattice.channels.initial,
+                spec.lattice.steps.initial,
+            ),
             in_channels=self.train_images.shape[1],
             classes=spec.data.classes,
             kernel_size=spec.lattice.kernel_size,
@@ -325,7 +329,9 @@ class Trainer:
             if new_box != old_box:
                 self._grow(new_box)
                 evaluation = self.evaluate()
-                magnitudes = costs.channel_magnitudes(model.incoming_weights()).detach().cpu().numpy()
+                magnitudes = (
+                    costs.channel_magnitudes(model.incoming_weights()).detach().cpu().numpy()
+                )
                 region = active_region(
                     magnitudes, evaluation.time_distribution, self.spec.active.channel_threshold
                 )
@@ -343,8 +349,12 @@ class Trainer:
             "expected_steps": float(evaluation.expected_steps_by_level[0]),
             "test_accuracy": float(evaluation.accuracy_by_level[0]),
             "train_accuracy": float(values["train_accuracy"]),
-            "accuracy_by_occlusion": dict(zip(self.eval_levels, evaluation.accuracy_by_level.tolist())),
-            "steps_by_occlusion": dict(zip(self.eval_levels, evaluation.expected_steps_by_level.tolist())),
+            "accuracy_by_occlusion": dict(
+                zip(self.eval_levels, evaluation.accuracy_by_level.tolist())
+            ),
+            "steps_by_occlusion": dict(
+                zip(self.eval_levels, evaluation.expected_steps_by_level.tolist())
+            ),
         }
         self.last_summary = summary
         if self.on_checkpoint:
@@ -437,7 +447,9 @@ class Trainer:
         """Restore model, optimiser and position from ``checkpoint.pt``."""
         state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise RunError(f"{self.checkpoint_path}: unknown checkpoint format {state.get('format')}")
+            raise RunError(
+                f"{self.checkpoint_path}: unknown checkpoint format {state.get('format')}"
+            )
         box = Box(**state["box"])
         self.model.grow(box, self.spec.growth.new_step_mass)  # shapes first, values below
         self.model.load_state_dict(state["model"])
@@ -453,7 +465,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RunError("training.device: cuda was asked for but no CUDA GPU is visible; use auto or cpu")
+        raise RunError(
+            "training.device: cuda was asked for but no CUDA GPU is visible; use auto or cpu"
+        )
     return torch.device(name)
 
 

@@ -1,0 +1,175 @@
+"""Property tests of the breadth, depth and time costs and their gradients."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from torch.autograd import gradcheck
+
+from growsim import costs
+from growsim.lattice import stick_breaking_log_probs
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """gradcheck needs double precision; restore the default afterwards."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+@st.composite
+def lattice_weights(draw, zero_channels=False):
+    """Per-layer incoming weights of a random small lattice (float64, distinct norms)."""
+    layers = draw(st.integers(1, 4))
+    channels = draw(st.integers(1, 6))
+    fan_in = draw(st.integers(1, 5))
+    seed = draw(st.integers(0, 2**31 - 1))
+    generator = torch.Generator().manual_seed(seed)
+    weights = []
+    for _ in range(layers):
+        layer = {
+            "bottom_up": torch.randn(channels, fan_in, generator=generator),
+            "lateral": torch.randn(channels, fan_in, 3, generator=generator),
+        }
+        if zero_channels:
+            layer = {k: torch.zeros_like(v) for k, v in layer.items()}
+        weights.append(layer)
+    return weights
+
+
+def flat(weights):
+    return [w.clone().requires_grad_(True) for layer in weights for w in layer.values()]
+
+
+def rebuild(tensors, like):
+    it = iter(tensors)
+    return [{k: next(it) for k in layer} for layer in like]
+
+
+def distinct(magnitudes, gap=1e-3):
+    """Ranks are only differentiable away from ties."""
+    for row in magnitudes:
+        values = np.sort(row.detach().numpy())
+        if len(values) > 1 and np.min(np.diff(values)) < gap:
+            return False
+    return True
+
+
+def breadth_of(weights, max_channels=8, exponent=1.0):
+    return costs.breadth_cost(costs.channel_magnitudes(weights), max_channels, exponent)
+
+
+def depth_of(weights, max_layers=5, exponent=1.0):
+    return costs.depth_cost(costs.channel_magnitudes(weights), max_layers, exponent)
+
+
+@settings(max_examples=25, deadline=None)
+@given(lattice_weights(), st.floats(0.5, 2.0))
+def test_breadth_and_depth_gradients_match_finite_differences(weights, exponent):
+    assume(distinct(costs.channel_magnitudes(weights)))
+    tensors = flat(weights)
+    assert gradcheck(lambda *t: breadth_of(rebuild(t, weights), exponent=exponent), tensors)
+    assert gradcheck(lambda *t: depth_of(rebuild(t, weights), exponent=exponent), tensors)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(2, 7), st.integers(0, 10_000))
+def test_time_cost_gradient_matches_finite_differences(batch, steps, seed):
+    logits = torch.randn(batch, steps, generator=torch.Generator().manual_seed(seed))
+    logits.requires_grad_(True)
+    assert gradcheck(lambda z: costs.time_cost(stick_breaking_log_probs(z).exp()), (logits,))
+
+
+@settings(max_examples=40, deadline=None)
+@given(lattice_weights(), st.data())
+def test_breadth_cost_ignores_channel_order(weights, data):
+    magnitudes = costs.channel_magnitudes(weights)
+    permuted = torch.stack(
+        [row[torch.tensor(data.draw(st.permutations(range(len(row)))))] for row in magnitudes]
+    )
+    assert torch.allclose(costs.breadth_cost(magnitudes, 8), costs.breadth_cost(permuted, 8))
+
+
+@settings(max_examples=25, deadline=None)
+@given(lattice_weights(zero_channels=True))
+def test_zero_weights_cost_nothing_and_feel_no_gradient(weights):
+    tensors = flat(weights)
+    total = breadth_of(rebuild(tensors, weights)) + depth_of(rebuild(tensors, weights))
+    total.backward()
+    assert total.item() == 0.0
+    assert all(t.grad is not None and torch.count_nonzero(t.grad) == 0 for t in tensors)
+
+
+@settings(max_examples=25, deadline=None)
+@given(lattice_weights(), st.floats(0.1, 10.0))
+def test_scaling_a_cost_weight_scales_its_gradient(weights, scale):
+    for cost in (breadth_of, depth_of):
+        base, scaled = flat(weights), flat(weights)
+        cost(rebuild(base, weights)).backward()
+        (scale * cost(rebuild(scaled, weights))).backward()
+        for b, s in zip(base, scaled):
+            assert torch.allclose(s.grad, scale * b.grad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 8), st.integers(0, 10_000), st.data())
+def test_moving_time_mass_later_raises_the_time_cost(steps, seed, data):
+    probs = torch.rand(steps, generator=torch.Generator().manual_seed(seed)) + 0.01
+    probs = probs / probs.sum()
+    source = data.draw(st.integers(0, steps - 2))
+    target = data.draw(st.integers(source + 1, steps - 1))
+    moved = probs.clone()
+    amount = moved[source] * data.draw(st.floats(0.1, 1.0))
+    moved[source] -= amount
+    moved[target] += amount
+    assert costs.time_cost(moved[None]) > costs.time_cost(probs[None])
+
+
+@settings(max_examples=30, deadline=None)
+@given(lattice_weights())
+def test_breadth_and_depth_gradients_shrink_every_channel(weights):
+    """A small step against the gradient lowers every channel's magnitude: a smaller region."""
+    for cost in (breadth_of, depth_of):
+        tensors = flat(weights)
+        cost(rebuild(tensors, weights)).backward()
+        stepped = [t.detach() - 1e-4 * t.grad for t in tensors]
+        before = costs.channel_magnitudes(weights)
+        after = costs.channel_magnitudes(rebuild(stepped, weights))
+        assert torch.all(after < before)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 4), st.integers(2, 7), st.integers(0, 10_000))
+def test_time_gradient_shortens_expected_steps(batch, steps, seed):
+    logits = torch.randn(batch, steps, generator=torch.Generator().manual_seed(seed))
+    logits.requires_grad_(True)
+    cost = costs.time_cost(stick_breaking_log_probs(logits).exp())
+    cost.backward()
+    with torch.no_grad():
+        after = costs.time_cost(stick_breaking_log_probs(logits - 1e-3 * logits.grad).exp())
+    assert after < cost
+
+
+def test_breadth_cost_presses_hardest_on_the_weakest_channel():
+    magnitudes = torch.tensor([[3.0, 1.0, 2.0]], requires_grad=True)
+    costs.breadth_cost(magnitudes, max_channels=3).backward()
+    # rank 0 (3.0) -> 1/3, rank 1 (2.0) -> 2/3, rank 2 (1.0) -> 3/3
+    assert torch.allclose(magnitudes.grad, torch.tensor([[1 / 3, 1.0, 2 / 3]]))
+
+
+def test_depth_cost_grows_with_layer_index():
+    magnitudes = torch.ones(3, 2, requires_grad=True)
+    costs.depth_cost(magnitudes, max_layers=3).backward()
+    assert torch.allclose(magnitudes.grad[:, 0], torch.tensor([1 / 3, 2 / 3, 1.0]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 8), st.integers(0, 10_000))
+def test_stick_breaking_gives_a_distribution(batch, steps, seed):
+    logits = torch.randn(batch, steps, generator=torch.Generator().manual_seed(seed)) * 5
+    probs = stick_breaking_log_probs(logits).exp()
+    assert torch.all(probs >= 0)
+    assert torch.allclose(probs.sum(dim=1), torch.ones(batch))

@@ -1,0 +1,111 @@
+"""The lattice network: shapes, identity of silent layers, growth that keeps the function."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from growsim.lattice import Box, LatticeNetwork
+
+
+def network(box, time_mode="adaptive", connections=("bottom_up", "lateral", "top_down"), seed=0):
+    return LatticeNetwork(
+        box, in_channels=1, classes=5, time_mode=time_mode, connections=connections,
+        generator=torch.Generator().manual_seed(seed),
+    )  # fmt: skip
+
+
+def images(count=6, seed=1):
+    return torch.randn(count, 1, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
+def perturb_time_selection(net):
+    """Make the time distribution input-dependent and far from its initial uniform shape."""
+    with torch.no_grad():
+        net.halting_bias.normal_(0, 1, generator=torch.Generator().manual_seed(5))
+        if net.time_mode == "adaptive":
+            net.halting_weight.normal_(0, 1, generator=torch.Generator().manual_seed(6))
+
+
+def test_output_shapes_and_distribution():
+    net = network(Box(layers=2, channels=4, steps=3))
+    output = net(images())
+    assert output.logits.shape == (6, 3, 5)
+    assert output.log_step_probs.shape == (6, 3)
+    assert torch.allclose(output.step_probs.sum(dim=1), torch.ones(6))
+    assert torch.allclose(output.class_probs().sum(dim=1), torch.ones(6))
+
+
+def test_initial_time_distribution_is_uniform():
+    output = network(Box(2, 4, 4), time_mode="fixed")(images())
+    assert torch.allclose(output.step_probs, torch.full((6, 4), 0.25), atol=1e-6)
+
+
+def test_adaptive_time_differs_between_inputs_and_fixed_does_not():
+    adaptive, fixed = network(Box(2, 4, 3)), network(Box(2, 4, 3), time_mode="fixed")
+    for net in (adaptive, fixed):
+        perturb_time_selection(net)
+    assert adaptive(images()).step_probs.std(dim=0).max() > 1e-3
+    assert fixed(images()).step_probs.std(dim=0).max() < 1e-7
+
+
+def test_a_layer_with_zero_weights_is_the_identity():
+    net = network(Box(3, 4, 2), connections=("bottom_up", "lateral"))
+    shallow = network(Box(2, 4, 2), connections=("bottom_up", "lateral"))
+    with torch.no_grad():
+        for name in ("bottom_up", "lateral"):
+            for index in range(2):
+                getattr(shallow, name)[index].copy_(getattr(net, name)[index])
+            getattr(net, name)[2].zero_()
+        shallow.readout_weight.copy_(net.readout_weight)
+        shallow.halting_weight.copy_(net.halting_weight)
+    assert torch.allclose(net(images()).logits, shallow(images()).logits, atol=1e-6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(1, 3), st.integers(2, 5), st.integers(1, 4),
+    st.integers(0, 3), st.integers(0, 4), st.sampled_from(["fixed", "adaptive"]),
+    st.integers(0, 1000),
+)  # fmt: skip
+def test_growing_channels_and_layers_keeps_the_output_exactly(
+    layers, channels, steps, more_layers, more_channels, time_mode, seed
+):
+    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed)
+    perturb_time_selection(net)
+    before = net(images())
+    net.grow(Box(layers + more_layers, channels + more_channels, steps))
+    after = net(images())
+    assert net.box == Box(layers + more_layers, channels + more_channels, steps)
+    assert torch.allclose(before.logits, after.logits, atol=1e-5)
+    assert torch.allclose(before.step_probs, after.step_probs, atol=1e-6)
+
+
+@pytest.mark.parametrize("time_mode", ["fixed", "adaptive"])
+@pytest.mark.parametrize("mass", [1e-3, 1e-2])
+def test_growing_time_changes_the_output_by_at_most_the_new_step_mass(time_mode, mass):
+    net = network(Box(2, 4, 3), time_mode=time_mode)
+    before = net(images())  # uniform initial distribution: halting weight is zero
+    net.grow(Box(2, 4, 5), new_step_mass=mass)
+    after = net(images())
+    old_last = before.step_probs[:, -1]
+    assert torch.allclose(after.step_probs[:, :2], before.step_probs[:, :2], atol=1e-6)
+    assert torch.all(after.step_probs[:, 3:].sum(dim=1) <= mass * old_last * 1.0001)
+    change = (after.class_probs() - before.class_probs()).abs().max()
+    assert change <= 2 * mass * old_last.max()
+
+
+def test_grown_units_are_silent_but_learn():
+    net = network(Box(2, 3, 2))
+    net.grow(Box(3, 5, 2))
+    assert torch.count_nonzero(net.bottom_up[2]) == 0  # new layer: zero incoming weights
+    assert torch.count_nonzero(net.bottom_up[1][3:]) == 0  # new channels: zero rows
+    loss = net(images()).logits.square().mean()
+    loss.backward()
+    assert net.bottom_up[2].grad.abs().sum() > 0
+    assert net.bottom_up[1].grad[3:].abs().sum() > 0
+
+
+def test_grow_refuses_to_shrink():
+    with pytest.raises(ValueError, match="cannot shrink"):
+        network(Box(2, 4, 3)).grow(Box(1, 4, 3))

@@ -1,0 +1,68 @@
+"""The zarr trajectory: schema, appends, and recovery from a partial append."""
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+from growsim.lattice import Box
+from growsim.record import (
+    SCHEMA,
+    TrajectoryLayout,
+    TrajectoryWriter,
+    committed_checkpoints,
+    open_trajectory,
+    truncate,
+)
+
+LAYOUT = TrajectoryLayout(Box(layers=3, channels=4, steps=5), occlusion_levels=(0.0, 0.4))
+
+
+def values(fill):
+    result = {name: LAYOUT.empty(name) for name in SCHEMA}
+    for array in result.values():
+        array[...] = fill if array.dtype != bool else bool(fill % 2)
+    return result
+
+
+def write(path, count):
+    writer = TrajectoryWriter(path, LAYOUT, {"seed": 7})
+    for index in range(count):
+        writer.append(iteration=10 * index, values=values(index))
+    return writer
+
+
+def test_appended_checkpoints_read_back_with_named_dims(tmp_path):
+    write(tmp_path / "t.zarr", 3)
+    dataset = open_trajectory(tmp_path / "t.zarr")
+    assert dataset.sizes["checkpoint"] == 3
+    assert dataset.channel_norm.dims == ("checkpoint", "layer", "channel")
+    assert dataset.accuracy_by_occlusion.sel(occlusion=0.4).values.tolist() == [0, 1, 2]
+    assert dataset.iteration.values.tolist() == [0, 10, 20]
+    assert dataset.attrs["seed"] == 7
+    assert dataset.channel_norm.attrs["long_name"]
+
+
+def test_wrong_shapes_are_refused(tmp_path):
+    bad = values(0)
+    bad["channel_norm"] = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="channel_norm"):
+        TrajectoryWriter(tmp_path / "t.zarr", LAYOUT, {}).append(0, bad)
+
+
+def test_a_partial_append_stays_invisible_and_truncate_removes_it(tmp_path):
+    path = tmp_path / "t.zarr"
+    write(path, 2)
+    # Simulate a run killed mid-append: one array already grew, metadata not consolidated.
+    group = zarr.open_group(str(path), mode="r+", zarr_format=2, use_consolidated=False)
+    group["test_accuracy"].resize((3,))
+    group["test_accuracy"][2] = 0.99
+    assert committed_checkpoints(path) == 2
+    assert open_trajectory(path).sizes["checkpoint"] == 2
+    truncate(path, 2)
+    reopened = zarr.open_group(str(path), mode="r", zarr_format=2, use_consolidated=False)
+    assert reopened["test_accuracy"].shape == (2,)
+    TrajectoryWriter(path, LAYOUT, {}).append(20, values(5))
+    dataset = xr.open_zarr(path)
+    assert dataset.sizes["checkpoint"] == 3
+    assert dataset.test_accuracy.values.tolist() == [0, 1, 5]

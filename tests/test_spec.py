@@ -1,0 +1,147 @@
+"""Spec loading: typed config, key-path errors with file and line, overrides, fuzzing."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from growsim.errors import SpecError
+from growsim.spec import Spec, load_spec, parse_spec, spec_to_dict, spec_to_yaml
+
+SPECS = sorted(Path(__file__).parent.parent.joinpath("specs").glob("*.yaml"))
+MINIMAL = "training: {steps: 10}\n"
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_every_shipped_spec_is_valid(path):
+    assert isinstance(load_spec(path), Spec)
+
+
+def test_values_land_in_typed_fields():
+    spec = parse_spec(MINIMAL + "costs: {time: {weight: 0.5, schedule: {kind: linear, ramp: 10}}}")
+    assert spec.costs.time.weight == 0.5
+    assert spec.costs.time.schedule.ramp == 10
+    assert spec.training.steps == 10
+
+
+def test_spec_round_trips_through_yaml():
+    spec = parse_spec(MINIMAL + "data: {occlusion: {levels: [0.0, 0.3]}}")
+    assert parse_spec(spec_to_yaml(spec)) == spec
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "costs:\n  time:\n    weight: -1\n",
+            "spec.yaml:3: costs.time.weight: must be >= 0, got -1",
+        ),
+        (
+            "lattice:\n  layers: {initial: 5, max: 2}\n",
+            "spec.yaml:2: lattice.layers.initial: must be <= lattice.layers.max",
+        ),
+        ("training:\n  stepz: 3\n", "spec.yaml:2: training.stepz: unknown key"),
+        ("training:\n  steps: 'many'\n", "training.steps: must be an integer, got 'many'"),
+        ("time_selection: sometimes\n", "time_selection: must be one of 'fixed', 'adaptive'"),
+        (
+            "data:\n  occlusion:\n    levels: [0.0, 1.5]\n",
+            "data.occlusion.levels[1]: must be in [0, 1), got 1.5",
+        ),
+        ("lattice: [1, 2]\n", "lattice: must be a mapping of keys"),
+        ("training: {steps: 3, epochs: 2}\n", "training: set exactly one of training.steps"),
+        ("lattice: {kernel_size: 2}\n", "lattice.kernel_size: must be odd"),
+        ("lattice: {connections: [lateral]}\n", "lattice.connections: must include 'bottom_up'"),
+        (
+            "costs: {depth: {schedule: {kind: linear}}}\n",
+            "costs.depth.schedule.ramp: a linear schedule needs ramp >= 1",
+        ),
+        ("growth: {enabled: 1}\n", "growth.enabled: must be true or false, got 1"),
+        (
+            "active: {channel_threshold: .nan}\n",
+            "active.channel_threshold: must be a finite number",
+        ),
+    ],
+)
+def test_errors_name_file_line_and_key_path(tmp_path, text, message):
+    if "training" not in text:
+        text = text + MINIMAL
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    assert message in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_not_yaml_and_not_a_mapping_are_spec_errors(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("a: [1, 2\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(path)
+    path.write_text("- 1\n- 2\n")
+    with pytest.raises(SpecError, match="must be a YAML mapping"):
+        load_spec(path)
+    with pytest.raises(SpecError, match="cannot read"):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_overrides_set_single_keys_and_are_validated():
+    spec = parse_spec(MINIMAL, overrides=["training.seed=3", "costs.breadth.weight=0.1"])
+    assert spec.training.seed == 3 and spec.costs.breadth.weight == 0.1
+    with pytest.raises(SpecError, match="training has no key 'sed'"):
+        parse_spec(MINIMAL, overrides=["training.sed=3"])
+    with pytest.raises(SpecError, match="training.seed: must be >= 0"):
+        parse_spec(MINIMAL, overrides=["training.seed=-2"])
+    with pytest.raises(SpecError, match="expected KEY.PATH=VALUE"):
+        parse_spec(MINIMAL, overrides=["training.seed"])
+
+
+def test_exponent_strings_are_read_as_numbers():
+    # YAML 1.1 reads 1e-3 (no dot) as a string; a number field accepts it.
+    assert parse_spec(MINIMAL + "training: {steps: 1, lr: 1e-3}").training.lr == 1e-3
+
+
+# ------------------------------------------------------------------ fuzzing
+
+VALID = spec_to_dict(parse_spec(MINIMAL))
+
+
+def _paths(tree, prefix=()):
+    for key, value in tree.items():
+        yield prefix + (key,)
+        if isinstance(value, dict):
+            yield from _paths(value, prefix + (key,))
+
+
+PATHS = list(_paths(VALID))
+JUNK = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+    st.text(max_size=8), st.lists(st.integers(-3, 3), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(PATHS), JUNK), min_size=1, max_size=4), st.booleans())
+def test_fuzzed_specs_raise_only_spec_errors(mutations, add_unknown):
+    import copy
+
+    raw = copy.deepcopy(VALID)
+    for path, value in mutations:
+        target = raw
+        for key in path[:-1]:
+            if not isinstance(target.get(key), dict):
+                break
+            target = target[key]
+        else:
+            target[path[-1]] = value
+    if add_unknown:
+        raw["lattice"] = dict(raw["lattice"]) if isinstance(raw.get("lattice"), dict) else {}
+        raw["lattice"]["bogus"] = 1
+    text = yaml.safe_dump(raw)
+    try:
+        parse_spec(text)
+    except SpecError:
+        pass
