@@ -22,6 +22,7 @@ import xarray as xr
 import zarr
 
 from growsim.errors import RunError
+from growsim.faults import crash_point
 from growsim.lattice import CONNECTIONS, Box
 
 RESOURCES = ("channel", "layer", "step")
@@ -142,9 +143,14 @@ class TrajectoryWriter:
         self.path = Path(path)
         self.layout = layout
         self.attrs = attrs
+        self.appended = 0  # appends by this writer (counts crash points)
 
     def append(self, iteration: int, values: dict[str, Any]) -> None:
-        """Write one checkpoint; creates the store on the first call."""
+        """Write one checkpoint; creates the store on the first call.
+
+        Two phases: the data and each array's metadata first, then the consolidated
+        metadata that readers use. Only the second makes the checkpoint visible.
+        """
         first = not (self.path / ".zmetadata").exists()
         # xarray rewrites the group's attrs on every append: always pass them whole.
         dataset = checkpoint_dataset(self.layout, iteration, values, self.attrs)
@@ -153,12 +159,15 @@ class TrajectoryWriter:
                 encoding = {name: {"chunks": (1,) + dataset[name].shape[1:]} for name in SCHEMA}
                 encoding["iteration"] = {"chunks": (1,)}
                 dataset.to_zarr(
-                    self.path, mode="w", encoding=encoding, consolidated=True, zarr_format=2
+                    self.path, mode="w", encoding=encoding, consolidated=False, zarr_format=2
                 )
             else:
                 dataset.to_zarr(
-                    self.path, append_dim="checkpoint", consolidated=True, zarr_format=2
+                    self.path, append_dim="checkpoint", consolidated=False, zarr_format=2
                 )
+            self.appended += 1
+            crash_point("trajectory-commit", self.appended)
+            zarr.consolidate_metadata(str(self.path), zarr_format=2)
         except OSError as error:
             raise RunError(
                 f"{self.path}: could not write checkpoint at iteration {iteration}: "

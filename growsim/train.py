@@ -20,6 +20,7 @@ import torch
 from growsim import costs
 from growsim.data import Dataset, load_dataset, occlude
 from growsim.errors import RunError
+from growsim.faults import crash_point
 from growsim.growth import active_region, grown_box
 from growsim.lattice import CONNECTIONS, Box, LatticeNetwork
 from growsim.record import TrajectoryLayout, TrajectoryWriter
@@ -67,6 +68,7 @@ class Trainer:
     model: LatticeNetwork = field(init=False)
     iteration: int = field(init=False, default=0)
     checkpoints_written: int = field(init=False, default=0)
+    checkpoints_saved: int = field(init=False, default=0)  # by this process (crash points)
 
     def __post_init__(self) -> None:
         spec = self.spec
@@ -317,8 +319,15 @@ class Trainer:
         """Grow if the active region reaches the box edge, evaluate, record, save."""
         model = self.model
         old_box = model.box
-        evaluation = self.evaluate()
         magnitudes = costs.channel_magnitudes(model.incoming_weights()).detach().cpu().numpy()
+        if not np.isfinite(magnitudes).all():
+            layer = int(np.argwhere(~np.isfinite(magnitudes))[0][0])
+            raise RunError(
+                f"numerical fault at iteration {self.iteration}: the weights into layer {layer} "
+                f"became non-finite. The trajectory holds every checkpoint up to the last good "
+                f"one ({self.checkpoints_written}). Lower training.lr or the cost weights."
+            )
+        evaluation = self.evaluate()
         region = active_region(
             magnitudes, evaluation.time_distribution, self.spec.active.channel_threshold
         )
@@ -434,6 +443,8 @@ class Trainer:
             torch.save(state, temporary)
             with open(temporary, "rb") as stream:
                 os.fsync(stream.fileno())
+            self.checkpoints_saved += 1
+            crash_point("checkpoint-rename", self.checkpoints_saved)
             os.replace(temporary, self.checkpoint_path)
         except OSError as error:
             temporary.unlink(missing_ok=True)

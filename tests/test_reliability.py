@@ -1,0 +1,193 @@
+"""Runs survive being killed, reproduce bit for bit, and fail cleanly on bad input."""
+
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from growsim.cli import main
+from growsim.errors import RunError
+from growsim.record import committed_checkpoints
+from growsim.runs import run_experiment
+from growsim.spec import load_spec
+from growsim.train import Trainer
+
+FAST = ["--set", "training.steps=200", "--set", "record.every=25"]
+
+
+def cli(spec, out, *extra, env=None):
+    command = [sys.executable, "-m", "growsim.cli", "run", str(spec), "--out", str(out)]
+    return subprocess.run(
+        command + ["--no-progress", *FAST, *extra],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+
+
+def trajectory(run_dir):
+    with xr.open_zarr(run_dir / "trajectory.zarr") as dataset:
+        return dataset.load()
+
+
+def model_state(run_dir):
+    return torch.load(run_dir / "checkpoint.pt", weights_only=True)["model"]
+
+
+def assert_same_run(run_dir, reference_dir):
+    resumed, reference = trajectory(run_dir), trajectory(reference_dir)
+    iterations = resumed.iteration.values.tolist()
+    assert iterations == sorted(set(iterations)), "missing or duplicated checkpoints"
+    xr.testing.assert_identical(resumed, reference)
+    reference_state = model_state(reference_dir)
+    for name, tensor in model_state(run_dir).items():
+        assert torch.equal(tensor, reference_state[name]), name
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run of the tiny spec, made once for this module."""
+    from tests.conftest import TINY_SPEC
+
+    root = tmp_path_factory.mktemp("reference")
+    spec = root / "tiny.yaml"
+    spec.write_text(TINY_SPEC)
+    result = cli(spec, root)
+    assert result.returncode == 0, result.stderr
+    return spec, root / "tiny"
+
+
+def test_same_spec_and_seed_give_a_bit_identical_trajectory(reference, tmp_path):
+    spec, reference_dir = reference
+    assert cli(spec, tmp_path).returncode == 0
+    assert_same_run(tmp_path / "tiny", reference_dir)
+    assert trajectory(tmp_path / "tiny").attrs["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    "kill_at", ["trajectory-commit:3", "checkpoint-rename:4", "trajectory-commit:1"]
+)
+def test_a_run_killed_mid_write_resumes_to_the_uninterrupted_result(reference, tmp_path, kill_at):
+    spec, reference_dir = reference
+    killed = cli(spec, tmp_path, env={"GROWSIM_KILL_AT": kill_at})
+    assert killed.returncode == -signal.SIGKILL
+    run_dir = tmp_path / "tiny"
+    if (run_dir / "trajectory.zarr" / ".zmetadata").exists():
+        xr.open_zarr(run_dir / "trajectory.zarr").load()  # readable after the crash
+    resumed = cli(spec, tmp_path, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(run_dir, reference_dir)
+
+
+def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_result(reference, tmp_path):
+    spec, reference_dir = reference
+    rng = random.Random(1234)
+    command = [sys.executable, "-m", "growsim.cli", "run", str(spec), "--out", str(tmp_path)]
+    command += ["--no-progress", *FAST, "--resume"]
+    for _ in range(3):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 5.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        store = tmp_path / "tiny" / "trajectory.zarr"
+        if (store / ".zmetadata").exists():
+            assert committed_checkpoints(store) >= 0
+    final = subprocess.run(command, capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    assert_same_run(tmp_path / "tiny", reference_dir)
+
+
+def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, monkeypatch):
+    spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
+    original = Trainer._loss_terms
+
+    def poisoned(self, images, labels, *weights):
+        total, task, time_, correct = original(self, images, labels, *weights)
+        if self.iteration == 47:
+            task = task * float("nan")
+        return total + task * 0, task, time_, correct
+
+    monkeypatch.setattr(Trainer, "_loss_terms", poisoned)
+    with pytest.raises(RunError, match=r"iteration 48: total loss, task loss became non-finite"):
+        run_experiment(spec, tmp_path / "run", progress=False)
+    dataset = trajectory(tmp_path / "run")
+    assert dataset.iteration.values.tolist() == [0, 20, 40]
+    assert np.isfinite(dataset.test_accuracy.values).all()
+
+
+def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
+    spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
+    original = xr.Dataset.to_zarr
+    calls = {"count": 0}
+
+    def filling_disk(self, *args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", filling_disk)
+    with pytest.raises(RunError, match="No space left on device.*--resume"):
+        run_experiment(spec, tmp_path / "run", progress=False)
+    assert trajectory(tmp_path / "run").sizes["checkpoint"] == 2
+    monkeypatch.setattr(xr.Dataset, "to_zarr", original)
+    run_experiment(spec, tmp_path / "run", resume=True, progress=False)
+    assert trajectory(tmp_path / "run").iteration.values.tolist() == [0, 20, 40, 60, 80, 100]
+
+
+def test_a_failed_checkpoint_save_keeps_the_previous_one(tiny_spec, tmp_path, monkeypatch):
+    spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
+    original = torch.save
+    calls = {"count": 0}
+
+    def failing_save(obj, path, *args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(RunError, match="could not save the checkpoint"):
+        run_experiment(spec, tmp_path / "run", progress=False)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["iteration"] == 0
+    assert not list((tmp_path / "run").glob("*.partial"))
+
+
+def test_unwritable_output_gives_a_clear_error(tiny_spec, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["run", str(tiny_spec), "--out", str(blocker / "sub"), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot write the run directory" in error and "--out" in error
+
+
+def test_corrupt_dataset_through_the_cli(tiny_spec, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"):
+        (data / f"{name}-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00broken")
+    result = cli(
+        tiny_spec, tmp_path / "out", "--set", "data.dataset=fashion_mnist",
+        "--set", "data.image_size=28", "--set", f"data.path={data}",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "not a readable gzip file" in result.stderr and "apt-get install" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "tiny" / "trajectory.zarr").exists()
+
+
+def test_resume_refuses_a_different_spec(tiny_spec, tmp_path):
+    assert cli(tiny_spec, tmp_path, "--set", "training.steps=30").returncode == 0
+    result = cli(
+        tiny_spec, tmp_path, "--set", "training.steps=30", "--set", "training.seed=5", "--resume"
+    )
+    assert result.returncode == 2 and "differs from the run's spec.yaml" in result.stderr
