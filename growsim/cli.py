@@ -61,7 +61,21 @@ def _parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
     )
     validate.set_defaults(handler=_validate)
+
+    topology = commands.add_parser(
+        "topology", parents=[common], help="print the active graph's topology of a run"
+    )
+    topology.add_argument("run", type=Path, help="run directory or trajectory.zarr")
+    topology.add_argument("--at", type=int, help="checkpoint index (default: the last)")
+    topology.set_defaults(handler=_topology)
     return parser
+
+
+def _topology(args: argparse.Namespace) -> int:
+    from growsim.topology_table import topology_table
+
+    print(topology_table(args.run, args.at))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -59,6 +59,13 @@ SCHEMA: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "expected_steps_by_occlusion": (
         ("occlusion",), "float32", "steps", "mean expected steps per occlusion level",
     ),
+    "active_edges": (("connection", "layer"), "int32", "edges", "active edges into each layer, by type"),
+    "paths_on_route": (("step",), "int32", "nodes", "unrolled nodes on an input-to-readout(t) path"),
+    "longest_path": (("step",), "int32", "connections", "longest input-to-readout(t) path (0: none)"),
+    "shortest_path": (("step",), "int32", "connections", "shortest input-to-readout(t) path (0: none)"),
+    "log_path_count": (("step",), "float32", "log count", "log number of input-to-readout(t) paths"),
+    "dead_units": ((), "int32", "channels", "active channels on no input-to-readout path"),
+    "components": ((), "int32", "components", "connected components of the active graph"),
 }  # fmt: skip
 
 COORD_ATTRS = {

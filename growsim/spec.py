@@ -86,6 +86,9 @@ class ActiveConfig:
     # A channel is active when the norm of its incoming weights exceeds this fraction of
     # the norm a freshly initialised channel has.
     channel_threshold: float = _bound(0.1, gt=0)
+    # A kernel is an edge of the topology graph when its norm, scaled by sqrt(kernels into
+    # the channel), exceeds this (fresh kernels sit near 1 on that scale).
+    edge_threshold: float = _bound(0.1, gt=0)
     # The time box grows when the mean probability of halting at its last step exceeds this.
     time_threshold: float = _bound(0.05, gt=0, le=1)
 

@@ -26,6 +26,7 @@ from growsim.lattice import CONNECTIONS, Box, LatticeNetwork
 from growsim.record import TrajectoryLayout, TrajectoryWriter
 from growsim.schedules import schedule_factor
 from growsim.spec import Spec, spec_to_yaml
+from growsim.topology import analyse, edge_masks
 
 CHECKPOINT_FORMAT = 1
 
@@ -401,6 +402,7 @@ class Trainer:
             for kind, tensor in weights_in.items():
                 norm = tensor.detach().reshape(C, -1).norm(dim=1).cpu().numpy()
                 values["connection_norm"][CONNECTIONS.index(kind), layer, :C] = norm
+        self._record_topology(values, region, box)
         magnitudes_t = torch.from_numpy(magnitudes)
         per_epoch = math.ceil(len(self.train_labels) / self.spec.training.batch_size)
         values.update(
@@ -425,6 +427,31 @@ class Trainer:
             expected_steps_by_occlusion=evaluation.expected_steps_by_level,
         )  # fmt: skip
         return values
+
+    def _record_topology(self, values: dict, region, box: Box) -> None:
+        """Topology of the active graph unrolled over the box's steps, into ``values``."""
+        kernel_norms = [
+            {kind: w.detach().reshape(w.shape[0], w.shape[1], -1).norm(dim=2).cpu().numpy()
+             for kind, w in layer.items()}
+            for layer in self.model.incoming_weights()
+        ]  # fmt: skip
+        masks = edge_masks(kernel_norms, region.channel_active, self.spec.active.edge_threshold)
+        result = analyse(region.channel_active, *masks, steps=box.steps)
+        for name in (
+            "active_edges",
+            "paths_on_route",
+            "longest_path",
+            "shortest_path",
+            "log_path_count",
+        ):
+            values[name] = self.layout.empty(name)
+        values["active_edges"][:, : box.layers] = result.edge_counts
+        values["paths_on_route"][: box.steps] = result.on_path
+        values["longest_path"][: box.steps] = result.longest_path
+        values["shortest_path"][: box.steps] = result.shortest_path
+        values["log_path_count"][: box.steps] = result.log_path_count
+        values["dead_units"] = result.dead_units
+        values["components"] = result.components
 
     def save_checkpoint(self) -> None:
         """Atomically write model, optimiser and position to ``checkpoint.pt``."""

@@ -73,3 +73,20 @@ def test_bad_spec_prints_one_line_without_traceback(tmp_path):
 def test_validate_accepts_a_good_spec(tiny_spec, capsys):
     assert main(["validate", str(tiny_spec), "--set", "training.seed=3"]) == 0
     assert "valid" in capsys.readouterr().out
+
+
+def test_topology_is_recorded_and_printed(tiny_spec, tmp_path, capsys):
+    assert run(tiny_spec, tmp_path) == 0
+    trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
+    assert trajectory.longest_path.dims == ("checkpoint", "step")
+    assert trajectory.active_edges.dims == ("checkpoint", "connection", "layer")
+    final = trajectory.isel(checkpoint=-1)
+    steps = int(final.box_steps)
+    assert (final.longest_path[:steps] >= final.shortest_path[:steps]).all()
+    assert int(final.shortest_path[0]) >= int(final.depth)  # one connection per layer at least
+    capsys.readouterr()
+    assert main(["topology", str(tmp_path / "tiny"), "--at", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "checkpoint 1 of 4" in table and "longest" in table
+    assert main(["topology", str(tmp_path / "tiny"), "--at", "9"]) == 2
+    assert "out of range" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""growsim benchmarks: ratios measured in one run. ``python -m benchmarks``."""

@@ -1,0 +1,6 @@
+"""Run every benchmark and print its table: ``python -m benchmarks``."""
+
+from benchmarks.topology_speed import main as topology_speed
+
+if __name__ == "__main__":
+    topology_speed()

@@ -1,0 +1,44 @@
+"""Real data: Fashion-MNIST from Debian's dataset-fashion-mnist package."""
+
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from growsim.cli import main
+from growsim.data import FASHION_MNIST_DIR, load_dataset
+from growsim.spec import DataConfig
+
+SPECS = Path(__file__).parent.parent / "specs"
+needs_data = pytest.mark.skipif(
+    not Path(FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz").exists(),
+    reason="apt-get install -y dataset-fashion-mnist",
+)
+
+
+@needs_data
+def test_fashion_mnist_loads_subsampled_by_class():
+    data = load_dataset(
+        DataConfig(dataset="fashion_mnist", classes=4, train_size=500, test_size=100), seed=0
+    )
+    assert data.train_images.shape == (500, 1, 28, 28)
+    assert set(data.train_labels.tolist()) == {0, 1, 2, 3}
+    assert data.class_names == ("t-shirt", "trouser", "pullover", "dress")
+    assert 0.2 < float(data.train_images.mean()) < 0.4  # real clothing images, not noise
+
+
+@pytest.mark.slow
+@needs_data
+def test_occlusion_spec_end_to_end(tmp_path):
+    code = main([
+        "run", str(SPECS / "occlusion.yaml"), "--out", str(tmp_path), "--no-progress",
+        "--set", "training.steps=400", "--set", "record.every=100",
+        "--set", "data.train_size=4000", "--set", "data.test_size=500",
+    ])  # fmt: skip
+    assert code == 0
+    run = xr.open_zarr(tmp_path / "occlusion" / "trajectory.zarr")
+    assert run.occlusion.values.tolist() == [0.0, 0.2, 0.4, 0.6]
+    final = run.isel(checkpoint=-1)
+    assert float(final.test_accuracy) > 0.5  # ten classes: chance is 0.1
+    assert (final.expected_steps_by_occlusion >= 1).all()
+    assert int(final.box_layers) >= 2  # the box grew from its single initial layer
