@@ -352,6 +352,8 @@ def _build(hint: Any, value: Any, path: str, context: _Context) -> Any:
         return hint(**kwargs)
     if origin is Literal:
         choices = typing.get_args(hint)
+        if isinstance(value, bool) and {"on", "off"} <= set(choices):
+            value = "on" if value else "off"  # YAML 1.1 reads a bare on/off as a boolean
         if not isinstance(value, str) or value not in choices:
             raise context.error(path, f"must be {_type_name(hint)}, got {_describe(value)}")
         return value

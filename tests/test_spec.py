@@ -98,6 +98,11 @@ def test_overrides_set_single_keys_and_are_validated():
         parse_spec(MINIMAL, overrides=["training.seed"])
 
 
+def test_bare_on_and_off_mean_on_and_off():
+    assert parse_spec(MINIMAL + "training: {steps: 1, compile: on}").training.compile == "on"
+    assert parse_spec(MINIMAL, overrides=["training.compile=off"]).training.compile == "off"
+
+
 def test_exponent_strings_are_read_as_numbers():
     # YAML 1.1 reads 1e-3 (no dot) as a string; a number field accepts it.
     assert parse_spec(MINIMAL + "training: {steps: 1, lr: 1e-3}").training.lr == 1e-3
