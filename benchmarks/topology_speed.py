@@ -9,32 +9,18 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
 
 from growsim.lattice import Box, LatticeNetwork
 from growsim.topology import analyse
-from tests.topology_reference import reference_metrics
+from tests.topology_reference import random_graph, reference_metrics
 
 LAYERS, CHANNELS, STEPS, ACTIVITY, DENSITY = 8, 256, 16, 0.2, 0.1
 
 
 def lattice_graph(seed: int = 0):
     """A random active graph of the benchmark's size."""
-    rng = np.random.default_rng(seed)
-    active = rng.random((LAYERS, CHANNELS)) < ACTIVITY
-    inputs = active[0].copy()
-    masks = []
-    for shift in (-1, 0, 1):
-        mask = rng.random((LAYERS, CHANNELS, CHANNELS)) < DENSITY
-        for layer in range(LAYERS):
-            source = layer + shift
-            if 0 <= source < LAYERS:
-                mask[layer] &= active[layer][:, None] & active[source][None, :]
-            else:
-                mask[layer] = False
-        masks.append(mask)
-    return active, inputs, *masks
+    return random_graph(LAYERS, CHANNELS, ACTIVITY, DENSITY, seed)
 
 
 def best_of(function, repeats: int) -> float:

@@ -6,24 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from growsim.topology import analyse, edge_masks
-from tests.topology_reference import reference_metrics
-
-
-def random_graph(layers, channels, activity, density, seed):
-    rng = np.random.default_rng(seed)
-    active = rng.random((layers, channels)) < activity
-    inputs = (rng.random(channels) < 0.8) & active[0]
-    masks = []
-    for shift in (-1, 0, 1):  # bottom_up reads l-1, lateral l, top_down l+1
-        mask = rng.random((layers, channels, channels)) < density
-        for l in range(layers):
-            source = l + shift
-            if 0 <= source < layers:
-                mask[l] &= active[l][:, None] & active[source][None, :]
-            else:
-                mask[l] = False
-        masks.append(mask)
-    return active, inputs, *masks
+from tests.topology_reference import random_graph, reference_metrics
 
 
 def assert_matches_reference(graph, steps):

@@ -79,3 +79,21 @@ def reference_metrics(active, inputs, bottom_up, lateral, top_down, steps):
         "components": nx.number_connected_components(lattice),
         "edge_counts": np.stack([m.sum(axis=(1, 2)) for m in (bottom_up, lateral, top_down)]),
     }
+
+
+def random_graph(layers, channels, activity, density, seed):
+    """Random active mask, input mask and edge masks (edges only between active channels)."""
+    rng = np.random.default_rng(seed)
+    active = rng.random((layers, channels)) < activity
+    inputs = (rng.random(channels) < 0.8) & active[0]
+    masks = []
+    for shift in (-1, 0, 1):  # bottom_up reads l-1, lateral l, top_down l+1
+        mask = rng.random((layers, channels, channels)) < density
+        for l in range(layers):
+            source = l + shift
+            if 0 <= source < layers:
+                mask[l] &= active[l][:, None] & active[source][None, :]
+            else:
+                mask[l] = False
+        masks.append(mask)
+    return active, inputs, *masks
