@@ -320,31 +320,14 @@ class Trainer:
         """Grow if the active region reaches the box edge, evaluate, record, save."""
         model = self.model
         old_box = model.box
-        magnitudes = costs.channel_magnitudes(model.incoming_weights()).detach().cpu().numpy()
-        if not np.isfinite(magnitudes).all():
-            layer = int(np.argwhere(~np.isfinite(magnitudes))[0][0])
-            raise RunError(
-                f"numerical fault at iteration {self.iteration}: the weights into layer {layer} "
-                f"became non-finite. The trajectory holds every checkpoint up to the last good "
-                f"one ({self.checkpoints_written}). Lower training.lr or the cost weights."
-            )
-        evaluation = self.evaluate()
-        region = active_region(
-            magnitudes, evaluation.time_distribution, self.spec.active.channel_threshold
-        )
+        magnitudes, evaluation, region = self._measure()
         if grow:
             new_box = grown_box(
                 old_box, region, self.spec.growth, self.max_box, self.spec.active.time_threshold
             )
             if new_box != old_box:
                 self._grow(new_box)
-                evaluation = self.evaluate()
-                magnitudes = (
-                    costs.channel_magnitudes(model.incoming_weights()).detach().cpu().numpy()
-                )
-                region = active_region(
-                    magnitudes, evaluation.time_distribution, self.spec.active.channel_threshold
-                )
+                magnitudes, evaluation, region = self._measure()
         box = model.box
         values = self._checkpoint_values(old_box, box, magnitudes, region, evaluation)
         self.writer.append(self.iteration, values)
@@ -370,6 +353,22 @@ class Trainer:
         if self.on_checkpoint:
             self.on_checkpoint(self, summary)
         return summary
+
+    def _measure(self):
+        """Channel magnitudes, test-set evaluation and active region of the model as it is."""
+        magnitudes = costs.channel_magnitudes(self.model.incoming_weights()).detach().cpu().numpy()
+        if not np.isfinite(magnitudes).all():
+            layer = int(np.argwhere(~np.isfinite(magnitudes))[0][0])
+            raise RunError(
+                f"numerical fault at iteration {self.iteration}: the weights into layer {layer} "
+                f"became non-finite. The trajectory holds every checkpoint up to the last good "
+                f"one ({self.checkpoints_written}). Lower training.lr or the cost weights."
+            )
+        evaluation = self.evaluate()
+        region = active_region(
+            magnitudes, evaluation.time_distribution, self.spec.active.channel_threshold
+        )
+        return magnitudes, evaluation, region
 
     def _grow(self, box: Box) -> None:
         """Grow the model and carry the optimiser state over to the grown parameters."""
