@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from growsim.errors import GrowsimError
+from growsim.errors import GrowsimError, SpecError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +53,34 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=_run)
 
+    sweep = commands.add_parser(
+        "sweep", parents=[common], help="run every member of a spec's sweep: block, then combine"
+    )
+    sweep.add_argument("spec", type=Path, help="YAML spec file with a sweep: block")
+    sweep.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a base-spec key for every member (repeatable)",
+    )  # fmt: skip
+    sweep.add_argument("--out", type=Path, default=Path("outputs"), help="root of sweep directories")
+    sweep.add_argument("--workers", type=int, help="members run at once on this machine")
+    sweep.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run members on a Dask distributed scheduler"
+    )
+    sweep.add_argument("--overwrite", action="store_true", help="rerun finished members too")
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sweep.set_defaults(handler=_sweep)
+
+    report = commands.add_parser(
+        "report", parents=[common], help="figures and a markdown summary of a run or sweep"
+    )
+    report.add_argument("target", type=Path, help="run directory or sweep directory")
+    report.add_argument("--out", type=Path, help="where to write (default: TARGET/report)")
+    report.add_argument(
+        "--reaction-times", type=Path, metavar="CSV",
+        help="per-image human reaction times (columns image_id,rt) to correlate with model time",
+    )  # fmt: skip
+    report.set_defaults(handler=_report)
+
     validate = commands.add_parser(
         "validate", parents=[common], help="check a spec without running it"
     )
@@ -84,11 +112,59 @@ def _run(args: argparse.Namespace) -> int:
     from growsim.summary import format_summary
 
     spec = load_spec(args.spec, args.overrides)
+    if spec.sweep is not None:
+        raise SpecError(
+            f"{args.spec}: has a sweep: block; run it with `growsim sweep {args.spec}`, or run "
+            "its base spec alone with --set sweep=null"
+        )
     run_dir = run_directory(spec, args.out, args.name)
     summary = run_experiment(
         spec, run_dir, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress
     )
     print(format_summary(summary))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from growsim.sweep import run_sweep, sweep_directory
+    from growsim.sweep_spec import load_sweep
+
+    sweep = load_sweep(args.spec, args.overrides)
+    if args.workers is not None and args.workers < 1:
+        raise SpecError(f"--workers must be >= 1, got {args.workers}")
+    print(f"sweep {sweep.name}: {len(sweep.members)} members -> {sweep_directory(sweep, args.out)}")
+
+    def report(outcome) -> None:
+        if outcome.status == "failed":
+            print(f"  FAILED   {outcome.name}: {outcome.error}", file=sys.stderr)
+        elif outcome.status == "skipped":
+            print(f"  skipped  {outcome.name} (finished before)")
+        else:
+            summary = outcome.summary
+            print(
+                f"  finished {outcome.name}: accuracy {summary['test_accuracy']:.3f}, "
+                f"depth {summary['depth']}, steps {summary['expected_steps']:.2f} "
+                f"({outcome.seconds:.0f} s)"
+            )
+
+    outcomes = run_sweep(
+        sweep, args.out, workers=args.workers, scheduler=args.scheduler,
+        overwrite=args.overwrite, progress=not args.no_progress, report=report,
+    )  # fmt: skip
+    failed = [o.name for o in outcomes if o.status == "failed"]
+    store = sweep_directory(sweep, args.out) / "sweep.zarr"
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} members done; combined store {store}")
+    if failed:
+        print(f"growsim: {len(failed)} member(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from growsim.report import write_report
+
+    path = write_report(args.target, args.out, args.reaction_times)
+    print(f"report: {path} (figures beside it)")
     return 0
 
 

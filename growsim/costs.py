@@ -80,16 +80,25 @@ def time_cost(step_probs: torch.Tensor) -> torch.Tensor:
 
 
 def expected_task_loss(
-    logits: torch.Tensor, log_step_probs: torch.Tensor, labels: torch.Tensor
+    logits: torch.Tensor,
+    log_step_probs: torch.Tensor,
+    labels: torch.Tensor,
+    step_supervision: float = 0.0,
 ) -> torch.Tensor:
-    """sum_t p_t * CE(y_t), averaged over the batch.
+    """sum_t p_t * CE(y_t) + step_supervision * mean_t CE(y_t), averaged over the batch.
 
     logits: (batch, step, class); log_step_probs: (batch, step); labels: (batch,).
     Each step's readout is trained to be right, and time selection learns to put mass on
-    steps whose readout is right (the PonderNet objective).
+    steps whose readout is right (the PonderNet objective). Under the first term alone a
+    step with no mass gets no training, so time selection can collapse onto the last
+    step for every input; the second term trains every step's readout, so halting early
+    stays a real option for inputs that an early step already gets right.
     """
     batch, steps, classes = logits.shape
     per_step = torch.nn.functional.cross_entropy(
         logits.reshape(batch * steps, classes), labels.repeat_interleave(steps), reduction="none"
     ).view(batch, steps)
-    return (log_step_probs.exp() * per_step).sum(dim=1).mean()
+    expected = (log_step_probs.exp() * per_step).sum(dim=1).mean()
+    if step_supervision:
+        return expected + step_supervision * per_step.mean()
+    return expected

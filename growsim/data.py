@@ -39,6 +39,13 @@ class Dataset:
     test_images: torch.Tensor  # (n_test, 1, H, W)
     test_labels: torch.Tensor  # (n_test,)
     class_names: tuple[str, ...]
+    # Each test image's index in its source (the t10k file for Fashion-MNIST): the image_id
+    # that per-image results and human reaction-time files refer to.
+    test_ids: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.test_ids is None:
+            self.test_ids = np.arange(len(self.test_labels))
 
     def fingerprint(self) -> str:
         """SHA-256 of all images and labels, to record which data a run saw."""
@@ -60,10 +67,12 @@ def load_dataset(config: DataConfig, seed: int) -> Dataset:
     train = _read_idx_pair(directory, "train")
     test = _read_idx_pair(directory, "t10k")
     rng = np.random.default_rng(seed)
-    train = _subsample(*train, config.classes, config.train_size, rng)
-    test = _subsample(*test, config.classes, config.test_size, rng)
+    train, _ = _subsample(*train, config.classes, config.train_size, rng)
+    test, test_ids = _subsample(*test, config.classes, config.test_size, rng)
+    if config.noise:  # the same Gaussian pixel noise the shapes get, clipped to [0, 1]
+        train, test = (_add_noise(*pair, config.noise, rng) for pair in (train, test))
     names = FASHION_MNIST_CLASSES[: config.classes]
-    return Dataset(*_to_tensors(*train), *_to_tensors(*test), names)
+    return Dataset(*_to_tensors(*train), *_to_tensors(*test), names, test_ids)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -179,11 +188,19 @@ def read_idx(path: Path, expected_dims: int) -> np.ndarray:
 
 def _subsample(
     images: np.ndarray, labels: np.ndarray, classes: int, size: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """(images, labels) of at most ``size`` images of the first ``classes``, and their indices."""
     keep = np.flatnonzero(labels < classes)
     if size < len(keep):
         keep = np.sort(rng.choice(keep, size=size, replace=False))
-    return images[keep], labels[keep]
+    return (images[keep], labels[keep]), keep
+
+
+def _add_noise(
+    images: np.ndarray, labels: np.ndarray, std: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    noisy = images + rng.normal(0.0, std, size=images.shape).astype(np.float32)
+    return np.clip(noisy, 0.0, 1.0).astype(np.float32), labels
 
 
 def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,7 +13,10 @@ relu, passes gradient at zero, so a silent (zero) unit can still learn to switch
 Every step has a readout (global average of a_top, then linear) and a halting probability
 lambda_t; the time distribution is the stick-breaking p_t = lambda_t * prod_{s<t} (1 -
 lambda_s), the last step taking what remains. ``fixed`` time selection learns one
-lambda per step; ``adaptive`` adds a per-input term from the top layer's features.
+lambda per step; ``adaptive`` adds per-input terms: a linear read of the top layer's
+pooled features and a learned multiple of the step's readout confidence (its largest class
+probability, detached so halting reads the readout without reshaping it). The confidence
+term lets an input halt once its readout is sure, which is what makes time input-dependent.
 """
 
 from __future__ import annotations
@@ -54,6 +57,22 @@ class NetworkOutput:
         return torch.einsum("bt,btk->bk", self.step_probs, self.logits.softmax(dim=-1))
 
 
+@dataclass
+class Prediction:
+    """Inference output of ``LatticeNetwork.predict`` (with early exit)."""
+
+    class_probs: torch.Tensor  # (batch, class)
+    step_probs: torch.Tensor  # (batch, step): p_t, an exited input's rest folded into its last step
+    steps_computed: torch.Tensor  # (batch,) int: steps actually run per input
+
+    @property
+    def expected_steps(self) -> torch.Tensor:
+        """sum_t t p_t per input, (batch,)."""
+        steps = torch.arange(1, self.step_probs.shape[1] + 1, dtype=self.step_probs.dtype,
+                             device=self.step_probs.device)  # fmt: skip
+        return self.step_probs @ steps
+
+
 class LatticeNetwork(nn.Module):
     """A recurrent conv net with bottom-up, lateral and top-down connections on a lattice box."""
 
@@ -91,11 +110,15 @@ class LatticeNetwork(nn.Module):
                 self.lateral.append(_normal((C, C, k, k), std, generator))
             if "top_down" in self.connections and layer < box.layers - 1:
                 self.top_down.append(_normal((C, C, k, k), std, generator))
+        # Lattice identity of each channel position: compaction removes positions and
+        # growth fills the smallest free identities again (see growsim.compaction).
+        self.register_buffer("channel_ids", torch.arange(C))
         self.readout_weight = _normal((classes, C), 1.0 / math.sqrt(C), generator)
         self.readout_bias = nn.Parameter(torch.zeros(classes))
         self.halting_bias = nn.Parameter(_uniform_halting_bias(box.steps))
         if time_mode == "adaptive":
             self.halting_weight = nn.Parameter(torch.zeros(C))
+            self.halting_confidence = nn.Parameter(torch.zeros(()))
         elif time_mode != "fixed":
             raise ValueError(f"time_mode must be 'fixed' or 'adaptive', got {time_mode!r}")
 
@@ -140,36 +163,88 @@ class LatticeNetwork(nn.Module):
         """Parameters of time selection (they get their own learning rate)."""
         params = [self.halting_bias]
         if self.time_mode == "adaptive":
-            params.append(self.halting_weight)
+            params += [self.halting_weight, self.halting_confidence]
         return params
 
     # ------------------------------------------------------------------ forward
 
     def forward(self, images: torch.Tensor) -> NetworkOutput:
         """Unroll the network over its time steps. images: (batch, in_channels, H, W)."""
-        layers, steps = len(self.bottom_up), self.halting_bias.shape[0]
-        pad = self.kernel_size // 2
-        # The image does not change over time: its drive into layer 0 is computed once.
-        input_drive = F.conv2d(images, self.bottom_up[0], stride=self.input_stride, padding=pad)
+        input_drive = self._input_drive(images)
         previous: list[torch.Tensor] | None = None  # a_l^{t-1} per layer
         logits, halting_logits = [], []
-        for step in range(steps):
-            states: list[torch.Tensor] = []
-            activations: list[torch.Tensor] = []
-            for layer in range(layers):
-                drive = self._recurrent_drive(layer, activations, previous, pad)
-                if layer == 0:
-                    drive = input_drive if drive is None else input_drive + drive
-                update = torch.tanh(drive)
-                state = update if layer == 0 else states[-1] + update
-                states.append(state)
-                activations.append(F.silu(state))
-            previous = activations
-            features = activations[-1].mean(dim=(2, 3))  # (batch, channel)
-            logits.append(F.linear(features, self.readout_weight, self.readout_bias))
-            halting_logits.append(self._halting_logit(features, step))
+        for step in range(self.halting_bias.shape[0]):
+            previous, step_logits, halting = self._step(input_drive, previous, step)
+            logits.append(step_logits)
+            halting_logits.append(halting)
         log_probs = stick_breaking_log_probs(torch.stack(halting_logits, dim=1))
         return NetworkOutput(logits=torch.stack(logits, dim=1), log_step_probs=log_probs)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, exit_threshold: float = 0.0) -> "Prediction":
+        """Class probabilities, computing steps only while an input's halting mass remains.
+
+        An input stops once the probability of going on past the current step falls to
+        ``exit_threshold`` or below; that remaining mass is given to its last computed
+        readout. Each class probability then differs from ``forward``'s by at most
+        ``exit_threshold``, and so does the expected number of steps divided by the box's
+        steps. ``exit_threshold=0`` computes every step (the exact prediction). With
+        ``fixed`` time selection every input halts alike, so inputs exit together.
+        """
+        steps = self.halting_bias.shape[0]
+        batch = images.shape[0]
+        input_drive = self._input_drive(images)
+        alive = torch.arange(batch, device=images.device)  # inputs still computing
+        previous = None
+        mixture = images.new_zeros((batch, self.classes))
+        step_probs = images.new_zeros((batch, steps))
+        remaining = images.new_ones(batch)  # prod_{s<t} (1 - lambda_s)
+        computed = torch.zeros(batch, dtype=torch.long, device=images.device)
+        for step in range(steps):
+            previous, step_logits, halting = self._step(input_drive, previous, step)
+            probs = step_logits.softmax(dim=-1)
+            last = step == steps - 1
+            halt = torch.ones_like(halting) if last else torch.sigmoid(halting)
+            p_now = remaining[alive] * halt
+            left = remaining[alive] - p_now
+            stop = left <= exit_threshold if not last else torch.ones_like(left, dtype=torch.bool)
+            # Mass left by stopping inputs goes to their current step's readout.
+            weight = p_now + torch.where(stop, left, torch.zeros_like(left))
+            mixture[alive] += weight[:, None] * probs
+            step_probs[alive, step] = weight
+            remaining[alive] = left
+            computed[alive] = step + 1
+            keep = ~stop
+            if not keep.any():
+                break
+            if keep.all():
+                continue
+            alive = alive[keep]
+            input_drive = input_drive[keep]
+            previous = [state[keep] for state in previous]
+        return Prediction(class_probs=mixture, step_probs=step_probs, steps_computed=computed)
+
+    def _input_drive(self, images: torch.Tensor) -> torch.Tensor:
+        # The image does not change over time: its drive into layer 0 is computed once.
+        pad = self.kernel_size // 2
+        return F.conv2d(images, self.bottom_up[0], stride=self.input_stride, padding=pad)
+
+    def _step(self, input_drive, previous, step):
+        """One time step: new activations per layer, the readout logits and halting logit."""
+        pad = self.kernel_size // 2
+        states: list[torch.Tensor] = []
+        activations: list[torch.Tensor] = []
+        for layer in range(len(self.bottom_up)):
+            drive = self._recurrent_drive(layer, activations, previous, pad)
+            if layer == 0:
+                drive = input_drive if drive is None else input_drive + drive
+            update = torch.tanh(drive)
+            state = update if layer == 0 else states[-1] + update
+            states.append(state)
+            activations.append(F.silu(state))
+        features = activations[-1].mean(dim=(2, 3))  # (batch, channel)
+        step_logits = F.linear(features, self.readout_weight, self.readout_bias)
+        return activations, step_logits, self._halting_logit(features, step_logits, step)
 
     def _recurrent_drive(
         self,
@@ -196,10 +271,13 @@ class LatticeNetwork(nn.Module):
             return F.conv2d(inputs[0], weights[0], padding=pad)
         return F.conv2d(torch.cat(inputs, dim=1), torch.cat(weights, dim=1), padding=pad)
 
-    def _halting_logit(self, features: torch.Tensor, step: int) -> torch.Tensor:
+    def _halting_logit(
+        self, features: torch.Tensor, step_logits: torch.Tensor, step: int
+    ) -> torch.Tensor:
         bias = self.halting_bias[step].expand(features.shape[0])
         if self.time_mode == "adaptive":
-            return bias + features @ self.halting_weight
+            confidence = step_logits.detach().softmax(dim=-1).amax(dim=-1)
+            return bias + features @ self.halting_weight + self.halting_confidence * confidence
         return bias
 
     # ------------------------------------------------------------------ growth
@@ -238,6 +316,10 @@ class LatticeNetwork(nn.Module):
                     block = grown[: weight.shape[0], weight.shape[1] :]
                     block.copy_(_normal(block.shape, std, generator).data.to(block))
                 params[index] = nn.Parameter(grown)
+        taken = set(self.channel_ids.tolist())
+        free = [i for i in range(len(taken) + channels) if i not in taken]
+        new_ids = torch.tensor(free[: channels - old.channels], dtype=self.channel_ids.dtype)
+        self.channel_ids = torch.cat([self.channel_ids, new_ids.to(self.channel_ids.device)])
         readout = self.readout_weight.new_zeros((self.classes, channels))
         readout[:, : old.channels] = self.readout_weight
         readout[:, old.channels :] = _normal(

@@ -33,7 +33,7 @@ SCHEMA: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "box_layers": ((), "int32", "layers", "layers in the box"),
     "box_channels": ((), "int32", "channels", "channels per layer in the box"),
     "box_steps": ((), "int32", "steps", "time steps in the box"),
-    "growth": (("resource",), "int32", "positions", "how much the box grew at this checkpoint"),
+    "growth": (("resource",), "int32", "positions", "how much the box grew at this checkpoint (negative: compaction shrank it)"),
     "channel_norm": (("layer", "channel"), "float32", "1", "m(l,c): L2 norm of weights into the channel"),
     "connection_norm": (
         ("connection", "layer", "channel"), "float32", "1",
@@ -71,7 +71,7 @@ SCHEMA: dict[str, tuple[tuple[str, ...], str, str, str]] = {
 COORD_ATTRS = {
     "iteration": ("iterations", "training iterations completed at the checkpoint"),
     "layer": ("", "lattice layer index (0 reads the image)"),
-    "channel": ("", "lattice channel index"),
+    "channel": ("", "lattice channel identity (kept through compaction and growth)"),
     "step": ("", "recurrent time step (0 is the first)"),
     "occlusion": ("fraction", "fraction of the image covered by occluders"),
     "connection": ("", "connection type"),

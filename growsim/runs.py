@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 from growsim.errors import RunError
+from growsim.locks import exclusive_lock
+from growsim.per_image import write_per_image
 from growsim.record import committed_checkpoints, truncate
 from growsim.spec import Spec, spec_to_yaml
 from growsim.train import Trainer
@@ -28,9 +30,17 @@ def run_experiment(
     """Train ``spec`` in ``run_dir``; returns the final summary (also saved as summary.json).
 
     An existing run directory is refused unless ``resume`` (continue from its last
-    checkpoint, with the same spec) or ``overwrite`` (delete it first) is given.
+    checkpoint, with the same spec) or ``overwrite`` (delete it first) is given. A lock
+    beside the directory refuses a second process that tries to write the same run.
     """
     run_dir = Path(run_dir)
+    _make_writable_directory(run_dir.parent)
+    lock = run_dir.parent / f".{run_dir.name}.lock"
+    with exclusive_lock(lock, wait=False, holder=f"run {run_dir}"):
+        return _run_locked(spec, run_dir, resume, overwrite, progress)
+
+
+def _run_locked(spec: Spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool) -> dict:
     spec_text = spec_to_yaml(spec)
     existing = run_dir.exists() and any(run_dir.iterdir())
     if existing and not (resume or overwrite):
@@ -50,7 +60,7 @@ def run_experiment(
                 "Resume with the same spec and overrides, or start a new run with --name."
             )
     else:
-        for stale in ("trajectory.zarr", "checkpoint.pt", "summary.json"):
+        for stale in ("trajectory.zarr", "checkpoint.pt", "summary.json", "per_image.zarr"):
             target = run_dir / stale
             if target.is_dir():
                 shutil.rmtree(target)
@@ -68,6 +78,7 @@ def run_experiment(
             )
         truncate(trainer.trajectory_path, trainer.checkpoints_written)
     summary = trainer.run()
+    write_per_image(trainer, run_dir)
     summary["run_dir"] = str(run_dir)
     _write_atomically(run_dir / "summary.json", json.dumps(_jsonable(summary), indent=2))
     return summary
@@ -76,7 +87,7 @@ def run_experiment(
 def _make_writable_directory(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
+        probe = run_dir / f".write-test-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
     except OSError as error:

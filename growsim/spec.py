@@ -106,6 +106,19 @@ class GrowthConfig:
 
 
 @dataclass
+class CompactionConfig:
+    """Shrinking the tensors to the active region (see growsim.compaction)."""
+
+    enabled: bool = True
+    # Inactive channels kept beside the active ones, so the box edge stays inactive.
+    margin: int = _bound(4, ge=0)
+    # Channels are compacted only when at least this fraction of them would go.
+    min_fraction: float = _bound(0.25, ge=0, le=1)
+    # Trailing steps are dropped while their total mean probability is below this.
+    step_mass: float = _bound(0.005, ge=0, le=0.5)
+
+
+@dataclass
 class OcclusionConfig:
     """Opaque square patches covering a set fraction of the image."""
 
@@ -138,6 +151,9 @@ class TrainingConfig:
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = _bound(1e-2, gt=0)
     time_lr: float = _bound(3e-2, gt=0)
+    # Weight of the mean cross-entropy of every step's readout, added to the task loss
+    # (0: the expected cross-entropy alone). See costs.expected_task_loss.
+    step_supervision: float = _bound(0.0, ge=0)
     batch_size: int = _bound(64, ge=1)
     steps: int | None = _bound(None, ge=1)
     epochs: float | None = _bound(None, gt=0)
@@ -153,6 +169,9 @@ class RecordConfig:
 
     every: int = _bound(50, ge=1)
     eval_size: int | None = _bound(None, ge=1)
+    # Evaluation stops computing an input's steps once its remaining halting mass is at
+    # most this (0: every step; see LatticeNetwork.predict for the bound on the error).
+    exit_threshold: float = _bound(0.0, ge=0, le=0.5)
 
 
 @dataclass
@@ -165,6 +184,7 @@ class Spec:
     time_selection: Literal["fixed", "adaptive"] = "adaptive"
     active: ActiveConfig = field(default_factory=ActiveConfig)
     growth: GrowthConfig = field(default_factory=GrowthConfig)
+    compaction: CompactionConfig = field(default_factory=CompactionConfig)
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
@@ -186,6 +206,13 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
 
 def parse_spec(text: str, source: str = "<spec>", overrides: list[str] | None = None) -> Spec:
     """Validate spec text; ``source`` names it in error messages."""
+    raw, lines = read_raw_spec(text, source)
+    raw = apply_overrides(raw, overrides or [], source)
+    return spec_from_dict(raw, source=source, lines=lines)
+
+
+def read_raw_spec(text: str, source: str = "<spec>") -> tuple[dict, dict[str, int]]:
+    """Spec text -> (plain mapping, line number of every key path); not yet validated."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
@@ -200,9 +227,12 @@ def parse_spec(text: str, source: str = "<spec>", overrides: list[str] | None = 
         raise SpecError(
             f"{source}: a spec must be a YAML mapping of keys to values, got {type(raw).__name__}"
         )
-    lines = _key_lines(node)
-    raw = apply_overrides(raw, overrides or [], source)
-    return spec_from_dict(raw, source=source, lines=lines)
+    return raw, _key_lines(node)
+
+
+def spec_error(source: str, lines: dict[str, int], path: str, message: str) -> SpecError:
+    """A SpecError reading ``source:line: key.path: message`` (line of the nearest known key)."""
+    return _Context(source, lines).error(path, message)
 
 
 def spec_from_dict(raw: dict, source: str = "<spec>", lines: dict | None = None) -> Spec:
@@ -451,6 +481,8 @@ def _check_consistency(spec: Spec, context: _Context) -> None:
             raise context.error(
                 "data.classes", f"fashion_mnist has 10 classes, got {spec.data.classes}"
             )
+        if spec.data.clutter:
+            raise context.error("data.clutter", "only the shapes dataset draws clutter; use data.noise")
         if spec.data.image_size != 28:
             raise context.error("data.image_size", "fashion_mnist images are 28 x 28; set 28")
     if spec.data.dataset == "shapes" and spec.data.classes > 10:
@@ -459,6 +491,12 @@ def _check_consistency(spec: Spec, context: _Context) -> None:
         )
     if spec.data.occlusion.patch_size > spec.data.image_size:
         raise context.error("data.occlusion.patch_size", "must not exceed data.image_size")
+    if spec.compaction.enabled and spec.compaction.step_mass >= spec.active.time_threshold:
+        raise context.error(
+            "compaction.step_mass",
+            f"must be below active.time_threshold ({spec.active.time_threshold:g}), or a "
+            "compacted time box would grow again at the next checkpoint",
+        )
     if (spec.training.steps is None) == (spec.training.epochs is None):
         raise context.error("training", "set exactly one of training.steps and training.epochs")
     if spec.lattice.input_stride > spec.data.image_size // 4:

@@ -18,17 +18,18 @@ import numpy as np
 import torch
 
 from growsim import costs
+from growsim.compaction import compact, compact_tensor, plan_compaction, shrink_to
 from growsim.data import Dataset, load_dataset, occlude
 from growsim.errors import RunError
 from growsim.faults import crash_point
 from growsim.growth import active_region, grown_box
 from growsim.lattice import CONNECTIONS, Box, LatticeNetwork
-from growsim.record import TrajectoryLayout, TrajectoryWriter
+from growsim.record import TrajectoryLayout, TrajectoryWriter, open_trajectory
 from growsim.schedules import schedule_factor
 from growsim.spec import Spec, spec_to_yaml
 from growsim.topology import analyse, edge_masks
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: channel_ids, compaction
 
 
 @dataclass
@@ -221,17 +222,10 @@ class Trainer:
         return weights
 
     def _loss_terms(self, images, labels, breadth_weight, depth_weight, time_weight):
-        output = self.model(images)
-        magnitudes = costs.channel_magnitudes(self.model.incoming_weights())
-        task = costs.expected_task_loss(output.logits, output.log_step_probs, labels)
-        breadth = costs.breadth_cost(
-            magnitudes, self.max_box.channels, self.spec.costs.breadth.exponent
-        )
-        depth = costs.depth_cost(magnitudes, self.max_box.layers, self.spec.costs.depth.exponent)
-        time_ = costs.time_cost(output.step_probs)
-        total = task + breadth_weight * breadth + depth_weight * depth + time_weight * time_
-        correct = (output.class_probs().argmax(dim=1) == labels).sum()
-        return total, task, time_, correct
+        return loss_terms(
+            self.model, images, labels, (breadth_weight, depth_weight, time_weight),
+            self.spec.costs, self.max_box, self.spec.training.step_supervision,
+        )  # fmt: skip
 
     def train_step(self, iteration: int) -> None:
         """One optimiser step on the batch of ``iteration``."""
@@ -287,7 +281,7 @@ class Trainer:
                     summary = self.checkpoint(grow=True)
                     bar.set_postfix_str(_progress_text(summary))
         if not summary:
-            summary = self.last_summary
+            summary = self.final_summary()
         summary["seconds"] = time.perf_counter() - started
         return summary
 
@@ -304,10 +298,10 @@ class Trainer:
             for start in range(0, len(images), 500):
                 batch = self._normalise(images[start : start + 500])
                 labels = self.test_labels[start : start + 500]
-                output = self.model(batch)
-                correct += int((output.class_probs().argmax(dim=1) == labels).sum())
+                output = self.model.predict(batch, self.spec.record.exit_threshold)
+                correct += int((output.class_probs.argmax(dim=1) == labels).sum())
                 probs = output.step_probs
-                total_steps += float(costs.expected_steps(probs).sum())
+                total_steps += float(output.expected_steps.sum())
                 batch_sum = probs.sum(dim=0)
                 probs_sum = batch_sum if probs_sum is None else probs_sum + batch_sum
             accuracy.append(correct / len(images))
@@ -328,20 +322,29 @@ class Trainer:
             if new_box != old_box:
                 self._grow(new_box)
                 magnitudes, evaluation, region = self._measure()
+            elif self.spec.compaction.enabled:
+                if self._compact(region, evaluation):
+                    magnitudes, evaluation, region = self._measure()
         box = model.box
         values = self._checkpoint_values(old_box, box, magnitudes, region, evaluation)
         self.writer.append(self.iteration, values)
         self.checkpoints_written += 1
         self.save_checkpoint()
         self.running = RunningMetrics()
-        summary = {
+        summary = self._summary(region, evaluation, float(values["train_accuracy"]))
+        if self.on_checkpoint:
+            self.on_checkpoint(self, summary)
+        return summary
+
+    def _summary(self, region, evaluation: EvalResult, train_accuracy: float) -> dict:
+        return {
             "iteration": self.iteration,
-            "box": box,
+            "box": self.model.box,
             "width": region.width.tolist(),
             "depth": region.depth,
             "expected_steps": float(evaluation.expected_steps_by_level[0]),
             "test_accuracy": float(evaluation.accuracy_by_level[0]),
-            "train_accuracy": float(values["train_accuracy"]),
+            "train_accuracy": train_accuracy,
             "accuracy_by_occlusion": dict(
                 zip(self.eval_levels, evaluation.accuracy_by_level.tolist())
             ),
@@ -349,10 +352,13 @@ class Trainer:
                 zip(self.eval_levels, evaluation.expected_steps_by_level.tolist())
             ),
         }
-        self.last_summary = summary
-        if self.on_checkpoint:
-            self.on_checkpoint(self, summary)
-        return summary
+
+    def final_summary(self) -> dict:
+        """The summary of the model as it is now (for a run that had nothing left to train)."""
+        _, evaluation, region = self._measure()
+        with open_trajectory(self.trajectory_path) as trajectory:
+            train_accuracy = float(trajectory.train_accuracy.values[-1])
+        return self._summary(region, evaluation, train_accuracy)
 
     def _measure(self):
         """Channel magnitudes, test-set evaluation and active region of the model as it is."""
@@ -386,21 +392,50 @@ class Trainer:
                 }
         self._step = self._make_step_function()
 
+    def _compact(self, region, evaluation) -> bool:
+        """Shrink the model to its active region when that pays; True when it did."""
+        config, model = self.spec.compaction, self.model
+        fold = "lateral" in model.connections or "top_down" not in model.connections
+        plan = plan_compaction(
+            region.channel_active, evaluation.time_distribution, model.box,
+            config.margin, config.min_fraction, config.step_mass, fold,
+        )  # fmt: skip
+        if plan is None:
+            return False
+        old_box = model.box
+        names_before = {id(p): n for n, p in model.named_parameters()}
+        state_by_name = {
+            names_before[id(p)]: s for p, s in self.optimizer.state.items() if id(p) in names_before
+        }
+        compact(model, plan)
+        self.optimizer = self._make_optimizer()
+        for name, param in model.named_parameters():
+            if name in state_by_name:
+                self.optimizer.state[param] = {
+                    key: compact_tensor(name, value, plan, old_box)
+                    if isinstance(value, torch.Tensor) and value.dim() > 0
+                    else value
+                    for key, value in state_by_name[name].items()
+                }
+        self._step = self._make_step_function()
+        return True
+
     def _checkpoint_values(self, old_box, box, magnitudes, region, evaluation) -> dict:
         layout, running = self.layout, self.running
         L, C, T = box.layers, box.channels, box.steps
         weights = self.cost_weights(max(self.iteration - 1, 0))
         values = {name: layout.empty(name) for name in ("channel_norm", "connection_norm",
                   "channel_active", "active_width", "layer_active", "time_distribution")}  # fmt: skip
-        values["channel_norm"][:L, :C] = magnitudes
-        values["channel_active"][:L, :C] = region.channel_active
+        ids = self.model.channel_ids.cpu().numpy()  # lattice identity of each position
+        values["channel_norm"][:L, ids] = magnitudes
+        values["channel_active"][:L, ids] = region.channel_active
         values["active_width"][:L] = region.width
         values["layer_active"][:L] = region.layer_active
         values["time_distribution"][:T] = evaluation.time_distribution
         for layer, weights_in in enumerate(self.model.incoming_weights()):
             for kind, tensor in weights_in.items():
                 norm = tensor.detach().reshape(C, -1).norm(dim=1).cpu().numpy()
-                values["connection_norm"][CONNECTIONS.index(kind), layer, :C] = norm
+                values["connection_norm"][CONNECTIONS.index(kind), layer, ids] = norm
         self._record_topology(values, region, box)
         magnitudes_t = torch.from_numpy(magnitudes)
         per_epoch = math.ceil(len(self.train_labels) / self.spec.training.batch_size)
@@ -488,13 +523,31 @@ class Trainer:
                 f"{self.checkpoint_path}: unknown checkpoint format {state.get('format')}"
             )
         box = Box(**state["box"])
-        self.model.grow(box, self.spec.growth.new_step_mass)  # shapes first, values below
+        shrink_to(self.model, box)  # shapes first (compaction may have shrunk it) ...
+        self.model.grow(box, self.spec.growth.new_step_mass)  # ... values below
         self.model.load_state_dict(state["model"])
         self.optimizer = self._make_optimizer()
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = state["iteration"]
         self.checkpoints_written = state["checkpoints_written"]
         self._step = self._make_step_function()
+
+
+def loss_terms(model, images, labels, weights, costs_config, max_box: Box, step_supervision: float):
+    """(total loss, task loss, time cost, correct count) of one batch: the training objective.
+
+    ``weights`` are the scheduled (breadth, depth, time) cost weights.
+    """
+    breadth_weight, depth_weight, time_weight = weights
+    output = model(images)
+    magnitudes = costs.channel_magnitudes(model.incoming_weights())
+    task = costs.expected_task_loss(output.logits, output.log_step_probs, labels, step_supervision)
+    breadth = costs.breadth_cost(magnitudes, max_box.channels, costs_config.breadth.exponent)
+    depth = costs.depth_cost(magnitudes, max_box.layers, costs_config.depth.exponent)
+    time_ = costs.time_cost(output.step_probs)
+    total = task + breadth_weight * breadth + depth_weight * depth + time_weight * time_
+    correct = (output.class_probs().argmax(dim=1) == labels).sum()
+    return total, task, time_, correct
 
 
 def resolve_device(name: str) -> torch.device:

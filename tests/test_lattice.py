@@ -25,6 +25,7 @@ def perturb_time_selection(net):
         net.halting_bias.normal_(0, 1, generator=torch.Generator().manual_seed(5))
         if net.time_mode == "adaptive":
             net.halting_weight.normal_(0, 1, generator=torch.Generator().manual_seed(6))
+            net.halting_confidence.fill_(2.0)
 
 
 def test_output_shapes_and_distribution():

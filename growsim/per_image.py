@@ -1,0 +1,106 @@
+"""Per-image results of a trained run: what the model did with each test image.
+
+``per_image.zarr`` in the run directory holds, for every test image and occlusion level,
+the prediction, the probability of the true class, the expected number of steps and the
+whole time distribution, plus a reference classifier's probability of the true class (a
+difficulty measure independent of the grown network). ``image_id`` is the image's index
+in its source test set, the key a file of human reaction times refers to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from growsim import costs
+from growsim.data import occlude
+from growsim.reference import fit_logistic_regression, true_class_probability
+
+PER_IMAGE_NAME = "per_image.zarr"
+
+
+@torch.no_grad()
+def per_image_results(trainer) -> xr.Dataset:
+    """Evaluate ``trainer``'s model image by image on its fixed test sets."""
+    model = trainer.model
+    model.eval()
+    levels = trainer.eval_levels
+    labels = trainer.test_labels
+    count, steps = len(labels), model.box.steps
+    predicted = np.zeros((len(levels), count), dtype="int32")
+    confidence = np.zeros((len(levels), count), dtype="float32")
+    step_probs = np.zeros((len(levels), count, steps), dtype="float32")
+    for index, images in enumerate(trainer.test_sets):
+        for start in range(0, count, 500):
+            batch = trainer._normalise(images[start : start + 500])
+            output = model.predict(batch, trainer.spec.record.exit_threshold)
+            probs = output.class_probs
+            stop = start + len(batch)
+            predicted[index, start:stop] = probs.argmax(dim=1).cpu().numpy()
+            truth = labels[start:stop, None]
+            confidence[index, start:stop] = probs.gather(1, truth).squeeze(1).cpu().numpy()
+            step_probs[index, start:stop] = output.step_probs.cpu().numpy()
+    expected = costs.expected_steps(torch.from_numpy(step_probs).reshape(-1, steps))
+    reference = _reference_confidence(trainer)
+    labels_np = labels.cpu().numpy()
+    dataset = xr.Dataset(
+        {
+            "label": ("image", labels_np.astype("int32"), {"long_name": "true class index"}),
+            "predicted": (("occlusion", "image"), predicted, {"long_name": "predicted class index"}),
+            "correct": (("occlusion", "image"), predicted == labels_np[None], {"long_name": "prediction is right"}),
+            "confidence": (("occlusion", "image"), confidence, {"units": "probability", "long_name": "model probability of the true class"}),
+            "expected_steps": (("occlusion", "image"), expected.reshape(len(levels), count).numpy().astype("float32"), {"units": "steps", "long_name": "expected steps sum_t t p_t (time used)"}),
+            "step_probs": (("occlusion", "image", "step"), step_probs, {"units": "probability", "long_name": "time distribution p_t"}),
+            "reference_confidence": (("occlusion", "image"), reference, {"units": "probability", "long_name": "reference classifier (logistic regression on pixels) probability of the true class"}),
+        },
+        coords={
+            "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), {"units": "fraction"}),
+            "image": ("image", np.arange(count)),
+            "image_id": ("image", np.asarray(trainer.dataset.test_ids, dtype="int64")[:count], {"long_name": "index of the image in its source test set"}),
+            "step": ("step", np.arange(steps)),
+            "class_name": ("class", np.asarray(trainer.dataset.class_names)),
+        },
+        attrs={"iteration": trainer.iteration, "dataset": trainer.spec.data.dataset},
+    )  # fmt: skip
+    return dataset
+
+
+def write_per_image(trainer, run_dir: Path) -> Path:
+    """Compute the per-image results and write them to ``run_dir/per_image.zarr`` atomically."""
+    target = Path(run_dir) / PER_IMAGE_NAME
+    partial = target.with_name(f".{PER_IMAGE_NAME}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    per_image_results(trainer).to_zarr(partial, mode="w", consolidated=True, zarr_format=2)
+    retired = target.with_name(f".{PER_IMAGE_NAME}.old")
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(partial, target)
+    shutil.rmtree(retired, ignore_errors=True)
+    return target
+
+
+def _reference_confidence(trainer) -> np.ndarray:
+    """The reference classifier's true-class probability for every (level, image)."""
+    images = trainer.train_images[:10_000].cpu()
+    labels = trainer.train_labels[:10_000].cpu()
+    occlusion = trainer.spec.data.occlusion
+    if occlusion.train and any(level > 0 for level in occlusion.levels):
+        generator = torch.Generator().manual_seed(trainer.spec.data.seed + 104_729)
+        choice = torch.randint(len(occlusion.levels), (len(images),), generator=generator)
+        occluded = occlude(images, torch.tensor(occlusion.levels)[choice], occlusion, generator)
+        images, labels = torch.cat([images, occluded]), torch.cat([labels, labels])
+    weight, bias = fit_logistic_regression(
+        trainer._normalise(images), labels, trainer.spec.data.classes
+    )
+    test_labels = trainer.test_labels.cpu()
+    return np.stack(
+        [
+            true_class_probability(weight, bias, trainer._normalise(s.cpu()), test_labels).numpy()
+            for s in trainer.test_sets
+        ]
+    ).astype("float32")

@@ -1,0 +1,206 @@
+"""``growsim report``: figures (PNG) and a markdown summary of a run or a sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from growsim import figures
+from growsim.analysis import (
+    RESOURCE_COLUMNS,
+    equal_accuracy_band,
+    occlusion_effect,
+    read_reaction_times,
+    run_table,
+    time_difficulty,
+)
+from growsim.combine import COMBINED_NAME
+from growsim.errors import RunError
+from growsim.per_image import PER_IMAGE_NAME
+from growsim.record import open_trajectory
+from growsim.statistics import spearman
+
+
+def write_report(
+    target: str | Path, out_dir: str | Path | None = None, reaction_times: str | Path | None = None
+) -> Path:
+    """Write figures and ``report.md`` for a run or sweep directory; returns the markdown path."""
+    target = Path(target)
+    out = Path(out_dir) if out_dir else target / "report"
+    times = read_reaction_times(reaction_times) if reaction_times else None
+    if (target / COMBINED_NAME).exists():
+        out.mkdir(parents=True, exist_ok=True)
+        lines = _sweep_report(target, out)
+    elif (target / "trajectory.zarr").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        lines = _run_report(target, out, times)
+    else:
+        raise RunError(
+            f"{target}: neither a run directory (trajectory.zarr) nor a sweep directory "
+            f"({COMBINED_NAME}); give the directory `growsim run` or `growsim sweep` wrote"
+        )
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------- a run
+
+
+def _run_report(run_dir: Path, out: Path, times: dict[int, float] | None) -> list[str]:
+    name = run_dir.name
+    with open_trajectory(run_dir) as trajectory:
+        trajectory = trajectory.compute()
+    final = trajectory.isel(checkpoint=-1)
+    figures.growth_figure(trajectory, out / "growth.png", f"{name}: growth over training")
+    width = " / ".join(str(int(w)) for w in final.active_width.values[: int(final.box_layers)])
+    lines = [
+        f"# growsim report: run `{name}`",
+        "",
+        f"Iterations: {int(final.iteration)}; box {int(final.box_layers)} layers x "
+        f"{int(final.box_channels)} channels x {int(final.box_steps)} steps.",
+        "",
+        "| final state | value |",
+        "|---|---|",
+        f"| test accuracy (clean) | {float(final.test_accuracy):.3f} |",
+        f"| active channels per layer | {width} |",
+        f"| depth (active layers) | {int(final.depth)} |",
+        f"| expected steps (clean) | {float(final.expected_steps):.2f} |",
+        "",
+        "![growth](growth.png)",
+        "",
+    ]
+    per_image_path = run_dir / PER_IMAGE_NAME
+    if not per_image_path.exists():
+        lines.append(f"No `{PER_IMAGE_NAME}` (the run has not finished): no per-image analysis.")
+        return lines
+    with xr.open_zarr(per_image_path) as per_image:
+        per_image = per_image.compute()
+    if len(per_image.occlusion) > 1:
+        lines += _occlusion_section(per_image, out, name)
+    lines += _difficulty_section(per_image, out, name, times)
+    return lines
+
+
+def _occlusion_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]:
+    effect = occlusion_effect(per_image)
+    figures.occlusion_figure(effect, out / "occlusion.png", f"{name}: time and accuracy under occlusion")
+    lines = [
+        "## Occlusion",
+        "",
+        "| occlusion | accuracy | mean expected steps | increase over clean [95% CI] | one-sided Wilcoxon p |",
+        "|---|---|---|---|---|",
+        f"| {effect.levels[0]:.0%} | {effect.accuracy[0]:.3f} | {effect.mean_steps[0]:.3f} | | |",
+    ]
+    for index, increase in enumerate(effect.increases, start=1):
+        lines.append(
+            f"| {effect.levels[index]:.0%} | {effect.accuracy[index]:.3f} | "
+            f"{effect.mean_steps[index]:.3f} | {increase.mean_difference:+.3f} "
+            f"[{increase.low:+.3f}, {increase.high:+.3f}] | {increase.p_value:.2g} |"
+        )
+    lines += [
+        "",
+        f"Trend of steps with occlusion level over all (image, level) pairs: Spearman {effect.trend.text()}.",
+        "",
+        "Mean expected steps per class and level:",
+        "",
+        "| class | " + " | ".join(f"{level:.0%}" for level in effect.levels) + " |",
+        "|---|" + "---|" * len(effect.levels),
+    ]
+    for index, class_name in enumerate(effect.class_names):
+        values = " | ".join(f"{v:.2f}" for v in effect.steps_by_class[index])
+        lines.append(f"| {class_name} | {values} |")
+    lines += ["", "![occlusion](occlusion.png)", ""]
+    return lines
+
+
+def _difficulty_section(
+    per_image: xr.Dataset, out: Path, name: str, times: dict[int, float] | None
+) -> list[str]:
+    correlations = time_difficulty(per_image, times)
+    steps = per_image.expected_steps.values
+    measures, panel_steps = {}, {}
+    if times:
+        ids = per_image.image_id.values
+        matched = np.asarray([int(i) in times for i in ids])
+        measures["human reaction time"] = np.asarray([times[int(i)] for i in ids[matched]])
+        panel_steps["human reaction time"] = steps[0, matched]
+    if len(per_image.occlusion) > 1:
+        key = "occlusion level"
+        measures[key] = np.repeat(per_image.occlusion.values, steps.shape[1])
+        panel_steps[key] = steps.ravel()
+    key = "reference classifier miss probability (clean)"
+    measures[key] = 1 - per_image.reference_confidence.values[0]
+    panel_steps[key] = steps[0]
+    figures.difficulty_figure(panel_steps, measures, correlations, out / "difficulty.png",
+                              f"{name}: model time vs difficulty")  # fmt: skip
+    lines = ["## Model time vs difficulty", ""]
+    if not times:
+        lines += [
+            "No human reaction-time file was given (`--reaction-times FILE`, a CSV with "
+            "`image_id,rt`), so time is correlated with difficulty measures that need none.",
+            "",
+        ]
+    lines += ["| measure | Spearman rho [95% bootstrap CI] | n | note |", "|---|---|---|---|"]
+    for item in correlations:
+        c = item.correlation
+        lines.append(f"| {item.measure} | {c.rho:.3f} [{c.low:.3f}, {c.high:.3f}] | {c.n} | {item.note} |")
+    lines += ["", "![difficulty](difficulty.png)", ""]
+    return lines
+
+
+# --------------------------------------------------------------------------- a sweep
+
+
+def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
+    with xr.open_zarr(sweep_dir / COMBINED_NAME) as sweep:
+        sweep = sweep.compute()
+    name = sweep_dir.name
+    table = run_table(sweep)
+    keys = [k for k in sweep.attrs.get("swept_keys", []) if k in table]
+    knobs = [k for k in keys if k != "training.seed" and len(np.unique(table[k])) > 1]
+    maxima = {column: max(float(np.nanmax(table[column])), 1e-9) for column in RESOURCE_COLUMNS}
+    lines = [f"# growsim report: sweep `{name}`", "", f"{len(table['run'])} runs.", ""]
+    failed = sweep.attrs.get("failed_members", [])
+    if failed:
+        lines += [f"Failed members (not in the figures): {', '.join(failed)}.", ""]
+    header = ["run", *keys, "accuracy", "width", "depth", "steps"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for index in range(len(table["run"])):
+        cells = [table["run"][index], *(_cell(table[k][index]) for k in keys)]
+        cells += [f"{table['accuracy'][index]:.3f}", f"{table['width'][index]:.0f}",
+                  f"{table['depth'][index]:.0f}", f"{table['steps'][index]:.2f}"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    if len(table["run"]) >= 2:
+        figures.tradeoff_figure(table, maxima, out / "tradeoff.png", f"{name}: resources at equal accuracy")
+        band, centre = equal_accuracy_band(table["accuracy"])
+        lines += [
+            "## Trade-offs",
+            "",
+            f"{int(band.sum())} runs reach accuracy {centre:.3f} ± 0.02 (stars in the figure). "
+            "Within them, a negative rank correlation between two resources means one "
+            "substitutes for the other:",
+            "",
+        ]
+        for x, y in (("width", "depth"), ("width", "steps"), ("depth", "steps")):
+            rho = spearman(table[x][band], table[y][band]) if band.sum() >= 3 else float("nan")
+            lines.append(f"- {x} vs {y}: Spearman rho = {rho:.2f} (n = {int(band.sum())})")
+        lines += ["", "![trade-offs](tradeoff.png)", ""]
+    if knobs:
+        figures.complexity_figure(table, knobs, out / "complexity.png", f"{name}: resources vs swept keys")
+        lines += ["## Resources against the swept keys", ""]
+        for knob in knobs:
+            if not np.issubdtype(np.asarray(table[knob]).dtype, np.number):
+                continue  # text-valued keys get the figure, not a rank correlation
+            for column in (*RESOURCE_COLUMNS, "accuracy"):
+                rho = spearman(table[knob], table[column])
+                lines.append(f"- {column} vs {knob}: Spearman rho = {rho:.2f} (n = {len(table['run'])})")
+        lines += ["", "![complexity](complexity.png)", ""]
+    return lines
+
+
+def _cell(value) -> str:
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)

@@ -1,0 +1,254 @@
+"""Sweeps: expansion of the sweep: block, a real two-member sweep, failures, concurrency."""
+
+import json
+import math
+import multiprocessing
+import struct
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+from hypothesis import given, settings
+
+from growsim.cli import main
+from growsim.combine import combine_trajectories
+from growsim.errors import RunError, SpecError
+from growsim.locks import exclusive_lock
+from growsim.sweep_spec import member_name, parse_sweep
+from tests.conftest import TINY_SPEC
+
+# Keys a sweep may vary, each with values the tiny spec accepts.
+SWEEPABLE = {
+    "costs.breadth.weight": [0.0, 0.01, 0.05],
+    "costs.time.weight": [0.0, 0.02],
+    "data.classes": [2, 3, 4],
+    "data.noise": [0.0, 0.1],
+    "lattice.channels.max": [8, 10, 12],
+    "training.lr": [0.01, 0.003],
+}
+
+# 2 members x 60 iterations of the tiny spec: a few seconds each.
+TINY_SWEEP = TINY_SPEC.replace("name: tiny", "name: tinysweep").replace(
+    "steps: 300", "steps: 60"
+).replace("every: 100", "every: 30") + """
+sweep:
+  grid:
+    costs.breadth.weight: [0.0, 0.02]
+"""
+
+
+def sweep_text(grid: dict, points: list, seeds: list | None) -> str:
+    block = {"grid": grid, "points": points}
+    if seeds is not None:
+        block["seeds"] = seeds
+    return TINY_SPEC + yaml.safe_dump({"sweep": block})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    grid_keys=st.lists(st.sampled_from(sorted(SWEEPABLE)), max_size=3, unique=True),
+    point_keys=st.lists(st.sampled_from(sorted(SWEEPABLE)), max_size=2, unique=True),
+    seeds=st.one_of(st.none(), st.lists(st.integers(0, 50), min_size=1, max_size=3, unique=True)),
+    data=st.data(),
+)
+def test_sweep_expands_to_every_combination(grid_keys, point_keys, seeds, data):
+    grid = {
+        key: data.draw(st.lists(st.sampled_from(SWEEPABLE[key]), min_size=1, max_size=3, unique=True))
+        for key in grid_keys
+    }
+    free = [k for k in point_keys if k not in grid]
+    points = [
+        {key: data.draw(st.sampled_from(SWEEPABLE[key])) for key in free}
+        for _ in range(data.draw(st.integers(1, 3)))
+    ]
+    sweep = parse_sweep(sweep_text(grid, points, seeds))
+    expected = len(points) * math.prod(len(v) for v in grid.values()) * len(seeds or [0])
+    assert len(sweep.members) == expected
+    assert len({m.name for m in sweep.members}) == expected  # one directory each
+    for member in sweep.members:
+        spec = member.spec
+        for key, value in member.overrides.items():
+            section, _, leaf = key.rpartition(".")
+            node = spec
+            for part in section.split("."):
+                node = getattr(node, part)
+            assert getattr(node, leaf) == value
+        assert spec.sweep is None and spec.name == f"tiny/{member.name}"
+    combos = {tuple(sorted(m.overrides.items())) for m in sweep.members}
+    assert len(combos) == len({tuple(sorted(p.items())) for p in points}) * expected // len(points)
+
+
+def test_member_names_are_stable_and_safe():
+    assert member_name({"costs.time.weight": 0.05, "training.seed": 2}) == "time.weight=0.05_seed=2"
+    long = member_name({f"data.k{i}": "x" * 30 for i in range(6)})
+    assert len(long) <= 120 and "/" not in long
+
+
+@pytest.mark.parametrize(
+    "block, where",
+    [
+        ("sweep: {grids: {}}", "sweep.grids: unknown key"),
+        ("sweep:\n  grid: {data.classes: 3}", "sweep.grid.data.classes: must be a non-empty list"),
+        ("sweep:\n  grid: {data.classes: [2, 12]}", "sweep.grid.data.classes: member"),
+        ("sweep:\n  points: [{data.nosie: 0.1}]", "sweep.points[0].data.nosie"),
+        ("sweep: {seeds: [-1]}", "sweep.seeds: must be a non-empty list of integers"),
+    ],
+)
+def test_bad_sweep_blocks_name_file_line_and_key(block, where):
+    text = TINY_SPEC + block + "\n"
+    with pytest.raises(SpecError) as caught:
+        parse_sweep(text, source="s.yaml")
+    message = str(caught.value)
+    assert where in message and message.startswith("s.yaml:")
+    line = int(message.split(":")[1])
+    assert text.splitlines()[line - 1].strip().startswith(("sweep", "grid", "points", "seeds"))
+
+
+def png_size(path):
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_two_member_sweep_through_the_cli_then_report(tmp_path, capsys):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP)
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "2", "--no-progress"]) == 0
+    combined = xr.open_zarr(out / "tinysweep" / "sweep.zarr")
+    assert combined.sizes["run"] == 2 and combined.sizes["checkpoint"] == 3
+    assert combined["costs.breadth.weight"].values.tolist() == [0.0, 0.02]
+    assert combined.iteration.values.tolist() == [[0, 30, 60], [0, 30, 60]]
+    # the combined store holds exactly what each member wrote
+    for index, name in enumerate(combined.run.values):
+        member = xr.open_zarr(out / "tinysweep" / str(name) / "trajectory.zarr")
+        np.testing.assert_array_equal(
+            combined.channel_norm.isel(run=index).values, member.channel_norm.values
+        )
+    status = json.loads((out / "tinysweep" / "sweep.json").read_text())
+    assert [m["status"] for m in status["members"]] == ["finished", "finished"]
+
+    capsys.readouterr()
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 0
+    assert capsys.readouterr().out.count("skipped") == 2  # a rerun skips finished members
+
+    assert main(["report", str(out / "tinysweep")]) == 0
+    report = out / "tinysweep" / "report"
+    for figure in ("tradeoff.png", "complexity.png"):
+        width, height = png_size(report / figure)
+        assert width > 500 and height > 200
+    text = (report / "report.md").read_text()
+    assert "| costs.breadth.weight |" in text.replace("run | costs", "| costs")
+    assert "![trade-offs](tradeoff.png)" in text
+
+    member = out / "tinysweep" / str(combined.run.values[0])
+    assert main(["report", str(member)]) == 0
+    for figure in ("growth.png", "occlusion.png", "difficulty.png"):
+        png_size(member / "report" / figure)
+    assert "## Occlusion" in (member / "report" / "report.md").read_text()
+
+
+def test_a_failing_member_does_not_stop_the_others(tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"):
+        (broken / f"{name}-ubyte.gz").write_bytes(b"not gzip")
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        TINY_SWEEP.replace("[0.0, 0.02]", "[0.0]")
+        + f"  points:\n    - {{data.dataset: shapes}}\n"
+        f"    - {{data.dataset: fashion_mnist, data.image_size: 28, data.path: {broken}}}\n"
+    )
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert "FAILED" in error and "not a readable gzip file" in error
+    status = {m["name"]: m for m in json.loads((out / "tinysweep" / "sweep.json").read_text())["members"]}
+    assert sorted(m["status"] for m in status.values()) == ["failed", "finished"]
+    combined = xr.open_zarr(out / "tinysweep" / "sweep.zarr")
+    assert combined.sizes["run"] == 1 and combined.attrs["failed_members"]
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+
+def test_members_written_at_once_equal_members_run_alone(tmp_path):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP)
+    together, alone = tmp_path / "together", tmp_path / "alone"
+    assert main(["sweep", str(spec), "--out", str(together), "--workers", "2", "--no-progress"]) == 0
+    assert main(["sweep", str(spec), "--out", str(alone), "--workers", "1", "--no-progress"]) == 0
+    for member in (together / "tinysweep").iterdir():
+        if not (member / "trajectory.zarr").exists():
+            continue
+        first = xr.open_zarr(member / "trajectory.zarr").load()
+        second = xr.open_zarr(alone / "tinysweep" / member.name / "trajectory.zarr").load()
+        for name in ("channel_norm", "test_accuracy", "time_distribution", "task_loss"):
+            np.testing.assert_array_equal(first[name].values, second[name].values)
+
+
+def test_a_member_another_process_is_writing_is_refused_not_corrupted(tmp_path, capsys):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP)
+    out = tmp_path / "out"
+    sweep_dir = out / "tinysweep"
+    busy = sweep_dir / ".breadth.weight=0.lock"
+    with exclusive_lock(busy, wait=True, holder="test"):
+        assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 1
+    assert "another process is writing it" in capsys.readouterr().err
+    assert not (sweep_dir / "breadth.weight=0" / "trajectory.zarr").exists()
+    assert xr.open_zarr(sweep_dir / "sweep.zarr").sizes["run"] == 1
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 0  # lock gone
+    assert xr.open_zarr(sweep_dir / "sweep.zarr").sizes["run"] == 2
+
+
+def test_lock_refuses_a_second_holder(tmp_path):
+    with exclusive_lock(tmp_path / "x.lock", wait=False, holder="thing"):
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(1) as pool:
+            assert "another process" in pool.apply(_try_lock, (str(tmp_path / "x.lock"),))
+    assert _try_lock(str(tmp_path / "x.lock")) == "got it"
+
+
+def _try_lock(path):
+    try:
+        with exclusive_lock(path, wait=False, holder="thing"):
+            return "got it"
+    except RunError as error:
+        return str(error)
+
+
+def _combine_repeatedly(sweep_dir, members, times):
+    for _ in range(times):
+        combine_trajectories(sweep_dir, members, ["costs.breadth.weight"], {"title": "t"})
+
+
+def test_concurrent_combines_never_show_readers_a_broken_store(tmp_path):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP)
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 0
+    sweep_dir = out / "tinysweep"
+    members = [
+        (d.name, d, {"costs.breadth.weight": i * 0.02})
+        for i, d in enumerate(sorted(p for p in sweep_dir.iterdir() if (p / "spec.yaml").exists()))
+    ]
+    context = multiprocessing.get_context("spawn")
+    writers = [
+        context.Process(target=_combine_repeatedly, args=(sweep_dir, members, 3)) for _ in range(2)
+    ]
+    for writer in writers:
+        writer.start()
+    reads = 0
+    while any(w.is_alive() for w in writers) or reads == 0:
+        with xr.open_zarr(sweep_dir / "sweep.zarr") as store:
+            assert store.sizes["run"] == 2
+            assert np.isfinite(store.test_accuracy.values).all()
+        reads += 1
+    for writer in writers:
+        writer.join()
+        assert writer.exitcode == 0
+    versions = [p for p in sweep_dir.iterdir() if p.name.startswith(".sweep.zarr.v")]
+    assert len(versions) <= 2  # old versions are cleaned up
