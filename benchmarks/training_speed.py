@@ -10,7 +10,6 @@ breadth cost leaves them); compaction packs it to 8 channels.
 from __future__ import annotations
 
 import multiprocessing
-import resource
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -136,21 +135,23 @@ def seconds_per_step(step, repeats: int = 20, warmup: int = 3) -> float:
 def _peak_memory_child(kind: str, queue) -> None:
     torch.set_num_threads(1)
     step = make_step(kind)
-    before = _rss_kib()
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    before = _status_kib("VmRSS")
     for _ in range(3):
         step()
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+    queue.put(_status_kib("VmHWM") - before)
 
 
-def _rss_kib() -> int:
+def _status_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
 
 def peak_memory_kib(kind: str) -> int:
-    """Growth of peak resident memory over three training steps, in a fresh process."""
+    """Peak resident memory over three training steps above the footprint before them
+    (KiB), in a fresh process: activations, gradients and optimiser state."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_peak_memory_child, args=(kind, queue))

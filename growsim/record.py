@@ -151,27 +151,28 @@ class TrajectoryWriter:
         self.layout = layout
         self.attrs = attrs
         self.appended = 0  # appends by this writer (counts crash points)
+        self._arrays: dict[str, zarr.Array] | None = None
 
     def append(self, iteration: int, values: dict[str, Any]) -> None:
         """Write one checkpoint; creates the store on the first call.
 
         Two phases: the data and each array's metadata first, then the consolidated
-        metadata that readers use. Only the second makes the checkpoint visible.
+        metadata that readers use. Only the second makes the checkpoint visible. The
+        store is created through xarray (names, dims, attrs, encodings); later
+        checkpoints are appended to its zarr arrays directly, which is about twice as fast.
         """
-        first = not (self.path / ".zmetadata").exists()
-        # xarray rewrites the group's attrs on every append: always pass them whole.
         dataset = checkpoint_dataset(self.layout, iteration, values, self.attrs)
         try:
-            if first:
+            if not (self.path / ".zmetadata").exists():
                 encoding = {name: {"chunks": (1,) + dataset[name].shape[1:]} for name in SCHEMA}
                 encoding["iteration"] = {"chunks": (1,)}
                 dataset.to_zarr(
                     self.path, mode="w", encoding=encoding, consolidated=False, zarr_format=2
                 )
             else:
-                dataset.to_zarr(
-                    self.path, append_dim="checkpoint", consolidated=False, zarr_format=2
-                )
+                arrays = self._open_arrays()
+                for name in (*SCHEMA, "iteration"):
+                    arrays[name].append(dataset[name].values, axis=0)
             self.appended += 1
             crash_point("trajectory-commit", self.appended)
             zarr.consolidate_metadata(str(self.path), zarr_format=2)
@@ -181,6 +182,12 @@ class TrajectoryWriter:
                 f"{error.strerror or error}. The checkpoints written before are intact; "
                 "free disk space or fix permissions, then continue with --resume."
             ) from None
+
+    def _open_arrays(self) -> dict[str, zarr.Array]:
+        if self._arrays is None:
+            group = zarr.open_group(str(self.path), mode="r+", zarr_format=2, use_consolidated=False)
+            self._arrays = dict(group.arrays())
+        return self._arrays
 
 
 def committed_checkpoints(path: Path) -> int:

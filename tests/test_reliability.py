@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+import zarr
 
 from growsim.cli import main
 from growsim.errors import RunError
-from growsim.record import committed_checkpoints
+from growsim.record import SCHEMA, committed_checkpoints
 from growsim.runs import run_experiment
 from growsim.spec import load_spec
 from growsim.train import Trainer
@@ -125,20 +126,21 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
 
 def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
     spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
-    original = xr.Dataset.to_zarr
+    original = zarr.Array.append
     calls = {"count": 0}
+    arrays_per_checkpoint = len(SCHEMA) + 1  # every variable and the iteration coordinate
 
     def filling_disk(self, *args, **kwargs):
-        calls["count"] += 1
-        if calls["count"] == 3:
+        calls["count"] += 1  # the disk fills half-way through the third checkpoint
+        if calls["count"] == arrays_per_checkpoint + 5:
             raise OSError(errno.ENOSPC, "No space left on device")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(xr.Dataset, "to_zarr", filling_disk)
+    monkeypatch.setattr(zarr.Array, "append", filling_disk)
     with pytest.raises(RunError, match="No space left on device.*--resume"):
         run_experiment(spec, tmp_path / "run", progress=False)
     assert trajectory(tmp_path / "run").sizes["checkpoint"] == 2
-    monkeypatch.setattr(xr.Dataset, "to_zarr", original)
+    monkeypatch.setattr(zarr.Array, "append", original)
     run_experiment(spec, tmp_path / "run", resume=True, progress=False)
     assert trajectory(tmp_path / "run").iteration.values.tolist() == [0, 20, 40, 60, 80, 100]
 
