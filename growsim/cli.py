@@ -179,6 +179,13 @@ def _validate(args: argparse.Namespace) -> int:
         f"{lattice.channels.initial}-{lattice.channels.max} channels x "
         f"{lattice.steps.initial}-{lattice.steps.max} steps; time selection {spec.time_selection}"
     )
+    if spec.sweep is not None:
+        from growsim.sweep_spec import load_sweep
+
+        sweep = load_sweep(args.spec, args.overrides)
+        print(f"sweep of {len(sweep.members)} members over {', '.join(sweep.swept_keys) or 'nothing'}:")
+        for member in sweep.members:
+            print(f"  {member.name}")
     return 0
 
 

@@ -35,9 +35,11 @@ def _save(figure, path: Path) -> Path:
 
 
 def _mark_growth(axis, trajectory: xr.Dataset) -> None:
-    grew = trajectory.growth.sum("resource").values > 0
-    for iteration in trajectory.iteration.values[grew]:
+    growth = trajectory.growth.values
+    for iteration in trajectory.iteration.values[(growth > 0).any(axis=1)]:
         axis.axvline(iteration, color="0.6", linestyle=":", linewidth=1)
+    for iteration in trajectory.iteration.values[(growth < 0).any(axis=1)]:
+        axis.axvline(iteration, color="tab:red", linestyle="-.", linewidth=1, alpha=0.6)
 
 
 def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
@@ -63,13 +65,18 @@ def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
     axes[1].legend(fontsize=8, loc="lower right")
     distribution = np.nan_to_num(trajectory.time_distribution.values.T)
     steps = distribution.shape[0]
-    edges = np.r_[iteration, iteration[-1] + (iteration[-1] - iteration[-2] if len(iteration) > 1 else 1)]
+    # cells centred on their checkpoints
+    middles = (iteration[1:] + iteration[:-1]) / 2 if len(iteration) > 1 else np.array([])
+    half = (iteration[1] - iteration[0]) / 2 if len(iteration) > 1 else 0.5
+    edges = np.r_[iteration[0] - half, middles, iteration[-1] + half]
     mesh = axes[2].pcolormesh(edges, np.arange(steps + 1) + 0.5, distribution, cmap="magma_r",
                               vmin=0, vmax=1, shading="flat")  # fmt: skip
     axes[2].plot(iteration, trajectory.expected_steps.values, color="tab:cyan", linewidth=2,
                  label="expected steps")  # fmt: skip
+    axes[2].step(iteration, trajectory.box_steps.values + 0.5, where="mid", color="k",
+                 linestyle="--", linewidth=1, label="box steps")  # fmt: skip
     axes[2].set_ylabel("time step t (1 = first)")
-    axes[2].legend(fontsize=8, loc="lower right")
+    axes[2].legend(fontsize=8, loc="upper right")
     colour_axis = axes[2].inset_axes([1.01, 0.0, 0.015, 1.0])  # beside, not stealing width
     figure.colorbar(mesh, cax=colour_axis, label="mean p_t (clean test)")
     axes[3].plot(iteration, trajectory.train_accuracy.values, label="train (running)")
@@ -77,7 +84,7 @@ def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
         axes[3].plot(iteration, trajectory.accuracy_by_occlusion.values[:, index],
                      label=f"test, {level:.0%} occluded")  # fmt: skip
     axes[3].set_ylabel("accuracy")
-    axes[3].set_xlabel("training iteration (dotted: the box grew)")
+    axes[3].set_xlabel("training iteration (dotted: the box grew; red dash-dot: compaction shrank it)")
     axes[3].legend(fontsize=8, ncol=2, loc="lower right")
     for axis in axes:
         _mark_growth(axis, trajectory)
@@ -90,12 +97,15 @@ def occlusion_figure(effect: OcclusionEffect, path: Path, title: str) -> Path:
     """Expected steps and accuracy against occlusion level, overall and per class."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     levels = effect.levels * 100
-    for index in range(len(effect.class_names)):
+    for index, name in enumerate(effect.class_names):
         left.plot(levels, effect.steps_by_class[index], color="0.75", linewidth=1,
                   label="single classes" if index == 0 else None)  # fmt: skip
-    errors = [[0] + [i.mean_after - i.low - i.mean_before for i in effect.increases],
-              [0] + [i.high - i.mean_after + i.mean_before for i in effect.increases]]  # fmt: skip
-    left.errorbar(levels, effect.mean_steps, yerr=np.abs(errors), color="tab:red", marker="o",
+        left.annotate(name, (levels[-1], effect.steps_by_class[index, -1]), fontsize=6,
+                      color="0.4", xytext=(3, 0), textcoords="offset points", va="center")  # fmt: skip
+    # error bars: the 95% bootstrap interval of each level's increase over clean images
+    below = [0] + [i.mean_difference - i.low for i in effect.increases]
+    above = [0] + [i.high - i.mean_difference for i in effect.increases]
+    left.errorbar(levels, effect.mean_steps, yerr=[below, above], color="tab:red", marker="o",
                   capsize=3, linewidth=2, label="all images (95% CI of increase)")  # fmt: skip
     left.set_xlabel("occlusion (% of image covered)")
     left.set_ylabel("expected time steps")

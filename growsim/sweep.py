@@ -25,6 +25,9 @@ from growsim.spec import spec_to_yaml
 from growsim.sweep_spec import Sweep, SweepMember
 
 
+DASK_CONNECT_TIMEOUT = "20s"  # how long to try reaching a --scheduler before giving up
+
+
 @dataclass
 class MemberOutcome:
     """What happened to one member in this invocation."""
@@ -162,7 +165,7 @@ def _run_on_dask(sweep_dir, pending, workers, scheduler, overwrite, progress):
             "--scheduler needs Dask distributed: pip install 'dask[distributed]'"
         ) from None
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as error:
         raise RunError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({error})") from None
     with client:

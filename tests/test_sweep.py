@@ -144,10 +144,16 @@ def test_two_member_sweep_through_the_cli_then_report(tmp_path, capsys):
     assert "![trade-offs](tradeoff.png)" in text
 
     member = out / "tinysweep" / str(combined.run.values[0])
-    assert main(["report", str(member)]) == 0
+    per_image = xr.open_zarr(member / "per_image.zarr")
+    ids = per_image.image_id.values
+    times = tmp_path / "rts.csv"
+    times.write_text("image_id,rt\n" + "".join(f"{i},{400 + 7 * (i % 13)}\n" for i in ids[::2]))
+    assert main(["report", str(member), "--reaction-times", str(times)]) == 0
     for figure in ("growth.png", "occlusion.png", "difficulty.png"):
         png_size(member / "report" / figure)
-    assert "## Occlusion" in (member / "report" / "report.md").read_text()
+    text = (member / "report" / "report.md").read_text()
+    assert "## Occlusion" in text and f"| human reaction time |" in text
+    assert f"({len(ids[::2])} of {len(ids)})" in text
 
 
 def test_a_failing_member_does_not_stop_the_others(tmp_path, capsys):
@@ -169,6 +175,30 @@ def test_a_failing_member_does_not_stop_the_others(tmp_path, capsys):
     assert sorted(m["status"] for m in status.values()) == ["failed", "finished"]
     combined = xr.open_zarr(out / "tinysweep" / "sweep.zarr")
     assert combined.sizes["run"] == 1 and combined.attrs["failed_members"]
+
+
+def test_sweep_on_a_dask_scheduler(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP.replace("[0.0, 0.02]", "[0.0, 0.02]\n  workers: 1"))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        args = ["sweep", str(spec), "--out", str(tmp_path / "out"), "--no-progress",
+                "--scheduler", cluster.scheduler_address]  # fmt: skip
+        assert main(args) == 0
+    combined = xr.open_zarr(tmp_path / "out" / "tinysweep" / "sweep.zarr")
+    assert combined.sizes["run"] == 2
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("growsim.sweep.DASK_CONNECT_TIMEOUT", "2s")
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP)
+    args = ["sweep", str(spec), "--out", str(tmp_path / "out"), "--no-progress",
+            "--scheduler", "tcp://127.0.0.1:9"]  # fmt: skip
+    assert main(args) == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- concurrency

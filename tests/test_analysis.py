@@ -1,0 +1,136 @@
+"""Statistics against scipy, the analyses on constructed per-image data, reaction-time files."""
+
+import numpy as np
+import pytest
+import scipy.stats
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from growsim.analysis import (
+    equal_accuracy_band,
+    occlusion_effect,
+    pareto_front,
+    read_reaction_times,
+    time_difficulty,
+)
+from growsim.errors import DataError
+from growsim.statistics import average_ranks, bootstrap_spearman, paired_increase, spearman
+
+
+@pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-5, 5), st.floats(-100, 100)), min_size=3, max_size=60))
+def test_spearman_matches_scipy(pairs):
+    x, y = np.asarray(pairs, dtype=float).T  # integers: many ties
+    ours = spearman(x, y)
+    theirs = scipy.stats.spearmanr(x, y).statistic
+    if np.isnan(theirs):
+        assert np.isnan(ours)
+    else:
+        assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+def test_average_ranks_match_scipy():
+    values = np.array([3.0, 1.0, 3.0, 2.0, 3.0, 1.0])
+    np.testing.assert_allclose(average_ranks(values), scipy.stats.rankdata(values))
+
+
+def test_bootstrap_interval_covers_the_truth_and_shrinks_with_n():
+    rng = np.random.default_rng(1)
+    small_x = rng.normal(size=100)
+    small = bootstrap_spearman(small_x, small_x + rng.normal(size=100), resamples=500)
+    big_x = rng.normal(size=2000)
+    big = bootstrap_spearman(big_x, big_x + rng.normal(size=2000), resamples=500)
+    truth = 6 / np.pi * np.arcsin(np.sqrt(0.5) / 2)  # Spearman of a bivariate normal, r = 1/sqrt(2)
+    assert big.low < truth < big.high
+    assert small.low <= small.rho <= small.high
+    assert (big.high - big.low) < (small.high - small.low) / 2
+
+
+def test_paired_increase_agrees_with_scipy_and_detects_shifts():
+    rng = np.random.default_rng(2)
+    before = rng.normal(2, 0.3, 400)
+    after = before + 0.05 + rng.normal(0, 0.1, 400)
+    result = paired_increase(before, after)
+    expected = scipy.stats.wilcoxon(after, before, alternative="greater").pvalue
+    assert result.p_value == pytest.approx(expected)
+    assert result.p_value < 1e-6 and result.low < 0.05 < result.high
+    assert paired_increase(before, before - 0.05).p_value > 0.5
+    assert paired_increase(before, before).p_value == 1.0
+
+
+def test_equal_accuracy_band_and_pareto_front():
+    accuracy = np.array([0.70, 0.71, 0.50, 0.69, 0.90])
+    band, centre = equal_accuracy_band(accuracy, tolerance=0.015)
+    assert band.tolist() == [True, True, False, True, False] and centre == 0.70
+    cost = np.array([1.0, 2.0, 0.5, 0.8, 3.0])
+    assert pareto_front(cost, accuracy).tolist() == [2, 3, 0, 1, 4]
+    assert pareto_front(np.array([1.0, 2.0]), np.array([0.9, 0.8])).tolist() == [0]
+
+
+def per_image(steps, reference, labels, levels=(0.0, 0.3)):
+    steps = np.asarray(steps, dtype="float32")
+    return xr.Dataset(
+        {
+            "expected_steps": (("occlusion", "image"), steps),
+            "reference_confidence": (("occlusion", "image"), np.asarray(reference, dtype="float32")),
+            "correct": (("occlusion", "image"), np.ones_like(steps, dtype=bool)),
+            "label": ("image", np.asarray(labels)),
+        },
+        coords={
+            "occlusion": list(levels),
+            "image_id": ("image", np.arange(100, 100 + steps.shape[1])),
+            "class_name": ("class", ["a", "b"]),
+        },
+    )  # fmt: skip
+
+
+def test_occlusion_effect_per_level_and_class():
+    rng = np.random.default_rng(3)
+    clean = rng.uniform(1, 3, 200)
+    labels = np.arange(200) % 2
+    occluded = clean + 0.5 * labels  # only class b slows down
+    effect = occlusion_effect(per_image([clean, occluded], np.full((2, 200), 0.5), labels))
+    assert effect.mean_steps[1] - effect.mean_steps[0] == pytest.approx(0.25, abs=1e-5)
+    np.testing.assert_allclose(effect.steps_by_class[:, 1] - effect.steps_by_class[:, 0], [0, 0.5], atol=1e-5)
+    assert effect.increases[0].p_value < 1e-10
+    assert effect.trend.rho > 0
+
+
+def test_time_difficulty_uses_reaction_times_by_image_id():
+    rng = np.random.default_rng(4)
+    steps = rng.uniform(1, 4, (2, 50))
+    reference = rng.uniform(0, 1, (2, 50))
+    data = per_image(steps, reference, np.zeros(50, int))
+    times = {100 + i: float(steps[0, i] * 100 + 300) for i in range(0, 50, 2)}  # every other image
+    results = {r.measure: r for r in time_difficulty(data, times)}
+    human = results["human reaction time"]
+    assert human.correlation.rho == pytest.approx(1.0) and human.correlation.n == 25
+    miss = results["reference classifier miss probability (clean)"].correlation.rho
+    assert miss == pytest.approx(spearman(1 - reference[0], steps[0]))
+    with pytest.raises(DataError, match="no image_id in the file matches"):
+        time_difficulty(data, {5: 1.0})
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("image,rt\n1,300\n", ":1: the header must name columns image_id and rt"),
+        ("image_id,rt\n1,300\n2,fast\n", ":3: image_id must be an integer and rt a number"),
+        ("image_id,rt\n1,300\n1,310\n", ":3: image_id 1 appears twice"),
+        ("image_id,rt\n1,-3\n", ":2: rt must be a positive number"),
+        ("image_id,rt\n", "holds no reaction times"),
+    ],
+)
+def test_bad_reaction_time_files_name_file_and_line(tmp_path, text, message):
+    path = tmp_path / "rts.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        read_reaction_times(path)
+
+
+def test_reaction_time_file_reads(tmp_path):
+    path = tmp_path / "rts.csv"
+    path.write_text("image_id,rt,subject\n7,512.5,s1\n9,430,s1\n")
+    assert read_reaction_times(path) == {7: 512.5, 9: 430.0}
