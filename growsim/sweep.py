@@ -24,7 +24,6 @@ from growsim.errors import GrowsimError, RunError
 from growsim.spec import spec_to_yaml
 from growsim.sweep_spec import Sweep, SweepMember
 
-
 DASK_CONNECT_TIMEOUT = "20s"  # how long to try reaching a --scheduler before giving up
 
 

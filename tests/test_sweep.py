@@ -152,7 +152,7 @@ def test_two_member_sweep_through_the_cli_then_report(tmp_path, capsys):
     for figure in ("growth.png", "occlusion.png", "difficulty.png"):
         png_size(member / "report" / figure)
     text = (member / "report" / "report.md").read_text()
-    assert "## Occlusion" in text and f"| human reaction time |" in text
+    assert "## Occlusion" in text and "| human reaction time |" in text
     assert f"({len(ids[::2])} of {len(ids)})" in text
 
 
