@@ -20,7 +20,7 @@ from growsim.statistics import Correlation, PairedIncrease, bootstrap_spearman, 
 
 # ----------------------------------------------------------------------------- sweeps
 
-RESOURCE_COLUMNS = ("width", "depth", "steps")
+RESOURCE_COLUMNS = ("width", "effective_depth", "steps")
 
 
 def final_checkpoints(dataset: xr.Dataset) -> xr.Dataset:
@@ -34,21 +34,37 @@ def final_checkpoints(dataset: xr.Dataset) -> xr.Dataset:
 def run_table(sweep: xr.Dataset) -> dict[str, np.ndarray]:
     """Per run: accuracy and the resources used at the end (columns of equal length).
 
-    width: active channels summed over layers; depth: active layers; steps: expected
-    steps on clean test images; plus each swept key.
+    width: active channels summed over layers; depth: active layers; effective_depth:
+    layers weighted by their strength (see ``effective_depth``); steps: expected steps on
+    clean test images; plus each swept key.
     """
     final = final_checkpoints(sweep).compute()
+    layer_mass = final.channel_norm.fillna(0).sum("channel").values
     table = {
         "run": final.run.values.astype(str),
         "accuracy": final.test_accuracy.values.astype(float),
         "width": final.active_width.sum("layer").values.astype(float),
         "depth": final.depth.values.astype(float),
+        "effective_depth": effective_depth(layer_mass),
         "steps": final.expected_steps.values.astype(float),
     }
     for key in sweep.attrs.get("swept_keys", []):
         if key in final.coords:
             table[key] = final[key].values
     return table
+
+
+def effective_depth(layer_mass: np.ndarray) -> np.ndarray:
+    """Layers weighted by strength: sum over layers of (layer's total channel magnitude /
+    the strongest layer's), per run. (run, layer) -> (run,).
+
+    The count of active layers moves in whole steps and sits at the box maximum when every
+    layer keeps one active channel; this measure also shows a depth cost thinning the
+    upper layers.
+    """
+    layer_mass = np.atleast_2d(np.asarray(layer_mass, dtype=float))
+    strongest = layer_mass.max(axis=1, keepdims=True)
+    return (layer_mass / np.where(strongest > 0, strongest, 1.0)).sum(axis=1)
 
 
 def equal_accuracy_band(accuracy: np.ndarray, tolerance: float = 0.02) -> tuple[np.ndarray, float]:

@@ -24,6 +24,7 @@ from growsim.analysis import (  # noqa: E402
 RESOURCE_LABELS = {
     "width": "active channels (sum over layers)",
     "depth": "active layers",
+    "effective_depth": "effective depth (layers weighted by strength)",
     "steps": "expected time steps",
 }
 
@@ -144,8 +145,8 @@ def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path
                     tolerance: float = 0.02) -> Path:  # fmt: skip
     """Pairs of resources (runs of equal accuracy highlighted) and accuracy vs total cost."""
     band, centre = equal_accuracy_band(table["accuracy"], tolerance)
-    figure, axes = plt.subplots(1, 4, figsize=(18, 4.2))
-    pairs = [("width", "depth"), ("width", "steps"), ("depth", "steps")]
+    figure, axes = plt.subplots(1, 4, figsize=(19, 4.4), layout="constrained")
+    pairs = [("width", "effective_depth"), ("width", "steps"), ("effective_depth", "steps")]
     accuracy = table["accuracy"]
     for axis, (x, y) in zip(axes, pairs):
         points = axis.scatter(table[x][~band], table[y][~band], c=accuracy[~band], cmap="viridis",
@@ -157,12 +158,12 @@ def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path
         axis.set_ylabel(RESOURCE_LABELS[y])
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    figure.colorbar(points, ax=axes[2], label="test accuracy")
+    figure.colorbar(points, ax=axes[:3].tolist(), label="test accuracy", pad=0.01)
     cost = resource_cost(table, maxima)
     front = pareto_front(cost, accuracy)
     axes[3].scatter(cost, accuracy, color="tab:gray", alpha=0.6, label="runs")
     axes[3].plot(cost[front], accuracy[front], "-o", color="tab:red", label="frontier")
-    axes[3].set_xlabel("total resources (width/max + depth/max + steps/max)")
+    axes[3].set_xlabel("total resources (width/max + effective depth/max + steps/max)")
     axes[3].set_ylabel("test accuracy")
     axes[3].grid(alpha=0.3)
     axes[3].legend(fontsize=8)
@@ -174,7 +175,7 @@ def complexity_figure(table: dict[str, np.ndarray], knobs: list[str], path: Path
     """Each resource (and accuracy) against the first knob, one line per value of the second."""
     first = knobs[0]
     second = knobs[1] if len(knobs) > 1 else None
-    figure, axes = plt.subplots(1, 4, figsize=(18, 4))
+    figure, axes = plt.subplots(1, 4, figsize=(19, 4.2), layout="constrained")
     groups = np.unique(table[second]) if second else [None]
     for group in groups:
         chosen = np.ones(len(table["run"]), bool) if group is None else table[second] == group

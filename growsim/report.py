@@ -166,12 +166,13 @@ def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
     failed = sweep.attrs.get("failed_members", [])
     if failed:
         lines += [f"Failed members (not in the figures): {', '.join(failed)}.", ""]
-    header = ["run", *keys, "accuracy", "width", "depth", "steps"]
+    header = ["run", *keys, "accuracy", "width", "depth", "effective depth", "steps"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index in range(len(table["run"])):
         cells = [table["run"][index], *(_cell(table[k][index]) for k in keys)]
         cells += [f"{table['accuracy'][index]:.3f}", f"{table['width'][index]:.0f}",
-                  f"{table['depth'][index]:.0f}", f"{table['steps'][index]:.2f}"]  # fmt: skip
+                  f"{table['depth'][index]:.0f}", f"{table['effective_depth'][index]:.2f}",
+                  f"{table['steps'][index]:.2f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     if len(table["run"]) >= 2:
@@ -185,9 +186,9 @@ def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
             "substitutes for the other:",
             "",
         ]
-        for x, y in (("width", "depth"), ("width", "steps"), ("depth", "steps")):
+        for x, y in (("width", "effective_depth"), ("width", "steps"), ("effective_depth", "steps")):
             rho = spearman(table[x][band], table[y][band]) if band.sum() >= 3 else float("nan")
-            lines.append(f"- {x} vs {y}: Spearman rho = {rho:.2f} (n = {int(band.sum())})")
+            lines.append(f"- {x} vs {y}: Spearman rho = {_rho(rho)} (n = {int(band.sum())})")
         lines += ["", "![trade-offs](tradeoff.png)", ""]
     if knobs:
         figures.complexity_figure(table, knobs, out / "complexity.png", f"{name}: resources vs swept keys")
@@ -195,11 +196,15 @@ def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
         for knob in knobs:
             if not np.issubdtype(np.asarray(table[knob]).dtype, np.number):
                 continue  # text-valued keys get the figure, not a rank correlation
-            for column in (*RESOURCE_COLUMNS, "accuracy"):
+            for column in ("width", "depth", "effective_depth", "steps", "accuracy"):
                 rho = spearman(table[knob], table[column])
-                lines.append(f"- {column} vs {knob}: Spearman rho = {rho:.2f} (n = {len(table['run'])})")
+                lines.append(f"- {column} vs {knob}: Spearman rho = {_rho(rho)} (n = {len(table['run'])})")
         lines += ["", "![complexity](complexity.png)", ""]
     return lines
+
+
+def _rho(rho: float) -> str:
+    return "n/a (one of them does not vary)" if np.isnan(rho) else f"{rho:.2f}"
 
 
 def _cell(value) -> str:

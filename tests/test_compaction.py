@@ -131,3 +131,13 @@ def test_cuda_forward_matches_cpu():
     torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=1e-4)
     early = net.predict(x.to("cuda"), exit_threshold=0.05)
     assert (early.class_probs.cpu() - cpu).abs().max() <= 0.05 + 1e-4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_tiny_run_trains_on_cuda_compiled(tiny_spec, tmp_path):
+    args = ["run", str(tiny_spec), "--out", str(tmp_path), "--no-progress",
+            "--set", "training.device=cuda", "--set", "training.compile=on",
+            "--set", "training.steps=100", "--set", "record.every=50"]  # fmt: skip
+    assert main(args) == 0
+    trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
+    assert np.isfinite(trajectory.test_accuracy.values).all()

@@ -62,6 +62,15 @@ def test_spec_round_trips_through_yaml():
             "active: {channel_threshold: .nan}\n",
             "active.channel_threshold: must be a finite number",
         ),
+        (
+            "compaction: {step_mass: 0.1}\n",
+            "spec.yaml:1: compaction.step_mass: must be below active.time_threshold",
+        ),
+        (
+            "data: {dataset: fashion_mnist, clutter: 2}\n",
+            "data.clutter: only the shapes dataset draws clutter",
+        ),
+        ("record: {exit_threshold: 0.9}\n", "record.exit_threshold: must be <= 0.5"),
     ],
 )
 def test_errors_name_file_line_and_key_path(tmp_path, text, message):

@@ -282,3 +282,13 @@ def test_concurrent_combines_never_show_readers_a_broken_store(tmp_path):
         assert writer.exitcode == 0
     versions = [p for p in sweep_dir.iterdir() if p.name.startswith(".sweep.zarr.v")]
     assert len(versions) <= 2  # old versions are cleaned up
+
+
+def test_run_refuses_a_sweep_spec_and_validate_lists_its_members(tmp_path, capsys):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP)
+    assert main(["run", str(spec), "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "growsim sweep" in capsys.readouterr().err
+    assert main(["validate", str(spec)]) == 0
+    printed = capsys.readouterr().out
+    assert "sweep of 2 members" in printed and "breadth.weight=0.02" in printed
