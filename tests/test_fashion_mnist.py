@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -42,3 +43,22 @@ def test_occlusion_spec_end_to_end(tmp_path):
     assert float(final.test_accuracy) > 0.5  # ten classes: chance is 0.1
     assert (final.expected_steps_by_occlusion >= 1).all()
     assert int(final.box_layers) >= 2  # the box grew from its single initial layer
+    assert main(["report", str(tmp_path / "occlusion")]) == 0
+    report = (tmp_path / "occlusion" / "report" / "report.md").read_text()
+    assert "## Occlusion" in report and "reference classifier miss probability" in report
+
+
+@pytest.mark.slow
+@needs_data
+@pytest.mark.parametrize("name", ["tradeoff", "complexity"])
+def test_experiment_sweeps_end_to_end(tmp_path, name):
+    shrink = ["--set", "training.steps=120", "--set", "record.every=60",
+              "--set", "data.train_size=2000", "--set", "data.test_size=200"]  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["sweep", str(SPECS / f"{name}.yaml"), "--out", str(out), "--no-progress", *shrink]) == 0
+    sweep = xr.open_zarr(out / name / "sweep.zarr")
+    assert sweep.sizes["run"] == {"tradeoff": 8, "complexity": 6}[name]
+    assert np.isfinite(sweep.test_accuracy.isel(checkpoint=-1).values).all()
+    assert main(["report", str(out / name)]) == 0
+    report = (out / name / "report" / "report.md").read_text()
+    assert "## Trade-offs" in report and "## Resources against the swept keys" in report
