@@ -20,8 +20,8 @@ from torch import nn
 
 from growsim.compaction import CompactionPlan, compact, prune
 from growsim.lattice import Box, LatticeNetwork
+from growsim.objective import loss_terms
 from growsim.spec import CostsConfig
-from growsim.train import loss_terms
 
 LAYERS, STEPS, FULL, ACTIVE, BATCH, CLASSES = 3, 4, 32, 8, 128, 10
 
@@ -225,10 +225,16 @@ def recording_overhead() -> dict[str, float]:
 
         trainer.train_step = timed("train", trainer.train_step)
         trainer.writer.append = timed("write", trainer.writer.append)
-        trainer._record_topology = timed("topology", trainer._record_topology)
+        import growsim.train
+
+        original = growsim.train.topology_values
+        growsim.train.topology_values = timed("topology", original)
         trainer.evaluate = timed("evaluate", trainer.evaluate)
         trainer.save_checkpoint = timed("save", trainer.save_checkpoint)
-        trainer.run()
+        try:
+            trainer.run()
+        finally:
+            growsim.train.topology_values = original
     return spent
 
 

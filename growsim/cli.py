@@ -38,14 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", parents=[common], help="train a spec and record its growth")
     run.add_argument("spec", type=Path, help="YAML spec file")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one spec key, e.g. --set training.seed=3 (repeatable)",
-    )
+    _add_overrides(run, "override one spec key, e.g. --set training.seed=3 (repeatable)")
     run.add_argument("--out", type=Path, default=Path("outputs"), help="root of run directories")
     run.add_argument("--name", help="run directory name (default: the spec's name)")
     run.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -57,10 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "sweep", parents=[common], help="run every member of a spec's sweep: block, then combine"
     )
     sweep.add_argument("spec", type=Path, help="YAML spec file with a sweep: block")
-    sweep.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a base-spec key for every member (repeatable)",
-    )  # fmt: skip
+    _add_overrides(sweep, "override a base-spec key for every member (repeatable)")
     sweep.add_argument("--out", type=Path, default=Path("outputs"), help="root of sweep directories")
     sweep.add_argument("--workers", type=int, help="members run at once on this machine")
     sweep.add_argument(
@@ -85,9 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "validate", parents=[common], help="check a spec without running it"
     )
     validate.add_argument("spec", type=Path)
-    validate.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
-    )
+    _add_overrides(validate, "override one spec key (repeatable)")
     validate.set_defaults(handler=_validate)
 
     topology = commands.add_parser(
@@ -97,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     topology.add_argument("--at", type=int, help="checkpoint index (default: the last)")
     topology.set_defaults(handler=_topology)
     return parser
+
+
+def _add_overrides(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help_text
+    )
 
 
 def _topology(args: argparse.Namespace) -> int:

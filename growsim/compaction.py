@@ -91,7 +91,7 @@ def prune(model: LatticeNetwork, plan: CompactionPlan) -> None:
                 tensor[dropped] = 0.0
 
 
-def compact_tensor(name: str, tensor: torch.Tensor, plan: CompactionPlan, old: Box):
+def compact_tensor(name: str, tensor: torch.Tensor, plan: CompactionPlan):
     """The part of parameter ``name`` (or of optimiser state shaped like it) the plan keeps.
 
     Returns None for a tensor that the plan removes entirely.
@@ -130,14 +130,14 @@ def compact(model: LatticeNetwork, plan: CompactionPlan) -> None:
         params = getattr(model, kind)
         kept = []
         for index, parameter in enumerate(params):
-            tensor = compact_tensor(f"{kind}.{index}", parameter.data, plan, old)
+            tensor = compact_tensor(f"{kind}.{index}", parameter.data, plan)
             if tensor is not None:
                 kept.append(nn.Parameter(tensor.clone()))
         setattr(model, kind, nn.ParameterList(kept))
     for name in ("readout_weight", "halting_weight", "halting_bias"):
         if hasattr(model, name):
-            setattr(model, name, nn.Parameter(compact_tensor(name, getattr(model, name).data, plan, old).clone()))
-    model.channel_ids = compact_tensor("channel_ids", model.channel_ids, plan, old).clone()
+            setattr(model, name, nn.Parameter(compact_tensor(name, getattr(model, name).data, plan).clone()))
+    model.channel_ids = compact_tensor("channel_ids", model.channel_ids, plan).clone()
 
 
 def shrink_to(model: LatticeNetwork, box: Box) -> None:

@@ -21,9 +21,11 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from growsim.data import Dataset
 from growsim.errors import RunError
 from growsim.faults import crash_point
 from growsim.lattice import CONNECTIONS, Box
+from growsim.spec import Spec, spec_to_yaml
 
 RESOURCES = ("channel", "layer", "step")
 
@@ -188,6 +190,32 @@ class TrajectoryWriter:
             group = zarr.open_group(str(self.path), mode="r+", zarr_format=2, use_consolidated=False)
             self._arrays = dict(group.arrays())
         return self._arrays
+
+
+def trajectory_attrs(spec: Spec, dataset: Dataset) -> dict[str, Any]:
+    """What identifies a run: its spec, seeds, data hash and software versions."""
+    import sys
+
+    import numba
+    import torch
+
+    import growsim
+
+    return {
+        "title": f"growsim trajectory of run {spec.name!r}",
+        "spec": spec_to_yaml(spec),
+        "seed": spec.training.seed,
+        "data_seed": spec.data.seed,
+        "data_sha256": dataset.fingerprint(),
+        "dataset": spec.data.dataset,
+        "class_names": list(dataset.class_names),
+        "time_selection": spec.time_selection,
+        "versions": (
+            f"growsim {growsim.__version__}; python {sys.version.split()[0]}; "
+            f"torch {torch.__version__}; numpy {np.__version__}; numba {numba.__version__}; "
+            f"xarray {xr.__version__}; zarr {zarr.__version__}"
+        ),
+    }
 
 
 def committed_checkpoints(path: Path) -> int:

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from growsim.errors import RunError
+from growsim.files import jsonable, write_text_atomically
 from growsim.locks import exclusive_lock
 from growsim.per_image import write_per_image
 from growsim.record import committed_checkpoints, truncate
@@ -66,7 +67,7 @@ def _run_locked(spec: Spec, run_dir: Path, resume: bool, overwrite: bool, progre
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-        _write_atomically(run_dir / "spec.yaml", spec_text)
+        write_text_atomically(run_dir / "spec.yaml", spec_text)
 
     trainer = Trainer(spec, run_dir, progress=progress)
     if resuming:
@@ -80,7 +81,7 @@ def _run_locked(spec: Spec, run_dir: Path, resume: bool, overwrite: bool, progre
     summary = trainer.run()
     write_per_image(trainer, run_dir)
     summary["run_dir"] = str(run_dir)
-    _write_atomically(run_dir / "summary.json", json.dumps(_jsonable(summary), indent=2))
+    write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
     return summary
 
 
@@ -95,23 +96,3 @@ def _make_writable_directory(run_dir: Path) -> None:
             f"{run_dir}: cannot write the run directory ({error.strerror or error}). "
             "Choose a writable place with --out DIR."
         ) from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise RunError(f"{path}: could not write ({error.strerror or error})") from None
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return _jsonable(value.__dict__)
-    return value

@@ -196,12 +196,15 @@ class Spec:
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
     """Read, override (``key.path=value``) and validate a YAML spec file."""
-    path = Path(path)
+    return parse_spec(read_spec_text(path), source=str(path), overrides=overrides)
+
+
+def read_spec_text(path: str | Path) -> str:
+    """The text of a spec file; a SpecError naming the file when it cannot be read."""
     try:
-        text = path.read_text()
+        return Path(path).read_text()
     except OSError as error:
         raise SpecError(f"{path}: cannot read the spec: {error.strerror}") from None
-    return parse_spec(text, source=str(path), overrides=overrides)
 
 
 def parse_spec(text: str, source: str = "<spec>", overrides: list[str] | None = None) -> Spec:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from growsim.combine import combine_trajectories
 from growsim.errors import GrowsimError, RunError
+from growsim.files import jsonable, write_text_atomically
 from growsim.spec import spec_to_yaml
 from growsim.sweep_spec import Sweep, SweepMember
 
@@ -127,7 +128,7 @@ def run_member(spec_text: str, run_dir: str, threads: int | None, overwrite: boo
     """Train one member in its own process (the function local and Dask workers call)."""
     import torch
 
-    from growsim.runs import _jsonable, run_experiment
+    from growsim.runs import run_experiment
     from growsim.spec import parse_spec
 
     if threads:
@@ -136,7 +137,7 @@ def run_member(spec_text: str, run_dir: str, threads: int | None, overwrite: boo
     summary = run_experiment(
         spec, Path(run_dir), resume=not overwrite, overwrite=overwrite, progress=False
     )
-    return _jsonable(summary)
+    return jsonable(summary)
 
 
 # --------------------------------------------------------------------------- executors
@@ -207,7 +208,7 @@ def _describe(error: BaseException) -> str:
 def _prepare(sweep_dir: Path, sweep: Sweep) -> None:
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(sweep_dir / "sweep.yaml", sweep.text)
+        write_text_atomically(sweep_dir / "sweep.yaml", sweep.text)
     except OSError as error:
         raise RunError(
             f"{sweep_dir}: cannot write the sweep directory ({error.strerror or error}). "
@@ -220,7 +221,7 @@ def _write_status(sweep_dir: Path, sweep: Sweep, outcomes: dict[str, MemberOutco
     for member in sweep.members:
         outcome = outcomes.get(member.name, MemberOutcome(member.name, "pending"))
         members.append({**asdict(outcome), "overrides": member.overrides})
-    _write_atomically(sweep_dir / "sweep.json", json.dumps({"members": members}, indent=2))
+    write_text_atomically(sweep_dir / "sweep.json", json.dumps({"members": members}, indent=2))
 
 
 def _combined_attrs(sweep: Sweep, outcomes: dict[str, MemberOutcome]) -> dict[str, Any]:
@@ -231,9 +232,3 @@ def _combined_attrs(sweep: Sweep, outcomes: dict[str, MemberOutcome]) -> dict[st
         "swept_keys": list(sweep.swept_keys),
         "failed_members": failed,
     }
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    temporary.write_text(text)
-    os.replace(temporary, path)

@@ -29,6 +29,7 @@ from growsim.spec import (
     Spec,
     apply_overrides,
     read_raw_spec,
+    read_spec_text,
     spec_error,
     spec_from_dict,
 )
@@ -61,12 +62,7 @@ class Sweep:
 
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
     """Read a spec file with a ``sweep:`` block and expand it into validated members."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise SpecError(f"{path}: cannot read the spec: {error.strerror}") from None
-    return parse_sweep(text, str(path), overrides)
+    return parse_sweep(read_spec_text(path), str(path), overrides)
 
 
 def parse_sweep(text: str, source: str = "<spec>", overrides: list[str] | None = None) -> Sweep:

@@ -18,16 +18,17 @@ import numpy as np
 import torch
 
 from growsim import costs
+from growsim.checkpoint_values import structure_values, topology_values
 from growsim.compaction import compact, compact_tensor, plan_compaction, shrink_to
 from growsim.data import Dataset, load_dataset, occlude
 from growsim.errors import RunError
 from growsim.faults import crash_point
 from growsim.growth import active_region, grown_box
-from growsim.lattice import CONNECTIONS, Box, LatticeNetwork
-from growsim.record import TrajectoryLayout, TrajectoryWriter, open_trajectory
+from growsim.lattice import Box, LatticeNetwork
+from growsim.objective import loss_terms
+from growsim.record import TrajectoryLayout, TrajectoryWriter, open_trajectory, trajectory_attrs
 from growsim.schedules import schedule_factor
 from growsim.spec import Spec, spec_to_yaml
-from growsim.topology import analyse, edge_masks
 
 CHECKPOINT_FORMAT = 2  # 2: channel_ids, compaction
 
@@ -103,7 +104,9 @@ class Trainer:
         self.total_iterations = self._total_iterations()
         self.running = RunningMetrics()
         self.layout = TrajectoryLayout(self.max_box, self.eval_levels)
-        self.writer = TrajectoryWriter(self.trajectory_path, self.layout, self._attrs())
+        self.writer = TrajectoryWriter(
+            self.trajectory_path, self.layout, trajectory_attrs(spec, self.dataset)
+        )
         self._step = self._make_step_function()
 
     # ------------------------------------------------------------------ paths
@@ -163,31 +166,6 @@ class Trainer:
         mode = self.spec.training.compile
         use_compile = mode == "on" or (mode == "auto" and self.device.type == "cuda")
         return torch.compile(self._loss_terms, dynamic=False) if use_compile else self._loss_terms
-
-    def _attrs(self) -> dict:
-        import sys
-
-        import numba
-        import xarray
-        import zarr
-
-        import growsim
-
-        return {
-            "title": f"growsim trajectory of run {self.spec.name!r}",
-            "spec": spec_to_yaml(self.spec),
-            "seed": self.spec.training.seed,
-            "data_seed": self.spec.data.seed,
-            "data_sha256": self.dataset.fingerprint(),
-            "dataset": self.spec.data.dataset,
-            "class_names": list(self.dataset.class_names),
-            "time_selection": self.spec.time_selection,
-            "versions": (
-                f"growsim {growsim.__version__}; python {sys.version.split()[0]}; "
-                f"torch {torch.__version__}; numpy {np.__version__}; numba {numba.__version__}; "
-                f"xarray {xarray.__version__}; zarr {zarr.__version__}"
-            ),
-        }
 
     # ------------------------------------------------------------------ batches
 
@@ -325,8 +303,7 @@ class Trainer:
             elif self.spec.compaction.enabled:
                 if self._compact(region, evaluation):
                     magnitudes, evaluation, region = self._measure()
-        box = model.box
-        values = self._checkpoint_values(old_box, box, magnitudes, region, evaluation)
+        values = self._checkpoint_values(old_box, magnitudes, region, evaluation)
         self.writer.append(self.iteration, values)
         self.checkpoints_written += 1
         self.save_checkpoint()
@@ -378,17 +355,25 @@ class Trainer:
 
     def _grow(self, box: Box) -> None:
         """Grow the model and carry the optimiser state over to the grown parameters."""
+        generator = self._generator(3, self.iteration)
+        self._reshape_model(
+            lambda: self.model.grow(box, self.spec.growth.new_step_mass, generator),
+            lambda name, value, param: _pad_like(value, param),
+        )
+
+    def _reshape_model(self, change: Callable[[], None], carry) -> None:
+        """Apply ``change`` to the model's shapes, then rebuild the optimiser, keeping each
+        surviving parameter's state as ``carry(name, state_value, new_parameter)``."""
         names_before = {id(p): n for n, p in self.model.named_parameters()}
         state_by_name = {
             names_before[id(p)]: s for p, s in self.optimizer.state.items() if id(p) in names_before
         }
-        generator = self._generator(3, self.iteration)
-        self.model.grow(box, self.spec.growth.new_step_mass, generator)
+        change()
         self.optimizer = self._make_optimizer()
         for name, param in self.model.named_parameters():
             if name in state_by_name:
                 self.optimizer.state[param] = {
-                    key: _pad_like(value, param) for key, value in state_by_name[name].items()
+                    key: carry(name, value, param) for key, value in state_by_name[name].items()
                 }
         self._step = self._make_step_function()
 
@@ -402,50 +387,27 @@ class Trainer:
         )  # fmt: skip
         if plan is None:
             return False
-        old_box = model.box
-        names_before = {id(p): n for n, p in model.named_parameters()}
-        state_by_name = {
-            names_before[id(p)]: s for p, s in self.optimizer.state.items() if id(p) in names_before
-        }
-        compact(model, plan)
-        self.optimizer = self._make_optimizer()
-        for name, param in model.named_parameters():
-            if name in state_by_name:
-                self.optimizer.state[param] = {
-                    key: compact_tensor(name, value, plan, old_box)
-                    if isinstance(value, torch.Tensor) and value.dim() > 0
-                    else value
-                    for key, value in state_by_name[name].items()
-                }
-        self._step = self._make_step_function()
+        def carry(name, value, param):
+            if isinstance(value, torch.Tensor) and value.dim() > 0:
+                return compact_tensor(name, value, plan)
+            return value
+
+        self._reshape_model(lambda: compact(model, plan), carry)
         return True
 
-    def _checkpoint_values(self, old_box, box, magnitudes, region, evaluation) -> dict:
-        layout, running = self.layout, self.running
-        L, C, T = box.layers, box.channels, box.steps
+    def _checkpoint_values(self, old_box, magnitudes, region, evaluation) -> dict:
+        running = self.running
         weights = self.cost_weights(max(self.iteration - 1, 0))
-        values = {name: layout.empty(name) for name in ("channel_norm", "connection_norm",
-                  "channel_active", "active_width", "layer_active", "time_distribution")}  # fmt: skip
-        ids = self.model.channel_ids.cpu().numpy()  # lattice identity of each position
-        values["channel_norm"][:L, ids] = magnitudes
-        values["channel_active"][:L, ids] = region.channel_active
-        values["active_width"][:L] = region.width
-        values["layer_active"][:L] = region.layer_active
-        values["time_distribution"][:T] = evaluation.time_distribution
-        for layer, weights_in in enumerate(self.model.incoming_weights()):
-            for kind, tensor in weights_in.items():
-                norm = tensor.detach().reshape(C, -1).norm(dim=1).cpu().numpy()
-                values["connection_norm"][CONNECTIONS.index(kind), layer, ids] = norm
-        self._record_topology(values, region, box)
+        values = structure_values(
+            self.layout, self.model, old_box, magnitudes, region, evaluation.time_distribution
+        )
+        values.update(
+            topology_values(self.layout, self.model, region, self.spec.active.edge_threshold)
+        )
         magnitudes_t = torch.from_numpy(magnitudes)
         per_epoch = math.ceil(len(self.train_labels) / self.spec.training.batch_size)
         values.update(
             epoch=self.iteration / per_epoch,
-            box_layers=L,
-            box_channels=C,
-            box_steps=T,
-            growth=np.asarray([C - old_box.channels, L - old_box.layers, T - old_box.steps]),
-            depth=region.depth,
             expected_steps=evaluation.expected_steps_by_level[0],
             breadth_cost=float(costs.breadth_cost(magnitudes_t, self.max_box.channels, self.spec.costs.breadth.exponent)),
             depth_cost=float(costs.depth_cost(magnitudes_t, self.max_box.layers, self.spec.costs.depth.exponent)),
@@ -461,31 +423,6 @@ class Trainer:
             expected_steps_by_occlusion=evaluation.expected_steps_by_level,
         )  # fmt: skip
         return values
-
-    def _record_topology(self, values: dict, region, box: Box) -> None:
-        """Topology of the active graph unrolled over the box's steps, into ``values``."""
-        kernel_norms = [
-            {kind: w.detach().reshape(w.shape[0], w.shape[1], -1).norm(dim=2).cpu().numpy()
-             for kind, w in layer.items()}
-            for layer in self.model.incoming_weights()
-        ]  # fmt: skip
-        masks = edge_masks(kernel_norms, region.channel_active, self.spec.active.edge_threshold)
-        result = analyse(region.channel_active, *masks, steps=box.steps)
-        for name in (
-            "active_edges",
-            "paths_on_route",
-            "longest_path",
-            "shortest_path",
-            "log_path_count",
-        ):
-            values[name] = self.layout.empty(name)
-        values["active_edges"][:, : box.layers] = result.edge_counts
-        values["paths_on_route"][: box.steps] = result.on_path
-        values["longest_path"][: box.steps] = result.longest_path
-        values["shortest_path"][: box.steps] = result.shortest_path
-        values["log_path_count"][: box.steps] = result.log_path_count
-        values["dead_units"] = result.dead_units
-        values["components"] = result.components
 
     def save_checkpoint(self) -> None:
         """Atomically write model, optimiser and position to ``checkpoint.pt``."""
@@ -520,7 +457,9 @@ class Trainer:
         state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         if state.get("format") != CHECKPOINT_FORMAT:
             raise RunError(
-                f"{self.checkpoint_path}: unknown checkpoint format {state.get('format')}"
+                f"{self.checkpoint_path}: checkpoint format {state.get('format')}, but this "
+                f"growsim reads format {CHECKPOINT_FORMAT} (the run was written by another "
+                "version). Start it again with --overwrite, or resume it with that version."
             )
         box = Box(**state["box"])
         shrink_to(self.model, box)  # shapes first (compaction may have shrunk it) ...
@@ -531,23 +470,6 @@ class Trainer:
         self.iteration = state["iteration"]
         self.checkpoints_written = state["checkpoints_written"]
         self._step = self._make_step_function()
-
-
-def loss_terms(model, images, labels, weights, costs_config, max_box: Box, step_supervision: float):
-    """(total loss, task loss, time cost, correct count) of one batch: the training objective.
-
-    ``weights`` are the scheduled (breadth, depth, time) cost weights.
-    """
-    breadth_weight, depth_weight, time_weight = weights
-    output = model(images)
-    magnitudes = costs.channel_magnitudes(model.incoming_weights())
-    task = costs.expected_task_loss(output.logits, output.log_step_probs, labels, step_supervision)
-    breadth = costs.breadth_cost(magnitudes, max_box.channels, costs_config.breadth.exponent)
-    depth = costs.depth_cost(magnitudes, max_box.layers, costs_config.depth.exponent)
-    time_ = costs.time_cost(output.step_probs)
-    total = task + breadth_weight * breadth + depth_weight * depth + time_weight * time_
-    correct = (output.class_probs().argmax(dim=1) == labels).sum()
-    return total, task, time_, correct
 
 
 def resolve_device(name: str) -> torch.device:

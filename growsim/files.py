@@ -1,0 +1,31 @@
+"""Small file helpers shared by runs and sweeps: atomic text writes, JSON-ready values."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from growsim.errors import RunError
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half a file)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise RunError(f"{path}: could not write ({error.strerror or error})") from None
+
+
+def jsonable(value):
+    """``value`` with dataclasses as dicts and tuples as lists, ready for ``json.dumps``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return jsonable(value.__dict__)
+    return value
