@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from growsim.costs import expected_steps
+
 CONNECTIONS = ("bottom_up", "lateral", "top_down")
 
 
@@ -68,9 +70,7 @@ class Prediction:
     @property
     def expected_steps(self) -> torch.Tensor:
         """sum_t t p_t per input, (batch,)."""
-        steps = torch.arange(1, self.step_probs.shape[1] + 1, dtype=self.step_probs.dtype,
-                             device=self.step_probs.device)  # fmt: skip
-        return self.step_probs @ steps
+        return expected_steps(self.step_probs)
 
 
 class LatticeNetwork(nn.Module):

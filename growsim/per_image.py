@@ -17,35 +17,24 @@ import numpy as np
 import torch
 import xarray as xr
 
-from growsim import costs
 from growsim.data import occlude
 from growsim.reference import fit_logistic_regression, true_class_probability
 
 PER_IMAGE_NAME = "per_image.zarr"
 
 
-@torch.no_grad()
 def per_image_results(trainer) -> xr.Dataset:
     """Evaluate ``trainer``'s model image by image on its fixed test sets."""
-    model = trainer.model
-    model.eval()
+    predictions = trainer.predict_test_sets()
     levels = trainer.eval_levels
     labels = trainer.test_labels
-    count, steps = len(labels), model.box.steps
-    predicted = np.zeros((len(levels), count), dtype="int32")
-    confidence = np.zeros((len(levels), count), dtype="float32")
-    step_probs = np.zeros((len(levels), count, steps), dtype="float32")
-    for index, images in enumerate(trainer.test_sets):
-        for start in range(0, count, 500):
-            batch = trainer._normalise(images[start : start + 500])
-            output = model.predict(batch, trainer.spec.record.exit_threshold)
-            probs = output.class_probs
-            stop = start + len(batch)
-            predicted[index, start:stop] = probs.argmax(dim=1).cpu().numpy()
-            truth = labels[start:stop, None]
-            confidence[index, start:stop] = probs.gather(1, truth).squeeze(1).cpu().numpy()
-            step_probs[index, start:stop] = output.step_probs.cpu().numpy()
-    expected = costs.expected_steps(torch.from_numpy(step_probs).reshape(-1, steps))
+    count, steps = len(labels), trainer.model.box.steps
+    predicted = np.stack([p.class_probs.argmax(dim=1).cpu().numpy() for p in predictions]).astype("int32")
+    confidence = np.stack(
+        [p.class_probs.gather(1, labels[:, None]).squeeze(1).cpu().numpy() for p in predictions]
+    ).astype("float32")
+    step_probs = np.stack([p.step_probs.cpu().numpy() for p in predictions]).astype("float32")
+    expected = np.stack([p.expected_steps.cpu().numpy() for p in predictions]).astype("float32")
     reference = _reference_confidence(trainer)
     labels_np = labels.cpu().numpy()
     dataset = xr.Dataset(
@@ -54,7 +43,7 @@ def per_image_results(trainer) -> xr.Dataset:
             "predicted": (("occlusion", "image"), predicted, {"long_name": "predicted class index"}),
             "correct": (("occlusion", "image"), predicted == labels_np[None], {"long_name": "prediction is right"}),
             "confidence": (("occlusion", "image"), confidence, {"units": "probability", "long_name": "model probability of the true class"}),
-            "expected_steps": (("occlusion", "image"), expected.reshape(len(levels), count).numpy().astype("float32"), {"units": "steps", "long_name": "expected steps sum_t t p_t (time used)"}),
+            "expected_steps": (("occlusion", "image"), expected, {"units": "steps", "long_name": "expected steps sum_t t p_t (time used)"}),
             "step_probs": (("occlusion", "image", "step"), step_probs, {"units": "probability", "long_name": "time distribution p_t"}),
             "reference_confidence": (("occlusion", "image"), reference, {"units": "probability", "long_name": "reference classifier (logistic regression on pixels) probability of the true class"}),
         },

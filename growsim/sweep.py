@@ -64,11 +64,15 @@ def run_sweep(
     outcomes: dict[str, MemberOutcome] = {}
     pending: list[SweepMember] = []
     for member in sweep.members:
-        stale = _stale_reason(sweep_dir / member.name, member)
-        if not overwrite and is_finished(sweep_dir / member.name, member):
+        state = "pending" if overwrite else _member_state(sweep_dir / member.name, member)
+        if state == "finished":
             outcomes[member.name] = MemberOutcome(member.name, "skipped")
-        elif not overwrite and stale:
-            outcomes[member.name] = MemberOutcome(member.name, "failed", error=stale)
+        elif state == "stale":
+            outcomes[member.name] = MemberOutcome(member.name, "failed", error=(
+                f"{sweep_dir / member.name}: holds a run of a different spec (the sweep's spec "
+                "or growsim's defaults changed since). Rerun the sweep with --overwrite to "
+                "replace its members."
+            ))  # fmt: skip
         else:
             pending.append(member)
     _write_status(sweep_dir, sweep, outcomes)
@@ -92,25 +96,15 @@ def run_sweep(
     return [outcomes[m.name] for m in sweep.members]
 
 
-def is_finished(run_dir: Path, member: SweepMember) -> bool:
-    """True when ``run_dir`` holds a completed run of exactly ``member``'s spec."""
-    spec_file, summary_file = run_dir / "spec.yaml", run_dir / "summary.json"
-    return (
-        spec_file.exists()
-        and summary_file.exists()
-        and spec_file.read_text() == spec_to_yaml(member.spec)
-    )
-
-
-def _stale_reason(run_dir: Path, member: SweepMember) -> str | None:
-    """Why ``run_dir`` cannot be resumed as ``member`` (None when it can, or is empty)."""
+def _member_state(run_dir: Path, member: SweepMember) -> str:
+    """``finished`` (a completed run of ``member``'s spec), ``stale`` (a run of another
+    spec), or ``pending`` (nothing there yet, or an interrupted run to resume)."""
     spec_file = run_dir / "spec.yaml"
-    if spec_file.exists() and spec_file.read_text() != spec_to_yaml(member.spec):
-        return (
-            f"{run_dir}: holds a run of a different spec (the sweep's spec or growsim's defaults "
-            "changed since). Rerun the sweep with --overwrite to replace its members."
-        )
-    return None
+    if not spec_file.exists():
+        return "pending"
+    if spec_file.read_text() != spec_to_yaml(member.spec):
+        return "stale"
+    return "finished" if (run_dir / "summary.json").exists() else "pending"
 
 
 def swept_values(member: SweepMember, keys: list[str]) -> dict[str, Any]:

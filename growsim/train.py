@@ -24,7 +24,7 @@ from growsim.data import Dataset, load_dataset, occlude
 from growsim.errors import RunError
 from growsim.faults import crash_point
 from growsim.growth import active_region, grown_box
-from growsim.lattice import Box, LatticeNetwork
+from growsim.lattice import Box, LatticeNetwork, Prediction
 from growsim.objective import loss_terms
 from growsim.record import TrajectoryLayout, TrajectoryWriter, open_trajectory, trajectory_attrs
 from growsim.schedules import schedule_factor
@@ -266,26 +266,31 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
 
     @torch.no_grad()
+    def predict_test_sets(self) -> list[Prediction]:
+        """The model's predictions on the fixed test set of every occlusion level, in order."""
+        self.model.eval()
+        predictions = []
+        for images in self.test_sets:
+            batches = [
+                self.model.predict(self._normalise(images[start : start + 500]),
+                                   self.spec.record.exit_threshold)
+                for start in range(0, len(images), 500)
+            ]  # fmt: skip
+            predictions.append(Prediction(
+                *(torch.cat([getattr(b, name) for b in batches])
+                  for name in ("class_probs", "step_probs", "steps_computed"))
+            ))  # fmt: skip
+        return predictions
+
     def evaluate(self) -> EvalResult:
         """Accuracy and expected steps on the fixed test sets of every occlusion level."""
-        self.model.eval()
-        accuracy, steps = [], []
-        time_distribution = None
-        for images in self.test_sets:
-            correct, total_steps, probs_sum = 0, 0.0, None
-            for start in range(0, len(images), 500):
-                batch = self._normalise(images[start : start + 500])
-                labels = self.test_labels[start : start + 500]
-                output = self.model.predict(batch, self.spec.record.exit_threshold)
-                correct += int((output.class_probs.argmax(dim=1) == labels).sum())
-                probs = output.step_probs
-                total_steps += float(output.expected_steps.sum())
-                batch_sum = probs.sum(dim=0)
-                probs_sum = batch_sum if probs_sum is None else probs_sum + batch_sum
-            accuracy.append(correct / len(images))
-            steps.append(total_steps / len(images))
-            if time_distribution is None:  # level 0.0 comes first
-                time_distribution = (probs_sum / len(images)).cpu().numpy()
+        predictions = self.predict_test_sets()
+        accuracy = [
+            float((p.class_probs.argmax(dim=1) == self.test_labels).float().mean())
+            for p in predictions
+        ]
+        steps = [float(p.expected_steps.mean()) for p in predictions]
+        time_distribution = predictions[0].step_probs.mean(dim=0).cpu().numpy()  # clean: level 0
         return EvalResult(np.asarray(accuracy), np.asarray(steps), time_distribution)
 
     def checkpoint(self, grow: bool) -> dict:

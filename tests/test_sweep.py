@@ -292,3 +292,14 @@ def test_run_refuses_a_sweep_spec_and_validate_lists_its_members(tmp_path, capsy
     assert main(["validate", str(spec)]) == 0
     printed = capsys.readouterr().out
     assert "sweep of 2 members" in printed and "breadth.weight=0.02" in printed
+
+
+def test_members_of_a_changed_spec_are_refused_until_overwritten(tmp_path, capsys):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP.replace("[0.0, 0.02]", "[0.0]"))
+    out = ["--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(["sweep", str(spec), *out]) == 0
+    changed = ["--set", "training.lr=0.02"]
+    assert main(["sweep", str(spec), *out, *changed]) == 1
+    assert "holds a run of a different spec" in capsys.readouterr().err
+    assert main(["sweep", str(spec), *out, *changed, "--overwrite"]) == 0
