@@ -11,6 +11,9 @@ steps. Applying it is two operations:
    layer below it reads that layer's own previous activation (an identity layer copies
    it), so it is folded into the lateral weights below. A dropped step's probability goes
    to the new last step, as the stick-breaking rule gives the last step what remains.
+   Dropping steps is therefore pruning too: an input's prediction moves by at most the
+   probability it had on the dropped steps (the plan keeps that below ``step_mass`` for
+   all but a ``1 - step_quantile`` fraction of validation inputs).
 
 Channel positions keep their lattice identity in ``model.channel_ids``; the trajectory is
 written at those identities, so its coordinates do not change. Layers and steps are only
@@ -43,21 +46,23 @@ class CompactionPlan:
 
 def plan_compaction(
     channel_active: np.ndarray,
-    mean_step_probs: np.ndarray,
+    step_probs: np.ndarray,
     box: Box,
     margin: int,
     min_fraction: float,
     step_mass: float,
     fold_possible: bool,
+    step_quantile: float = 0.99,
 ) -> CompactionPlan | None:
     """A plan when it shrinks the box enough to pay, else None.
 
     Keeps every channel active in some layer plus ``margin`` inactive ones (the strongest
     are not known here, so the first by position), so the box edge stays inactive and
     growth is not triggered at once. Drops top layers with no active channel (keeping
-    one, and only when ``fold_possible``), and trailing steps while the new last step would
-    carry less than ``step_mass`` of the mean probability. Channels are compacted only when at least
-    ``min_fraction`` of them go.
+    one, and only when ``fold_possible``), and trailing steps while the ``step_quantile``
+    over inputs of the probability on the new last step and after it stays below ``step_mass``
+    (``step_probs``: (input, step), e.g. validation images of every occlusion level).
+    Channels are compacted only when at least ``min_fraction`` of them go.
     """
     active_anywhere = np.asarray(channel_active).any(axis=0)
     keep = list(np.flatnonzero(active_anywhere))
@@ -71,9 +76,13 @@ def plan_compaction(
         while layers > 1 and not layer_active[layers - 1] and not layer_active[layers - 2]:
             layers -= 1  # keeps one inactive layer on top as the margin for depth
     steps = box.steps
-    tail = np.cumsum(np.asarray(mean_step_probs)[::-1])[::-1]  # mass from step t on
+    probs = np.atleast_2d(np.asarray(step_probs))
+    tail = np.cumsum(probs[:, ::-1], axis=1)[:, ::-1]  # (input, step): mass from step t on
+    tail = np.quantile(tail, step_quantile, axis=0)
     while steps > 1 and tail[steps - 2] < step_mass:
-        steps -= 1  # the new last step keeps less than step_mass: time does not regrow
+        # Nearly every input keeps less than step_mass on the new last step and after it:
+        # the dropped steps move its prediction by less than that, and time does not regrow.
+        steps -= 1
     plan = CompactionPlan(channels, layers, steps)
     return None if plan.box() == box else plan
 
@@ -111,7 +120,7 @@ def compact_tensor(name: str, tensor: torch.Tensor, plan: CompactionPlan):
         return tensor.index_select(1, keep)
     if name in ("halting_weight", "channel_ids"):
         return tensor.index_select(0, keep)
-    if name == "halting_bias":
+    if name in ("halting_bias", "halting_gain"):
         return tensor[: plan.steps]
     return tensor
 
@@ -134,7 +143,7 @@ def compact(model: LatticeNetwork, plan: CompactionPlan) -> None:
             if tensor is not None:
                 kept.append(nn.Parameter(tensor.clone()))
         setattr(model, kind, nn.ParameterList(kept))
-    for name in ("readout_weight", "halting_weight", "halting_bias"):
+    for name in ("readout_weight", "halting_weight", "halting_bias", "halting_gain"):
         if hasattr(model, name):
             setattr(model, name, nn.Parameter(compact_tensor(name, getattr(model, name).data, plan).clone()))
     model.channel_ids = compact_tensor("channel_ids", model.channel_ids, plan).clone()

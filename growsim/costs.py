@@ -4,12 +4,16 @@ m(l, c) is the magnitude of channel c of layer l: the L2 norm of every weight th
 into it (all connection types). With layers (layer, channel) magnitudes m,
 
     breadth B = sum_{l,c} w(rank(l,c)) * m(l,c),  w(r) = ((r + 1) / max_channels)^exponent
-    depth   D = sum_l g(l) * sum_c m(l,c),        g(l) = ((l + 1) / max_layers)^exponent
+    depth   D = sum_l g(l) * M(l),  M(l) = sqrt(sum_c m(l,c)^2),  g(l) = (l / (max_layers - 1))^exponent
     time    T = mean over inputs of sum_t (t + 1) * p_t
 
 rank 0 is the largest channel of its layer. The rank is computed without gradient, so B is
 differentiable wherever no two magnitudes in a layer tie, and it presses hardest on the
-weakest channels: channels switch off from the bottom of the ranking up.
+weakest channels: channels switch off from the bottom of the ranking up. D is a group norm
+over each whole layer, so it switches a layer off as one unit; g(0) = 0 because layer 0
+reads the image and is not residual (it cannot become the identity). B and D are group
+norms, which training applies as proximal steps (``growsim.proximal``) rather than as
+gradients; T is a smooth function of the halting probabilities and is backpropagated.
 """
 
 from __future__ import annotations
@@ -55,15 +59,20 @@ def breadth_cost(
 def layer_weights(
     layers: int, max_layers: int, exponent: float, like: torch.Tensor
 ) -> torch.Tensor:
-    """g(l) per layer, (layer,): grows with the layer index."""
+    """g(l) per layer, (layer,): 0 for layer 0, rising to 1 at the box's top layer."""
     index = torch.arange(layers, dtype=like.dtype, device=like.device)
-    return ((index + 1.0) / max_layers) ** exponent
+    return (index / max(max_layers - 1, 1)) ** exponent if exponent > 0 else (index > 0).to(like)
+
+
+def layer_magnitudes(magnitudes: torch.Tensor) -> torch.Tensor:
+    """M(l), (layer,): the norm of every weight writing into layer l, from m(l, c)."""
+    return smooth_norm_from_squares(magnitudes.square().sum(dim=1))
 
 
 def depth_cost(magnitudes: torch.Tensor, max_layers: int, exponent: float = 1.0) -> torch.Tensor:
-    """Layer-index-weighted sum of each layer's total channel magnitude (a scalar)."""
+    """Layer-index-weighted sum of each layer's magnitude M(l) (a scalar)."""
     weights = layer_weights(magnitudes.shape[0], max_layers, exponent, magnitudes)
-    return (weights * magnitudes.sum(dim=1)).sum()
+    return (weights * layer_magnitudes(magnitudes)).sum()
 
 
 def expected_steps(step_probs: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,13 @@ lambda per step; ``adaptive`` adds per-input terms: a linear read of the top lay
 pooled features and a learned multiple of the step's readout confidence (its largest class
 probability, detached so halting reads the readout without reshaping it). The confidence
 term lets an input halt once its readout is sure, which is what makes time input-dependent.
+Each step scales those per-input terms by its own gain g_t:
+
+    halting logit_t = bias_t + g_t * (w . pooled features + k * confidence)
+
+A step that has just stopped being the last (time growth) gets g_t = 0, so its halting
+probability is the same for every input and the new step receives exactly
+``new_step_mass`` of each input's old last-step probability; g_t then learns like any weight.
 """
 
 from __future__ import annotations
@@ -119,6 +126,7 @@ class LatticeNetwork(nn.Module):
         if time_mode == "adaptive":
             self.halting_weight = nn.Parameter(torch.zeros(C))
             self.halting_confidence = nn.Parameter(torch.zeros(()))
+            self.halting_gain = nn.Parameter(torch.ones(box.steps))
         elif time_mode != "fixed":
             raise ValueError(f"time_mode must be 'fixed' or 'adaptive', got {time_mode!r}")
 
@@ -163,7 +171,7 @@ class LatticeNetwork(nn.Module):
         """Parameters of time selection (they get their own learning rate)."""
         params = [self.halting_bias]
         if self.time_mode == "adaptive":
-            params += [self.halting_weight, self.halting_confidence]
+            params += [self.halting_weight, self.halting_confidence, self.halting_gain]
         return params
 
     # ------------------------------------------------------------------ forward
@@ -277,7 +285,8 @@ class LatticeNetwork(nn.Module):
         bias = self.halting_bias[step].expand(features.shape[0])
         if self.time_mode == "adaptive":
             confidence = step_logits.detach().softmax(dim=-1).amax(dim=-1)
-            return bias + features @ self.halting_weight + self.halting_confidence * confidence
+            per_input = features @ self.halting_weight + self.halting_confidence * confidence
+            return bias + self.halting_gain[step] * per_input
         return bias
 
     # ------------------------------------------------------------------ growth
@@ -345,11 +354,17 @@ class LatticeNetwork(nn.Module):
 
     def _grow_steps(self, steps: int, new_step_mass: float) -> None:
         old = self.halting_bias.data
+        last = old.shape[0] - 1
         grown = old.new_zeros(steps)  # new non-final steps halt with probability 1/2
-        grown[: old.shape[0]] = old
-        # The old last step took all remaining mass; it now halts with 1 - new_step_mass.
-        grown[old.shape[0] - 1] = math.log((1.0 - new_step_mass) / new_step_mass)
+        grown[: last + 1] = old
+        # The old last step took all remaining mass; it now halts with 1 - new_step_mass,
+        # for every input alike: its per-input terms start switched off (gain 0).
+        grown[last] = math.log((1.0 - new_step_mass) / new_step_mass)
         self.halting_bias = nn.Parameter(grown)
+        if self.time_mode == "adaptive":
+            gain = self.halting_gain.data.new_zeros(steps)
+            gain[:last] = self.halting_gain.data[:last]
+            self.halting_gain = nn.Parameter(gain)
 
 
 def stick_breaking_log_probs(halting_logits: torch.Tensor) -> torch.Tensor:

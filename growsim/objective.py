@@ -1,33 +1,32 @@
-"""The training objective: task loss plus the scheduled, weighted resource costs."""
+"""The training objective that backpropagation sees: task loss plus the weighted time cost.
+
+The breadth and depth costs are group norms and are applied after each optimiser step as a
+proximal step (``growsim.proximal``), not through this loss.
+"""
 
 from __future__ import annotations
 
 import torch
 
 from growsim import costs
-from growsim.lattice import Box, LatticeNetwork
+from growsim.lattice import LatticeNetwork
 
 
 def loss_terms(
     model: LatticeNetwork,
     images: torch.Tensor,
     labels: torch.Tensor,
-    weights: tuple[float, float, float],
-    costs_config,
-    max_box: Box,
+    time_weight: torch.Tensor,
     step_supervision: float,
 ):
-    """(total loss, task loss, time cost, correct count) of one batch: the training objective.
+    """(total loss, task loss, time cost, correct count) of one batch.
 
-    ``weights`` are the scheduled (breadth, depth, time) cost weights.
+    ``time_weight`` is the scheduled time-cost weight as a 0-d tensor, so that a compiled
+    step sees a changing weight as data, not as a new constant (no recompilation).
     """
-    breadth_weight, depth_weight, time_weight = weights
     output = model(images)
-    magnitudes = costs.channel_magnitudes(model.incoming_weights())
     task = costs.expected_task_loss(output.logits, output.log_step_probs, labels, step_supervision)
-    breadth = costs.breadth_cost(magnitudes, max_box.channels, costs_config.breadth.exponent)
-    depth = costs.depth_cost(magnitudes, max_box.layers, costs_config.depth.exponent)
     time_ = costs.time_cost(output.step_probs)
-    total = task + breadth_weight * breadth + depth_weight * depth + time_weight * time_
+    total = task + time_weight * time_
     correct = (output.class_probs().argmax(dim=1) == labels).sum()
     return total, task, time_, correct

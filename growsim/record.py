@@ -54,9 +54,11 @@ SCHEMA: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "depth_weight": ((), "float32", "1", "scheduled weight on D"),
     "time_weight": ((), "float32", "1", "scheduled weight on T"),
     "task_loss": ((), "float32", "nats", "mean expected cross-entropy since the last checkpoint"),
-    "total_loss": ((), "float32", "nats", "mean task loss + weighted costs since the last checkpoint"),
+    "total_loss": ((), "float32", "nats", "mean task loss + weighted time cost since the last checkpoint (breadth and depth act as proximal steps)"),
     "train_accuracy": ((), "float32", "fraction", "training accuracy since the last checkpoint"),
     "test_accuracy": ((), "float32", "fraction", "accuracy on clean test images"),
+    "validation_accuracy": ((), "float32", "fraction", "accuracy on clean validation images (held out from training)"),
+    "validation_time_distribution": (("step",), "float32", "probability", "mean p_t on clean validation images (growth decides on it)"),
     "accuracy_by_occlusion": (("occlusion",), "float32", "fraction", "test accuracy per occlusion level"),
     "expected_steps_by_occlusion": (
         ("occlusion",), "float32", "steps", "mean expected steps per occlusion level",

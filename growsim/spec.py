@@ -103,6 +103,9 @@ class GrowthConfig:
     steps: int = _bound(1, ge=1)
     # Fraction of the old last step's probability a new time step starts with.
     new_step_mass: float = _bound(1e-3, gt=0, le=0.5)
+    # Check for growth only once every cost has reached its full scheduled weight, so the
+    # box does not grow to its maximum before the pressures are on.
+    wait_for_costs: bool = True
 
 
 @dataclass
@@ -114,8 +117,11 @@ class CompactionConfig:
     margin: int = _bound(4, ge=0)
     # Channels are compacted only when at least this fraction of them would go.
     min_fraction: float = _bound(0.25, ge=0, le=1)
-    # Trailing steps are dropped while their total mean probability is below this.
+    # Trailing steps are dropped while the step_quantile of their total probability over
+    # validation inputs (every occlusion level) is below step_mass. Dropping steps is
+    # pruning: an input's prediction moves by at most the probability it had there.
     step_mass: float = _bound(0.005, ge=0, le=0.5)
+    step_quantile: float = _bound(0.99, ge=0, le=1)
 
 
 @dataclass
@@ -139,6 +145,9 @@ class DataConfig:
     image_size: int = _bound(28, ge=8)
     train_size: int = _bound(4000, ge=1)
     test_size: int = _bound(1000, ge=1)
+    # Fraction of the training images held out as the validation split (growth and
+    # compaction decide on it; the test set is only reported).
+    validation_fraction: float = _bound(0.1, gt=0, lt=1)
     noise: float = _bound(0.0, ge=0)
     clutter: int = _bound(0, ge=0)
     occlusion: OcclusionConfig = field(default_factory=OcclusionConfig)

@@ -26,6 +26,7 @@ from growsim.faults import crash_point
 from growsim.growth import active_region, grown_box
 from growsim.lattice import Box, LatticeNetwork, Prediction
 from growsim.objective import loss_terms
+from growsim.proximal import apply_pressure
 from growsim.record import TrajectoryLayout, TrajectoryWriter, open_trajectory, trajectory_attrs
 from growsim.schedules import schedule_factor
 from growsim.spec import Spec, spec_to_yaml
@@ -35,11 +36,12 @@ CHECKPOINT_FORMAT = 2  # 2: channel_ids, compaction
 
 @dataclass
 class EvalResult:
-    """Test-set metrics at one checkpoint."""
+    """Metrics of one evaluation split (validation or test) at one checkpoint."""
 
     accuracy_by_level: np.ndarray  # (occlusion,)
     expected_steps_by_level: np.ndarray  # (occlusion,)
     time_distribution: np.ndarray  # (step,) mean p_t on clean images
+    step_probs: list[np.ndarray]  # per level, (image, step): p_t of every input
 
 
 @dataclass
@@ -125,20 +127,37 @@ class Trainer:
 
     def _prepare_data(self) -> None:
         data = self.dataset
-        mean = float(data.train_images.mean())
-        std = float(data.train_images.std()) or 1.0
-        self.normalisation = (mean, std)
-        self.train_images = data.train_images.to(self.device)
-        self.train_labels = data.train_labels.to(self.device)
+        # The validation split: a fixed part of the training images (data.seed), never
+        # trained on. Growth and compaction decide on it; the test set is only reported.
+        count = len(data.train_labels)
+        held_out = max(1, round(self.spec.data.validation_fraction * count))
+        if held_out >= count:
+            raise RunError(
+                f"data.validation_fraction {self.spec.data.validation_fraction} leaves no "
+                f"training images of {count}; lower it or raise data.train_size"
+            )
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(self.spec.data.seed))
+        train_index, validation_index = order[held_out:], order[:held_out]
+        self.train_images = data.train_images[train_index].to(self.device)
+        self.train_labels = data.train_labels[train_index].to(self.device)
+        self.validation_labels = data.train_labels[validation_index].to(self.device)
+        std = float(self.train_images.std()) or 1.0
+        self.normalisation = (float(self.train_images.mean()), std)
         eval_size = self.spec.record.eval_size or len(data.test_labels)
-        test_images = data.test_images[:eval_size].to(self.device)
         self.test_labels = data.test_labels[:eval_size].to(self.device)
-        # Fixed occluders per level, so every checkpoint is evaluated on the same images.
-        generator = torch.Generator().manual_seed(self.spec.data.seed + 7919)
-        self.test_sets = []
+        self.validation_sets = self._occluded_sets(data.train_images[validation_index], 7907)
+        self.test_sets = self._occluded_sets(data.test_images[:eval_size], 7919)
+
+    def _occluded_sets(self, images: torch.Tensor, salt: int) -> list[torch.Tensor]:
+        """``images`` at every evaluation occlusion level, with fixed occluders per level
+        (so every checkpoint is evaluated on the same images)."""
+        generator = torch.Generator().manual_seed(self.spec.data.seed + salt)
+        images = images.to(self.device)
+        sets = []
         for level in self.eval_levels:
-            levels = torch.full((len(test_images),), level)
-            self.test_sets.append(occlude(test_images, levels, self.spec.data.occlusion, generator))
+            levels = torch.full((len(images),), level)
+            sets.append(occlude(images, levels, self.spec.data.occlusion, generator))
+        return sets
 
     def _normalise(self, images: torch.Tensor) -> torch.Tensor:
         mean, std = self.normalisation
@@ -165,7 +184,7 @@ class Trainer:
     def _make_step_function(self):
         mode = self.spec.training.compile
         use_compile = mode == "on" or (mode == "auto" and self.device.type == "cuda")
-        return torch.compile(self._loss_terms, dynamic=False) if use_compile else self._loss_terms
+        return torch.compile(loss_terms, dynamic=False) if use_compile else loss_terms
 
     # ------------------------------------------------------------------ batches
 
@@ -199,23 +218,26 @@ class Trainer:
             weights[name] = config.weight * schedule_factor(config.schedule, iteration)
         return weights
 
-    def _loss_terms(self, images, labels, breadth_weight, depth_weight, time_weight):
-        return loss_terms(
-            self.model, images, labels, (breadth_weight, depth_weight, time_weight),
-            self.spec.costs, self.max_box, self.spec.training.step_supervision,
-        )  # fmt: skip
-
     def train_step(self, iteration: int) -> None:
-        """One optimiser step on the batch of ``iteration``."""
+        """One optimiser step on the batch of ``iteration``, then the breadth and depth
+        pressure as a proximal step (see growsim.proximal)."""
         images, labels = self._batch(iteration)
         weights = self.cost_weights(iteration)
         self.model.train()
+        time_weight = torch.tensor(weights["time"], dtype=images.dtype, device=self.device)
         total, task, time_, correct = self._step(
-            images, labels, weights["breadth"], weights["depth"], weights["time"]
+            self.model, images, labels, time_weight, self.spec.training.step_supervision
         )
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
+        if weights["breadth"] > 0 or weights["depth"] > 0:
+            config, layers = self.spec.costs, self.model.incoming_weights()
+            apply_pressure(
+                layers, self._second_moments(layers), weights["breadth"], weights["depth"],
+                self.optimizer.param_groups[0]["lr"], self.max_box.channels, self.max_box.layers,
+                config.breadth.exponent, config.depth.exponent,
+            )  # fmt: skip
         values = torch.stack([total.detach(), task.detach(), time_.detach()]).tolist()
         if not all(math.isfinite(v) for v in values):
             names = ("total loss", "task loss", "time cost")
@@ -232,6 +254,21 @@ class Trainer:
         running.time_cost += values[2]
         running.correct += int(correct)
         running.seen += len(labels)
+
+    def _second_moments(self, layers: list[dict[str, torch.Tensor]]):
+        """Adam's bias-corrected second moment of every incoming weight tensor (None for SGD):
+        the proximal step uses the step size Adam took (see growsim.proximal)."""
+        if not isinstance(self.optimizer, torch.optim.Adam):
+            return None
+        beta2 = self.optimizer.param_groups[0]["betas"][1]
+        moments = []
+        for weights in layers:
+            row = {}
+            for kind, param in weights.items():
+                state = self.optimizer.state[param]
+                row[kind] = state["exp_avg_sq"] / (1.0 - beta2 ** float(state["step"]))
+            moments.append(row)
+        return moments
 
     def run(self) -> dict:
         """Train to the end, writing checkpoints; returns the final summary."""
@@ -255,22 +292,38 @@ class Trainer:
                 self.train_step(self.iteration)
                 self.iteration += 1
                 bar.update(1)
-                if self.iteration % every == 0 or self.iteration == self.total_iterations:
-                    summary = self.checkpoint(grow=True)
+                last = self.iteration == self.total_iterations
+                if self.iteration % every == 0 or last:
+                    # The final model is the trained one: no growth or compaction after it.
+                    summary = self.checkpoint(grow=not last and self._costs_at_full_weight())
                     bar.set_postfix_str(_progress_text(summary))
         if not summary:
             summary = self.final_summary()
         summary["seconds"] = time.perf_counter() - started
         return summary
 
+    def _costs_at_full_weight(self) -> bool:
+        """True once every cost's schedule has reached its full weight (or growth does not
+        wait for them): the box grows only under the pressures it will be trained with."""
+        if not self.spec.growth.wait_for_costs:
+            return True
+        return all(
+            schedule_factor(getattr(self.spec.costs, name).schedule, self.iteration - 1) >= 1.0
+            for name in ("breadth", "depth", "time")
+        )
+
     # ------------------------------------------------------------------ checkpoints
 
     @torch.no_grad()
     def predict_test_sets(self) -> list[Prediction]:
         """The model's predictions on the fixed test set of every occlusion level, in order."""
+        return self._predict_sets(self.test_sets)
+
+    @torch.no_grad()
+    def _predict_sets(self, sets: list[torch.Tensor]) -> list[Prediction]:
         self.model.eval()
         predictions = []
-        for images in self.test_sets:
+        for images in sets:
             batches = [
                 self.model.predict(self._normalise(images[start : start + 500]),
                                    self.spec.record.exit_threshold)
@@ -282,33 +335,41 @@ class Trainer:
             ))  # fmt: skip
         return predictions
 
-    def evaluate(self) -> EvalResult:
-        """Accuracy and expected steps on the fixed test sets of every occlusion level."""
-        predictions = self.predict_test_sets()
+    def evaluate(self, split: str = "test") -> EvalResult:
+        """Accuracy and expected steps on the fixed ``test`` or ``validation`` sets of every
+        occlusion level."""
+        if split == "test":
+            predictions, labels = self.predict_test_sets(), self.test_labels
+        else:
+            predictions, labels = self._predict_sets(self.validation_sets), self.validation_labels
         accuracy = [
-            float((p.class_probs.argmax(dim=1) == self.test_labels).float().mean())
-            for p in predictions
+            float((p.class_probs.argmax(dim=1) == labels).float().mean()) for p in predictions
         ]
         steps = [float(p.expected_steps.mean()) for p in predictions]
-        time_distribution = predictions[0].step_probs.mean(dim=0).cpu().numpy()  # clean: level 0
-        return EvalResult(np.asarray(accuracy), np.asarray(steps), time_distribution)
+        step_probs = [p.step_probs.cpu().numpy() for p in predictions]
+        return EvalResult(np.asarray(accuracy), np.asarray(steps), step_probs[0].mean(axis=0), step_probs)
 
     def checkpoint(self, grow: bool) -> dict:
         """Grow if the active region reaches the box edge, evaluate, record, save."""
         model = self.model
         old_box = model.box
-        magnitudes, evaluation, region = self._measure()
-        if grow:
+        magnitudes, validation, region = self._measure()
+        if grow:  # decided on the validation split only
             new_box = grown_box(
                 old_box, region, self.spec.growth, self.max_box, self.spec.active.time_threshold
             )
             if new_box != old_box:
                 self._grow(new_box)
-                magnitudes, evaluation, region = self._measure()
+                magnitudes, validation, region = self._measure()
             elif self.spec.compaction.enabled:
-                if self._compact(region, evaluation):
-                    magnitudes, evaluation, region = self._measure()
+                if self._compact(region, validation):
+                    magnitudes, validation, region = self._measure()
+        evaluation = self.evaluate("test")  # reported, never decided on
         values = self._checkpoint_values(old_box, magnitudes, region, evaluation)
+        values.update(
+            validation_accuracy=validation.accuracy_by_level[0],
+            validation_time_distribution=_pad(validation.time_distribution, self.max_box.steps),
+        )
         self.writer.append(self.iteration, values)
         self.checkpoints_written += 1
         self.save_checkpoint()
@@ -337,13 +398,14 @@ class Trainer:
 
     def final_summary(self) -> dict:
         """The summary of the model as it is now (for a run that had nothing left to train)."""
-        _, evaluation, region = self._measure()
+        _, _, region = self._measure()
+        evaluation = self.evaluate("test")
         with open_trajectory(self.trajectory_path) as trajectory:
             train_accuracy = float(trajectory.train_accuracy.values[-1])
         return self._summary(region, evaluation, train_accuracy)
 
     def _measure(self):
-        """Channel magnitudes, test-set evaluation and active region of the model as it is."""
+        """Channel magnitudes, validation-set evaluation and active region of the model."""
         magnitudes = costs.channel_magnitudes(self.model.incoming_weights()).detach().cpu().numpy()
         if not np.isfinite(magnitudes).all():
             layer = int(np.argwhere(~np.isfinite(magnitudes))[0][0])
@@ -352,23 +414,23 @@ class Trainer:
                 f"became non-finite. The trajectory holds every checkpoint up to the last good "
                 f"one ({self.checkpoints_written}). Lower training.lr or the cost weights."
             )
-        evaluation = self.evaluate()
+        validation = self.evaluate("validation")
         region = active_region(
-            magnitudes, evaluation.time_distribution, self.spec.active.channel_threshold
+            magnitudes, validation.time_distribution, self.spec.active.channel_threshold
         )
-        return magnitudes, evaluation, region
+        return magnitudes, validation, region
 
     def _grow(self, box: Box) -> None:
         """Grow the model and carry the optimiser state over to the grown parameters."""
         generator = self._generator(3, self.iteration)
         self._reshape_model(
             lambda: self.model.grow(box, self.spec.growth.new_step_mass, generator),
-            lambda name, value, param: _pad_like(value, param),
+            lambda name, key, value, param: _pad_like(key, value, param),
         )
 
     def _reshape_model(self, change: Callable[[], None], carry) -> None:
         """Apply ``change`` to the model's shapes, then rebuild the optimiser, keeping each
-        surviving parameter's state as ``carry(name, state_value, new_parameter)``."""
+        surviving parameter's state as ``carry(name, state_key, state_value, new_parameter)``."""
         names_before = {id(p): n for n, p in self.model.named_parameters()}
         state_by_name = {
             names_before[id(p)]: s for p, s in self.optimizer.state.items() if id(p) in names_before
@@ -378,21 +440,22 @@ class Trainer:
         for name, param in self.model.named_parameters():
             if name in state_by_name:
                 self.optimizer.state[param] = {
-                    key: carry(name, value, param) for key, value in state_by_name[name].items()
+                    key: carry(name, key, value, param)
+                    for key, value in state_by_name[name].items()
                 }
         self._step = self._make_step_function()
 
-    def _compact(self, region, evaluation) -> bool:
+    def _compact(self, region, validation: EvalResult) -> bool:
         """Shrink the model to its active region when that pays; True when it did."""
         config, model = self.spec.compaction, self.model
         fold = "lateral" in model.connections or "top_down" not in model.connections
         plan = plan_compaction(
-            region.channel_active, evaluation.time_distribution, model.box,
-            config.margin, config.min_fraction, config.step_mass, fold,
+            region.channel_active, np.concatenate(validation.step_probs), model.box,
+            config.margin, config.min_fraction, config.step_mass, fold, config.step_quantile,
         )  # fmt: skip
         if plan is None:
             return False
-        def carry(name, value, param):
+        def carry(name, key, value, param):
             if isinstance(value, torch.Tensor) and value.dim() > 0:
                 return compact_tensor(name, value, plan)
             return value
@@ -488,11 +551,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _pad_like(value, param: torch.Tensor):
-    """Optimiser state for a grown parameter: the old values in the leading corner, zeros after."""
+def _pad(values: np.ndarray, size: int) -> np.ndarray:
+    """``values`` followed by NaN up to ``size`` entries (positions outside the box)."""
+    padded = np.full(size, np.nan, dtype="float64")
+    padded[: len(values)] = values
+    return padded
+
+
+def _pad_like(name: str, value, param: torch.Tensor):
+    """Optimiser state for a grown parameter: the old values in the leading corner; new
+    entries start with zero momentum and, for Adam's second moment, the mean of the old
+    entries, so a new weight's first steps are scaled like its neighbours' (a zero second
+    moment would make Adam's first step on it a full ``lr`` whatever its gradient)."""
     if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape == param.shape:
         return value
-    grown = torch.zeros_like(param)
+    fill = value.mean() if name == "exp_avg_sq" and value.numel() else 0.0
+    grown = torch.full_like(param, float(fill))
     grown[tuple(slice(0, size) for size in value.shape)] = value
     return grown
 

@@ -130,15 +130,17 @@ def test_moving_time_mass_later_raises_the_time_cost(steps, seed, data):
 
 @settings(max_examples=30, deadline=None)
 @given(lattice_weights())
-def test_breadth_and_depth_gradients_shrink_every_channel(weights):
-    """A small step against the gradient lowers every channel's magnitude: a smaller region."""
-    for cost in (breadth_of, depth_of):
+def test_breadth_and_depth_gradients_shrink_every_channel_they_press(weights):
+    """A small step against the gradient lowers every pressed channel's magnitude; depth
+    leaves layer 0 alone (g(0) = 0: it reads the image and cannot become the identity)."""
+    for cost, first_pressed in ((breadth_of, 0), (depth_of, 1)):
         tensors = flat(weights)
         cost(rebuild(tensors, weights)).backward()
         stepped = [t.detach() - 1e-4 * t.grad for t in tensors]
         before = costs.channel_magnitudes(weights)
         after = costs.channel_magnitudes(rebuild(stepped, weights))
-        assert torch.all(after < before)
+        assert torch.all(after[first_pressed:] < before[first_pressed:])
+        assert torch.equal(after[:first_pressed], before[:first_pressed])
 
 
 @settings(max_examples=30, deadline=None)
@@ -160,10 +162,31 @@ def test_breadth_cost_presses_hardest_on_the_weakest_channel():
     assert torch.allclose(magnitudes.grad, torch.tensor([[1 / 3, 1.0, 2 / 3]]))
 
 
-def test_depth_cost_grows_with_layer_index():
-    magnitudes = torch.ones(3, 2, requires_grad=True)
-    costs.depth_cost(magnitudes, max_layers=3).backward()
-    assert torch.allclose(magnitudes.grad[:, 0], torch.tensor([1 / 3, 2 / 3, 1.0]))
+def test_depth_cost_is_a_layer_norm_weighted_from_zero_at_layer_0():
+    magnitudes = torch.tensor([[3.0, 4.0], [3.0, 4.0], [6.0, 8.0]], requires_grad=True)
+    cost = costs.depth_cost(magnitudes, max_layers=3)
+    assert torch.isclose(cost, torch.tensor(0.5 * 5.0 + 1.0 * 10.0))  # g = 0, 1/2, 1
+    cost.backward()
+    assert torch.equal(magnitudes.grad[0], torch.zeros(2))
+    assert torch.allclose(magnitudes.grad[1], 0.5 * torch.tensor([0.6, 0.8]))
+
+
+def test_expected_steps_of_a_uniform_distribution_is_the_middle_step():
+    for steps in (1, 2, 5, 8):
+        uniform = torch.full((1, steps), 1.0 / steps)
+        assert torch.isclose(costs.expected_steps(uniform)[0], torch.tensor((steps + 1) / 2))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(2, 7), st.integers(0, 10_000))
+def test_stick_breaking_is_halting_times_survival(batch, steps, seed):
+    logits = torch.randn(batch, steps, generator=torch.Generator().manual_seed(seed)) * 3
+    halt = torch.sigmoid(logits)
+    probs = stick_breaking_log_probs(logits).exp()
+    for t in range(steps - 1):
+        survival = torch.prod(1 - halt[:, :t], dim=1)
+        assert torch.allclose(probs[:, t], halt[:, t] * survival, rtol=1e-10, atol=0)
+    assert torch.allclose(probs[:, -1], torch.prod(1 - halt[:, :-1], dim=1), rtol=1e-10, atol=0)
 
 
 @settings(max_examples=40, deadline=None)
