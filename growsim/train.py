@@ -68,6 +68,7 @@ class Trainer:
     run_dir: Path
     progress: bool = True
     on_checkpoint: Callable[["Trainer", dict], None] | None = None
+    compile_backend: str | Callable = "inductor"  # torch.compile's backend (tests count graphs)
     device: torch.device = field(init=False)
     dataset: Dataset = field(init=False)
     model: LatticeNetwork = field(init=False)
@@ -184,7 +185,9 @@ class Trainer:
     def _make_step_function(self):
         mode = self.spec.training.compile
         use_compile = mode == "on" or (mode == "auto" and self.device.type == "cuda")
-        return torch.compile(loss_terms, dynamic=False) if use_compile else loss_terms
+        if not use_compile:
+            return loss_terms
+        return torch.compile(loss_terms, dynamic=False, backend=self.compile_backend)
 
     # ------------------------------------------------------------------ batches
 

@@ -82,18 +82,49 @@ def test_growing_channels_and_layers_keeps_the_output_exactly(
     assert torch.allclose(before.step_probs, after.step_probs, atol=1e-6)
 
 
-@pytest.mark.parametrize("time_mode", ["fixed", "adaptive"])
-@pytest.mark.parametrize("mass", [1e-3, 1e-2])
-def test_growing_time_changes_the_output_by_at_most_the_new_step_mass(time_mode, mass):
-    net = network(Box(2, 4, 3), time_mode=time_mode)
-    before = net(images())  # uniform initial distribution: halting weight is zero
-    net.grow(Box(2, 4, 5), new_step_mass=mass)
-    after = net(images())
+def trained_like(net, seed):
+    """Random, large time-selection parameters, as a trained network has (not the zeros of a
+    fresh one, whose per-input halting terms vanish)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in net.parameters():
+            param.add_(torch.randn(param.shape, generator=generator, dtype=param.dtype) * 0.5)
+        net.halting_bias.normal_(0, 2, generator=generator)
+        if net.time_mode == "adaptive":
+            net.halting_weight.normal_(0, 4, generator=generator)
+            net.halting_confidence.normal_(0, 4, generator=generator)
+            net.halting_gain.uniform_(-2, 2, generator=generator)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 3), st.integers(2, 4), st.integers(1, 4), st.integers(0, 2),
+    st.integers(0, 3), st.integers(0, 3), st.sampled_from(["fixed", "adaptive"]),
+    st.sampled_from([1e-3, 1e-2, 0.2]), st.integers(0, 1000),
+)  # fmt: skip
+def test_growth_in_every_axis_changes_the_output_by_at_most_its_bound(
+    layers, channels, steps, more_layers, more_channels, more_steps, time_mode, mass, seed
+):
+    """Trained-like parameters, float64: channels and layers change nothing; new steps take
+    exactly ``mass`` of each input's old last-step probability, and no class probability
+    moves by more than that."""
+    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed).double()
+    trained_like(net, seed)
+    x = images().double()
+    before = net(x)
+    net.grow(Box(layers + more_layers, channels + more_channels, steps + more_steps), mass)
+    after = net(x)
     old_last = before.step_probs[:, -1]
-    assert torch.allclose(after.step_probs[:, :2], before.step_probs[:, :2], atol=1e-6)
-    assert torch.all(after.step_probs[:, 3:].sum(dim=1) <= mass * old_last * 1.0001)
-    change = (after.class_probs() - before.class_probs()).abs().max()
-    assert change <= 2 * mass * old_last.max()
+    if more_steps == 0:
+        assert torch.allclose(after.step_probs, before.step_probs, rtol=0, atol=1e-12)
+        assert torch.allclose(after.logits, before.logits, rtol=0, atol=1e-10)
+        return
+    assert torch.allclose(after.step_probs[:, : steps - 1], before.step_probs[:, :-1], atol=1e-12)
+    new_mass = after.step_probs[:, steps:].sum(dim=1)
+    assert torch.allclose(new_mass, mass * old_last, rtol=1e-9, atol=1e-15)
+    assert torch.allclose(after.step_probs[:, steps - 1], (1 - mass) * old_last, rtol=1e-9)
+    change = (after.class_probs() - before.class_probs()).abs().amax(dim=1)
+    assert torch.all(change <= mass * old_last + 1e-12)
 
 
 def test_grown_units_are_silent_but_learn():
