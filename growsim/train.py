@@ -187,6 +187,10 @@ class Trainer:
         use_compile = mode == "on" or (mode == "auto" and self.device.type == "cuda")
         if not use_compile:
             return loss_terms
+        # One graph per box: a box change (growth, compaction, loading) compiles anew, and
+        # dropping the graphs of earlier boxes keeps a run that changes its box more often
+        # than dynamo's recompile limit from falling back to eager for good.
+        torch._dynamo.reset()
         return torch.compile(loss_terms, dynamic=False, backend=self.compile_backend)
 
     # ------------------------------------------------------------------ batches

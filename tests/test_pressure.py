@@ -178,3 +178,19 @@ def test_the_time_weight_enters_the_loss_once(tiny_spec, tmp_path, weight):
     total, task, time_cost, _ = loss_terms(trainer.model, images, labels, torch.tensor(weight), 0.0)
     assert torch.isclose(total, task + weight * time_cost)
     assert np.isfinite(float(time_cost)) and 1.0 <= float(time_cost) <= trainer.model.box.steps
+
+
+def test_every_box_gets_its_own_graph_past_the_recompile_limit(tiny_spec, tmp_path):
+    from growsim.lattice import Box
+
+    spec = tiny(tiny_spec, "training.compile=on", "lattice.channels.max=30")
+    counter = GraphCounter()
+    trainer = Trainer(spec, tmp_path / "run", progress=False, compile_backend=counter)
+    trainer.train_step(0)
+    per_box = counter.graphs
+    for grown in range(1, 11):  # more box sizes than dynamo's default recompile limit (8)
+        box = trainer.model.box
+        trainer._grow(Box(box.layers, box.channels + 1, box.steps))
+        trainer.train_step(grown)
+        trainer.train_step(grown + 100)
+    assert counter.graphs == per_box * 11
