@@ -192,3 +192,29 @@ def complexity_figure(table: dict[str, np.ndarray], knobs: list[str], path: Path
             axis.legend(fontsize=8)
     figure.suptitle(title + " (lines: mean over seeds; dots: single runs)")
     return _save(figure, path)
+
+
+def response_figure(arms, path: Path, title: str) -> Path:
+    """One panel per cost: the resource it presses on (solid) and accuracy (dashed, right
+    axis) against its weight, one line per seed."""
+    costs = list(dict.fromkeys(arm.cost for arm in arms))
+    figure, axes = plt.subplots(1, len(costs), figsize=(4.6 * len(costs), 3.8), squeeze=False,
+                                layout="constrained")  # fmt: skip
+    for axis, cost in zip(axes[0], costs):
+        accuracy_axis = axis.twinx()
+        for index, arm in enumerate(a for a in arms if a.cost == cost):
+            colour = f"C{index}"
+            axis.plot(arm.weights, arm.resource, "o-", color=colour,
+                      label=f"seed {arm.seed} (rho {arm.rho:.2f})")  # fmt: skip
+            accuracy_axis.plot(arm.weights, arm.accuracy, "s--", color=colour, alpha=0.5)
+        axis.set_xscale("log")
+        axis.set_xlabel(f"{cost} cost weight")
+        resource = {"breadth": "width", "depth": "depth", "time": "steps"}[cost]
+        axis.set_ylabel(RESOURCE_LABELS[resource])
+        if resource == "depth":
+            axis.yaxis.get_major_locator().set_params(integer=True)
+        accuracy_axis.set_ylabel("test accuracy (dashed)")
+        accuracy_axis.set_ylim(0, 1)
+        axis.legend(fontsize=8, loc="lower left")
+    figure.suptitle(title)
+    return _save(figure, path)

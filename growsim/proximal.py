@@ -27,7 +27,6 @@ import torch
 
 from growsim import costs
 
-
 ADAM_EPSILON = 1e-8
 
 

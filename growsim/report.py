@@ -20,6 +20,7 @@ from growsim.combine import COMBINED_NAME
 from growsim.errors import RunError
 from growsim.per_image import PER_IMAGE_NAME
 from growsim.record import open_trajectory
+from growsim.response import is_response_design, response_arms
 from growsim.statistics import spearman
 
 
@@ -175,6 +176,8 @@ def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
                   f"{table['steps'][index]:.2f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if is_response_design(table):
+        return lines + _response_section(table, out, name)
     if len(table["run"]) >= 2:
         figures.tradeoff_figure(table, maxima, out / "tradeoff.png", f"{name}: resources at equal accuracy")
         band, centre = equal_accuracy_band(table["accuracy"])
@@ -201,6 +204,29 @@ def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
                 lines.append(f"- {column} vs {knob}: Spearman rho = {_rho(rho)} (n = {len(table['run'])})")
         lines += ["", "![complexity](complexity.png)", ""]
     return lines
+
+
+def _response_section(table: dict[str, np.ndarray], out: Path, name: str) -> list[str]:
+    """Dose-response of a one-cost-at-a-time sweep (see growsim.response)."""
+    arms = response_arms(table)
+    figures.response_figure(arms, out / "response.png", f"{name}: each resource against its cost")
+    lines = [
+        "## Each resource against its own cost",
+        "",
+        "One cost weight varies at a time (the others at their base values). Resource: active "
+        "channels for breadth, active layers for depth, expected steps for time, at the end "
+        "of training. rho: Spearman between weight and resource over the arm's runs.",
+        "",
+        "| cost | seed | weights | resource | accuracy | rho |",
+        "|---|---|---|---|---|---|",
+    ]
+    for arm in arms:
+        lines.append(
+            f"| {arm.cost} | {arm.seed} | {' '.join(f'{w:g}' for w in arm.weights)} | "
+            f"{' '.join(f'{r:.3g}' for r in arm.resource)} | "
+            f"{' '.join(f'{a:.2f}' for a in arm.accuracy)} | {_rho(arm.rho)} |"
+        )
+    return lines + ["", "![dose-response](response.png)", ""]
 
 
 def _rho(rho: float) -> str:

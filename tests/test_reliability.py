@@ -20,7 +20,6 @@ from growsim.errors import RunError
 from growsim.record import SCHEMA, committed_checkpoints
 from growsim.runs import run_experiment
 from growsim.spec import load_spec
-from growsim.train import Trainer
 
 FAST = ["--set", "training.steps=200", "--set", "record.every=25"]
 
