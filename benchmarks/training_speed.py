@@ -21,7 +21,7 @@ from torch import nn
 from growsim.compaction import CompactionPlan, compact, prune
 from growsim.lattice import Box, LatticeNetwork
 from growsim.objective import loss_terms
-from growsim.spec import CostsConfig
+from growsim.proximal import apply_pressure
 
 LAYERS, STEPS, FULL, ACTIVE, BATCH, CLASSES = 3, 4, 32, 8, 128, 10
 
@@ -82,20 +82,22 @@ def _plain_step(model, optimizer):
 
 
 def _growsim_step(model, optimizer, compiled: bool = False):
+    """growsim's training step: the loss with a ramped time weight (a tensor, as the trainer
+    passes it), then the breadth and depth pressure as a proximal step."""
     images, labels = _data()
-    costs = CostsConfig()
     max_box = Box(LAYERS, FULL, STEPS)
-
-    def terms():
-        return loss_terms(model, images, labels, (0.01, 0.005, 0.05), costs, max_box, 0.5)[0]
-
-    forward = torch.compile(terms, dynamic=False) if compiled else terms
+    forward = torch.compile(loss_terms, dynamic=False) if compiled else loss_terms
+    count = [0]
 
     def step():
-        loss = forward()
+        count[0] += 1
+        time_weight = torch.tensor(min(1.0, count[0] / 10) * 0.05)  # a ramp, as in the specs
+        loss = forward(model, images, labels, time_weight, 0.5)[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        apply_pressure(model.incoming_weights(), None, 0.01, 0.005, 1e-3, max_box.channels,
+                       max_box.layers)  # fmt: skip
 
     return step
 
@@ -162,7 +164,8 @@ def peak_memory_kib(kind: str) -> int:
 
 
 def recompiles_over_growth() -> tuple[int, int, float]:
-    """(boxes seen, graphs compiled, seconds compiling) for a compiled net through growth."""
+    """(boxes seen, graphs compiled, seconds compiling) for a compiled net through growth,
+    with a cost weight that ramps at every step."""
     from torch._dynamo.utils import counters
 
     torch._dynamo.reset()
