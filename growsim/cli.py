@@ -67,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="where to write (default: TARGET/report)")
     report.add_argument(
         "--reaction-times", type=Path, metavar="CSV",
-        help="per-image human reaction times (columns image_id,rt) to correlate with model time",
+        help="human reaction times to correlate with model time: image_id,rt per image, or a "
+        "trial table (subj,...,rt,object_response,category,imagename) aggregated per image",
     )  # fmt: skip
+    _add_reaction_time_options(report)
     report.set_defaults(handler=_report)
 
     validate = commands.add_parser(
@@ -157,7 +159,9 @@ def _sweep(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from growsim.report import write_report
 
-    path = write_report(args.target, args.out, args.reaction_times)
+    path = write_report(
+        args.target, args.out, args.reaction_times, _reaction_time_options(args), notify=print
+    )
     print(f"report: {path} (figures beside it)")
     return 0
 
@@ -181,6 +185,29 @@ def _validate(args: argparse.Namespace) -> int:
         for member in sweep.members:
             print(f"  {member.name}")
     return 0
+
+
+def _add_reaction_time_options(parser: argparse.ArgumentParser) -> None:
+    """How ``--reaction-times`` files are aggregated and matched (see growsim.reaction_times)."""
+    parser.add_argument(
+        "--rt-trials", choices=("correct", "all"), default="correct",
+        help="trial tables: aggregate the correct trials only (default) or all",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rt-statistic", choices=("median", "mean"), default="median",
+        help="trial tables: one RT per image as the median (default) or mean of its trials",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rt-key", metavar="REGEX",
+        help="match images by what this regular expression captures in both the file's "
+        "names and the image ids (its first group, or the whole match)",
+    )  # fmt: skip
+
+
+def _reaction_time_options(args: argparse.Namespace):
+    from growsim.reaction_times import ReactionTimeOptions
+
+    return ReactionTimeOptions(args.rt_trials, args.rt_statistic, args.rt_key)
 
 
 if __name__ == "__main__":
