@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     topology.add_argument("run", type=Path, help="run directory or trajectory.zarr")
     topology.add_argument("--at", type=int, help="checkpoint index (default: the last)")
     topology.set_defaults(handler=_topology)
+    _add_predict_command(commands, common)
     return parser
 
 
@@ -172,7 +173,7 @@ def _validate(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, args.overrides)
     lattice = spec.lattice
     print(
-        f"{args.spec}: valid. {spec.data.dataset}, {spec.data.classes} classes; box "
+        f"{args.spec}: valid. {spec.data.dataset}, {spec.data.classes or 'all'} classes; box "
         f"{lattice.layers.initial}-{lattice.layers.max} layers x "
         f"{lattice.channels.initial}-{lattice.channels.max} channels x "
         f"{lattice.steps.initial}-{lattice.steps.max} steps; time selection {spec.time_selection}"
@@ -185,6 +186,42 @@ def _validate(args: argparse.Namespace) -> int:
         for member in sweep.members:
             print(f"  {member.name}")
     return 0
+
+
+def _add_predict_command(commands, common: argparse.ArgumentParser) -> None:
+    """``growsim predict RUN IMAGES``: a finished run's final model on new images."""
+    predict = commands.add_parser(
+        "predict", parents=[common],
+        help="a finished run's model on new images: class, confidence and time per image",
+    )  # fmt: skip
+    predict.add_argument("run", type=Path, help="a finished run directory")
+    predict.add_argument("images", type=Path, help="a folder of image files or an .npz file")
+    predict.add_argument(
+        "--out", type=Path, help="where to write (default: RUN/predictions/<IMAGES name>)"
+    )
+    predict.add_argument(
+        "--occlusion", type=float, nargs="+", default=[], metavar="LEVEL",
+        help="occlusion levels besides 0 (fractions covered), e.g. --occlusion 0.2 0.4",
+    )  # fmt: skip
+    predict.add_argument(
+        "--exit-threshold", type=float, metavar="MASS",
+        help="stop an image's steps once its remaining halting mass is at most this "
+        "(default: the run's record.exit_threshold)",
+    )  # fmt: skip
+    predict.add_argument("--seed", type=int, default=0, help="seed of the occluders")
+
+    def handle(args: argparse.Namespace) -> int:
+        from growsim.predict import prediction_summary, run_prediction
+
+        if args.exit_threshold is not None and not 0 <= args.exit_threshold <= 0.5:
+            raise SpecError(f"--exit-threshold must lie in [0, 0.5], got {args.exit_threshold:g}")
+        dataset, out_dir = run_prediction(
+            args.run, args.images, args.out, tuple(args.occlusion), args.exit_threshold, args.seed
+        )
+        print(prediction_summary(dataset, out_dir))
+        return 0
+
+    predict.set_defaults(handler=handle)
 
 
 def _add_reaction_time_options(parser: argparse.ArgumentParser) -> None:

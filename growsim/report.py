@@ -19,6 +19,7 @@ from growsim.analysis import (
 from growsim.combine import COMBINED_NAME
 from growsim.errors import RunError
 from growsim.per_image import PER_IMAGE_NAME
+from growsim.predict import PREDICTIONS_NAME
 from growsim.reaction_times import (
     ReactionTimeOptions,
     ReactionTimes,
@@ -36,8 +37,8 @@ def write_report(
     options: ReactionTimeOptions | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write figures and ``report.md`` for a run or sweep directory; returns the markdown
-    path. ``notify`` hears how many reaction times matched."""
+    """Write figures and ``report.md`` for a run, sweep or ``growsim predict`` directory;
+    returns the markdown path. ``notify`` hears how many reaction times matched."""
     target = Path(target)
     out = Path(out_dir) if out_dir else target / "report"
     times = read_reaction_times(reaction_times, options) if reaction_times else None
@@ -47,10 +48,14 @@ def write_report(
     elif (target / "trajectory.zarr").exists():
         out.mkdir(parents=True, exist_ok=True)
         lines = _run_report(target, out, times, notify)
+    elif (target / PREDICTIONS_NAME).exists():
+        out.mkdir(parents=True, exist_ok=True)
+        lines = _predictions_report(target, out, times, notify)
     else:
         raise RunError(
-            f"{target}: neither a run directory (trajectory.zarr) nor a sweep directory "
-            f"({COMBINED_NAME}); give the directory `growsim run` or `growsim sweep` wrote"
+            f"{target}: neither a run directory (trajectory.zarr), a sweep directory "
+            f"({COMBINED_NAME}) nor predictions ({PREDICTIONS_NAME}); give the directory "
+            "`growsim run`, `growsim sweep` or `growsim predict` wrote"
         )
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
@@ -167,6 +172,39 @@ def _difficulty_section(
         lines.append(f"| {item.measure} | {c.rho:.3f} [{c.low:.3f}, {c.high:.3f}] | {c.n} | {item.note} |")
     lines += ["", "![difficulty](difficulty.png)", ""]
     return lines
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def _predictions_report(
+    directory: Path, out: Path, times: ReactionTimes | None, notify
+) -> list[str]:
+    with xr.open_zarr(directory / PREDICTIONS_NAME) as predictions:
+        predictions = predictions.compute()
+    name = directory.name
+    attrs = predictions.attrs
+    labelled = "correct" in predictions
+    lines = [
+        f"# growsim report: predictions `{name}`",
+        "",
+        f"The final model of run `{attrs.get('run')}` (iteration {attrs.get('iteration')}) on "
+        f"{predictions.sizes['image']} images from `{attrs.get('images')}` (early exit at "
+        f"{attrs.get('exit_threshold', 0):g}).",
+        "",
+        "| occlusion | mean expected steps | mean steps computed | mean confidence |"
+        + (" accuracy |" if labelled else ""),
+        "|---|---|---|---|" + ("---|" if labelled else ""),
+    ]
+    for index, level in enumerate(predictions.occlusion.values):
+        at = predictions.isel(occlusion=index)
+        row = (
+            f"| {level:.0%} | {float(at.expected_steps.mean()):.3f} | "
+            f"{float(at.steps_computed.mean()):.3f} | {float(at.confidence.mean()):.3f} |"
+        )
+        lines.append(row + (f" {float(at.correct.mean()):.3f} |" if labelled else ""))
+    lines.append("")
+    return lines + _difficulty_section(predictions, out, name, times, notify)
 
 
 # --------------------------------------------------------------------------- a sweep
