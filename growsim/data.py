@@ -16,12 +16,10 @@ import numpy as np
 import torch
 
 from growsim.array_data import read_array_dataset
-from growsim.idx_data import read_idx, read_idx_source
+from growsim.idx_data import read_idx_source
 from growsim.image_folders import read_folder_dataset
 from growsim.source_data import SourceData, select, to_channels
 from growsim.spec import DataConfig, OcclusionConfig
-
-__all__ = ["Dataset", "load_dataset", "draw_shapes", "occlude", "read_idx"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_INSTALL = "sudo apt-get install -y dataset-fashion-mnist"

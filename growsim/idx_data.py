@@ -105,7 +105,8 @@ def read_idx(path: Path, expected_dims: int, fix: str = "") -> np.ndarray:
     try:
         with path.open("rb") as stream:
             compressed = stream.read(2) == b"\x1f\x8b"
-        with gzip.open(path, "rb") if compressed else path.open("rb") as stream:
+        opener = gzip.open if compressed else open
+        with opener(path, "rb") as stream:
             raw = stream.read()
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         what = "not a readable gzip file" if compressed else "cannot read the file"
