@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import xarray as xr
 
+from growsim.cli import main
 from growsim.data import load_dataset
 from growsim.errors import DataError
 from growsim.spec import DataConfig
@@ -127,3 +129,29 @@ def test_a_file_that_is_not_an_npz_is_refused(tmp_path):
     config.path = str(tmp_path / "missing.npz")
     with pytest.raises(DataError, match="missing.npz: file not found"):
         load_dataset(config, 0)
+
+
+ARRAYS_SPEC = """
+name: arrays
+lattice: {{layers: {{initial: 1, max: 1}}, channels: {{initial: 4, max: 4}}, steps: {{initial: 2, max: 2}}}}
+data: {{dataset: arrays, path: {path}, image_size: 10, channels: 3}}
+training: {{steps: 20, batch_size: 8, threads: 1}}
+record: {{every: 10}}
+"""
+
+
+def test_an_arrays_run_through_the_cli_keys_images_by_the_files_ids(tmp_path, capsys):
+    stored = arrays(test_ids=np.array(["w", "x", "y", "z"]), class_names=np.array(["a", "b", "c"]))
+    np.savez(tmp_path / "data.npz", **stored)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(ARRAYS_SPEC.format(path=tmp_path / "data.npz"))
+    assert main(["run", str(spec), "--out", str(tmp_path / "runs"), "--no-progress"]) == 0
+    with xr.open_zarr(tmp_path / "runs" / "arrays" / "per_image.zarr") as per_image:
+        assert per_image.image_id.values.tolist() == ["w", "x", "y", "z"]
+        assert per_image.class_name.values.tolist() == ["a", "b", "c"]
+    np.savez(tmp_path / "data.npz", **arrays(test_labels=np.array([0.0, 1.0, 2.0, 0.0])))
+    capsys.readouterr()
+    assert main(["run", str(spec), "--out", str(tmp_path / "runs"), "--overwrite"]) == 2
+    error = capsys.readouterr().err
+    assert "data.npz: test_labels must be a 1-d array of integers" in error
+    assert "Traceback" not in error
