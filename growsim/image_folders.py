@@ -140,7 +140,7 @@ def decode_image(path: Path, channels: int, size: int, resize: str) -> np.ndarra
     try:
         with Image.open(path) as opened:
             opened.draft(mode, (size, size))  # JPEG: decode at a reduced scale, >= size
-            image = opened.convert(mode)
+            image = _sixteen_to_eight_bits(opened).convert(mode)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise DataError(
             f"{path}: cannot read this image ({error}); replace the file or remove it"
@@ -161,3 +161,11 @@ def decode_image(path: Path, channels: int, size: int, resize: str) -> np.ndarra
         image = image.resize((size, size), Image.Resampling.BILINEAR)
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def _sixteen_to_eight_bits(image: Image.Image) -> Image.Image:
+    """16-bit grey images scaled to 8 bits (Pillow's convert would clip them at 255)."""
+    if not (image.mode.startswith("I;16") or image.mode == "I"):
+        return image
+    wide = np.asarray(image, dtype=np.float64) / 257.0  # 65535 -> 255
+    return Image.fromarray(np.clip(np.round(wide), 0, 255).astype(np.uint8))

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from growsim import array_cache, image_folders
 from growsim.data import load_dataset
@@ -52,6 +53,14 @@ def test_grey_and_rgb_files_become_the_asked_channels(tmp_path):
     # RGB to grey by luma: 0.299 * 255 for pure red
     assert float(grey.test_images[1].mean()) == pytest.approx(0.299, abs=0.01)
     assert float(grey.test_images[0].mean()) == pytest.approx(200 / 255, abs=3 / 255)
+
+
+def test_sixteen_bit_grey_images_are_scaled_not_clipped(tmp_path):
+    root = two_classes(tmp_path / "data")
+    Image.fromarray(np.full((16, 16), 30000, np.uint16)).save(root / "test" / "grey" / "y16.png")
+    data = load_dataset(config(root), seed=0)
+    assert data.test_ids.tolist()[1] == "grey/y16.png"
+    assert float(data.test_images[1].mean()) == pytest.approx(117 / 255)  # 30000 / 257
 
 
 def test_images_are_resized_and_non_square_ones_cropped_or_stretched(tmp_path):
