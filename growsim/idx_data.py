@@ -103,8 +103,8 @@ def read_idx(path: Path, expected_dims: int, fix: str = "") -> np.ndarray:
         raise DataError(f"{path}: file not found. {fix}".rstrip())
     compressed = False
     try:
-        with path.open("rb") as stream:
-            compressed = stream.read(2) == b"\x1f\x8b"
+        with path.open("rb") as stream:  # a .gz name or gzip's magic bytes mean gzip
+            compressed = path.suffix == ".gz" or stream.read(2) == b"\x1f\x8b"
         opener = gzip.open if compressed else open
         with opener(path, "rb") as stream:
             raw = stream.read()

@@ -248,7 +248,9 @@ def run_prediction(
     run = load_finished_run(run_dir, resolve_device("auto"))
     stimuli = read_stimuli(images, run)
     dataset = predict_stimuli(run, stimuli, levels, exit_threshold, seed)
-    out_dir = Path(out_dir) if out_dir else Path(run_dir) / "predictions" / Path(images).stem
+    images = Path(images)
+    name = images.stem if images.is_file() else images.resolve().name  # "." has no name
+    out_dir = Path(out_dir) if out_dir else Path(run_dir) / "predictions" / name
     write_predictions(dataset, out_dir)
     return dataset, out_dir
 
