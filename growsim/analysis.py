@@ -7,15 +7,13 @@ figures and the written report are built on top of these.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from growsim.errors import DataError
+from growsim.reaction_times import MatchedTimes
 from growsim.statistics import Correlation, PairedIncrease, bootstrap_spearman, paired_increase
 
 # ----------------------------------------------------------------------------- sweeps
@@ -144,36 +142,33 @@ class DifficultyCorrelation:
 
 
 def time_difficulty(
-    per_image: xr.Dataset, reaction_times: dict[int, float] | None = None
+    per_image: xr.Dataset, reaction_times: MatchedTimes | None = None
 ) -> list[DifficultyCorrelation]:
     """Spearman correlations of per-image expected steps with difficulty measures.
 
-    With ``reaction_times`` (image_id -> RT), the clean images are matched to them by
-    image_id. The measures that need no human data are always computed: occlusion level
-    and the reference classifier's miss probability (1 - its true-class probability).
+    ``per_image`` is a run's ``per_image.zarr`` or a ``growsim predict`` output. With
+    ``reaction_times`` (matched to its images), model time on the clean images is
+    correlated with them. The measures that need no human data are computed where the data
+    has them: occlusion level (with several levels) and the reference classifier's miss
+    probability (1 - its true-class probability; runs only).
     """
     steps = per_image.expected_steps.values.astype(float)
     levels = np.repeat(per_image.occlusion.values, steps.shape[1])
-    miss = 1.0 - per_image.reference_confidence.values.astype(float)
     results = []
-    if reaction_times:
-        ids = per_image.image_id.values
-        matched = [i for i, image_id in enumerate(ids) if int(image_id) in reaction_times]
-        if not matched:
-            raise DataError(
-                "reaction times: no image_id in the file matches a test image of this run "
-                f"(run ids range {ids.min()}..{ids.max()}); ids are indices into the source test set"
-            )
-        rts = np.asarray([reaction_times[int(ids[i])] for i in matched])
+    if reaction_times is not None:
+        matched = reaction_times.image_index
         results.append(DifficultyCorrelation(
-            "human reaction time", bootstrap_spearman(rts, steps[0, matched]),
-            f"clean images matched by image_id ({len(matched)} of {len(ids)})",
+            "human reaction time", bootstrap_spearman(reaction_times.rts, steps[0, matched]),
+            f"clean images matched by image_id ({len(matched)} of {steps.shape[1]})",
         ))  # fmt: skip
     if len(per_image.occlusion) > 1:
         results.append(DifficultyCorrelation(
             "occlusion level", bootstrap_spearman(levels, steps.ravel(), resamples=500),
             "all (image, level) pairs; a proxy, not human data",
         ))  # fmt: skip
+    if "reference_confidence" not in per_image:
+        return results
+    miss = 1.0 - per_image.reference_confidence.values.astype(float)
     results.append(DifficultyCorrelation(
         "reference classifier miss probability (clean)", bootstrap_spearman(miss[0], steps[0]),
         "1 - p(true class) of logistic regression on pixels; a proxy, not human data",
@@ -185,37 +180,3 @@ def time_difficulty(
             "all (image, level) pairs; a proxy, not human data",
         ))  # fmt: skip
     return results
-
-
-def read_reaction_times(path: str | Path) -> dict[int, float]:
-    """A CSV with header ``image_id,rt`` (more columns allowed) -> {image_id: rt}."""
-    path = Path(path)
-    try:
-        stream = path.open(newline="")
-    except OSError as error:
-        raise DataError(f"{path}: cannot read the reaction-time file: {error.strerror}") from None
-    with stream:
-        reader = csv.DictReader(stream)
-        fields = reader.fieldnames or []
-        if "image_id" not in fields or "rt" not in fields:
-            raise DataError(
-                f"{path}:1: the header must name columns image_id and rt, got {','.join(fields) or 'nothing'}"
-            )
-        times: dict[int, float] = {}
-        for row in reader:
-            line = reader.line_num
-            try:
-                image_id, rt = int(row["image_id"]), float(row["rt"])
-            except (TypeError, ValueError):
-                raise DataError(
-                    f"{path}:{line}: image_id must be an integer and rt a number, "
-                    f"got {row['image_id']!r}, {row['rt']!r}"
-                ) from None
-            if not math.isfinite(rt) or rt <= 0:
-                raise DataError(f"{path}:{line}: rt must be a positive number, got {rt}")
-            if image_id in times:
-                raise DataError(f"{path}:{line}: image_id {image_id} appears twice")
-            times[image_id] = rt
-    if not times:
-        raise DataError(f"{path}: holds no reaction times")
-    return times

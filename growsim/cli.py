@@ -67,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="where to write (default: TARGET/report)")
     report.add_argument(
         "--reaction-times", type=Path, metavar="CSV",
-        help="per-image human reaction times (columns image_id,rt) to correlate with model time",
+        help="human reaction times to correlate with model time: image_id,rt per image, or a "
+        "trial table (subj,...,rt,object_response,category,imagename) aggregated per image",
     )  # fmt: skip
+    _add_reaction_time_options(report)
     report.set_defaults(handler=_report)
 
     validate = commands.add_parser(
@@ -84,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     topology.add_argument("run", type=Path, help="run directory or trajectory.zarr")
     topology.add_argument("--at", type=int, help="checkpoint index (default: the last)")
     topology.set_defaults(handler=_topology)
+    _add_predict_command(commands, common)
     return parser
 
 
@@ -157,7 +160,9 @@ def _sweep(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from growsim.report import write_report
 
-    path = write_report(args.target, args.out, args.reaction_times)
+    path = write_report(
+        args.target, args.out, args.reaction_times, _reaction_time_options(args), notify=print
+    )
     print(f"report: {path} (figures beside it)")
     return 0
 
@@ -168,7 +173,7 @@ def _validate(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, args.overrides)
     lattice = spec.lattice
     print(
-        f"{args.spec}: valid. {spec.data.dataset}, {spec.data.classes} classes; box "
+        f"{args.spec}: valid. {spec.data.dataset}, {spec.data.classes or 'all'} classes; box "
         f"{lattice.layers.initial}-{lattice.layers.max} layers x "
         f"{lattice.channels.initial}-{lattice.channels.max} channels x "
         f"{lattice.steps.initial}-{lattice.steps.max} steps; time selection {spec.time_selection}"
@@ -181,6 +186,65 @@ def _validate(args: argparse.Namespace) -> int:
         for member in sweep.members:
             print(f"  {member.name}")
     return 0
+
+
+def _add_predict_command(commands, common: argparse.ArgumentParser) -> None:
+    """``growsim predict RUN IMAGES``: a finished run's final model on new images."""
+    predict = commands.add_parser(
+        "predict", parents=[common],
+        help="a finished run's model on new images: class, confidence and time per image",
+    )  # fmt: skip
+    predict.add_argument("run", type=Path, help="a finished run directory")
+    predict.add_argument("images", type=Path, help="a folder of image files or an .npz file")
+    predict.add_argument(
+        "--out", type=Path, help="where to write (default: RUN/predictions/<IMAGES name>)"
+    )
+    predict.add_argument(
+        "--occlusion", type=float, nargs="+", default=[], metavar="LEVEL",
+        help="occlusion levels besides 0 (fractions covered), e.g. --occlusion 0.2 0.4",
+    )  # fmt: skip
+    predict.add_argument(
+        "--exit-threshold", type=float, metavar="MASS",
+        help="stop an image's steps once its remaining halting mass is at most this "
+        "(default: the run's record.exit_threshold)",
+    )  # fmt: skip
+    predict.add_argument("--seed", type=int, default=0, help="seed of the occluders")
+
+    def handle(args: argparse.Namespace) -> int:
+        from growsim.predict import prediction_summary, run_prediction
+
+        if args.exit_threshold is not None and not 0 <= args.exit_threshold <= 0.5:
+            raise SpecError(f"--exit-threshold must lie in [0, 0.5], got {args.exit_threshold:g}")
+        dataset, out_dir = run_prediction(
+            args.run, args.images, args.out, tuple(args.occlusion), args.exit_threshold, args.seed
+        )
+        print(prediction_summary(dataset, out_dir))
+        return 0
+
+    predict.set_defaults(handler=handle)
+
+
+def _add_reaction_time_options(parser: argparse.ArgumentParser) -> None:
+    """How ``--reaction-times`` files are aggregated and matched (see growsim.reaction_times)."""
+    parser.add_argument(
+        "--rt-trials", choices=("correct", "all"), default="correct",
+        help="trial tables: aggregate the correct trials only (default) or all",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rt-statistic", choices=("median", "mean"), default="median",
+        help="trial tables: one RT per image as the median (default) or mean of its trials",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rt-key", metavar="REGEX",
+        help="match images by what this regular expression captures in both the file's "
+        "names and the image ids (its first group, or the whole match)",
+    )  # fmt: skip
+
+
+def _reaction_time_options(args: argparse.Namespace):
+    from growsim.reaction_times import ReactionTimeOptions
+
+    return ReactionTimeOptions(args.rt_trials, args.rt_statistic, args.rt_key)
 
 
 if __name__ == "__main__":

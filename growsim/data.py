@@ -1,21 +1,24 @@
-"""Datasets (procedural shapes, Fashion-MNIST from disk) and occlusion.
+"""Datasets and occlusion: the one place that knows which reader a spec's dataset needs.
 
-Images are float32 tensors of shape (n, 1, size, size) with values in [0, 1]; labels are
-int64 class indices in [0, classes).
+Procedural shapes are drawn here; stored data is read by ``idx_data`` (Fashion-MNIST and any
+MNIST-format directory), ``image_folders`` and ``array_data``, then selected by
+``source_data.select``. Images are float32 tensors of shape (n, channels, size, size) with
+values in [0, 1]; labels are int64 class indices in [0, classes).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from growsim.errors import DataError
+from growsim.array_data import read_array_dataset
+from growsim.idx_data import read_idx_source
+from growsim.image_folders import read_folder_dataset
+from growsim.source_data import SourceData, select, to_channels
 from growsim.spec import DataConfig, OcclusionConfig
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -34,13 +37,14 @@ SHAPE_CLASSES = (
 class Dataset:
     """Train and test images with labels, plus what identifies them."""
 
-    train_images: torch.Tensor  # (n_train, 1, H, W) float32 in [0, 1]
+    train_images: torch.Tensor  # (n_train, channels, H, W) float32 in [0, 1]
     train_labels: torch.Tensor  # (n_train,) int64
-    test_images: torch.Tensor  # (n_test, 1, H, W)
+    test_images: torch.Tensor  # (n_test, channels, H, W)
     test_labels: torch.Tensor  # (n_test,)
     class_names: tuple[str, ...]
-    # Each test image's index in its source (the t10k file for Fashion-MNIST): the image_id
-    # that per-image results and human reaction-time files refer to.
+    # What identifies each test image in its source: the index in the t10k file for IDX
+    # data and arrays without ids, the path relative to test/ for folders (a string). The
+    # image_id that per-image results and human reaction-time files refer to.
     test_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -57,22 +61,48 @@ class Dataset:
 
 def load_dataset(config: DataConfig, seed: int) -> Dataset:
     """Load the dataset the spec names, subsampled to its sizes and classes."""
+    rng = np.random.default_rng(seed)
     if config.dataset == "shapes":
-        rng = np.random.default_rng(seed)
         train = draw_shapes(config.train_size, config, rng)
         test = draw_shapes(config.test_size, config, rng)
         names = SHAPE_CLASSES[: config.classes]
+        train = (to_channels(train[0], config.channels), train[1])
+        test = (to_channels(test[0], config.channels), test[1])
         return Dataset(*_to_tensors(*train), *_to_tensors(*test), names)
-    directory = Path(config.path or FASHION_MNIST_DIR)
-    train = _read_idx_pair(directory, "train")
-    test = _read_idx_pair(directory, "t10k")
-    rng = np.random.default_rng(seed)
-    train, _ = _subsample(*train, config.classes, config.train_size, rng)
-    test, test_ids = _subsample(*test, config.classes, config.test_size, rng)
+    source = read_source(config)
+    source.check_classes()
+    chosen = select(
+        source, config.classes, config.train_size, config.test_size, config.channels, rng
+    )
+    train = (chosen.train_images, chosen.train_labels)
+    test = (chosen.test_images, chosen.test_labels)
     if config.noise:  # the same Gaussian pixel noise the shapes get, clipped to [0, 1]
         train, test = (_add_noise(*pair, config.noise, rng) for pair in (train, test))
-    names = FASHION_MNIST_CLASSES[: config.classes]
-    return Dataset(*_to_tensors(*train), *_to_tensors(*test), names, test_ids)
+    return Dataset(
+        *_to_tensors(*train), *_to_tensors(*test), chosen.class_names, chosen.test_ids
+    )
+
+
+def read_source(config: DataConfig) -> SourceData:
+    """All images, labels, ids and class names of a stored dataset, as its source holds them."""
+    if config.dataset == "folder":
+        return read_folder_dataset(
+            Path(config.path), config.channels, config.image_size, config.resize
+        )
+    if config.dataset == "arrays":
+        return read_array_dataset(Path(config.path), config.image_size)
+    if config.dataset == "fashion_mnist":
+        directory = Path(config.path or FASHION_MNIST_DIR)
+        fix = (
+            f"Fashion-MNIST comes from Debian: {FASHION_MNIST_INSTALL} (or set data.path to "
+            "a directory holding the four *-ubyte.gz files)"
+        )
+        names = FASHION_MNIST_CLASSES
+    else:
+        directory = Path(config.path)
+        fix = "Check the files in data.path (MNIST format: four IDX files, gzipped or not)."
+        names = tuple(config.class_names) if config.class_names else None
+    return read_idx_source(directory, fix, names, config.image_size)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -138,62 +168,7 @@ def _stroke(count: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) 
     return ((np.abs(across) < 0.06) & (along > 0) & (along < length)).astype(np.float32)
 
 
-# --------------------------------------------------------------------------- Fashion-MNIST
-
-
-def _read_idx_pair(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(directory / f"{split}-images-idx3-ubyte.gz", expected_dims=3)
-    labels = read_idx(directory / f"{split}-labels-idx1-ubyte.gz", expected_dims=1)
-    if len(images) != len(labels):
-        raise DataError(
-            f"{directory}: {split} has {len(images)} images but {len(labels)} labels; "
-            f"the files do not belong together. Reinstall them: {FASHION_MNIST_INSTALL}"
-        )
-    return (images.astype(np.float32) / 255.0)[:, None], labels.astype(np.int64)
-
-
-def read_idx(path: Path, expected_dims: int) -> np.ndarray:
-    """Read a gzip-compressed IDX file (the MNIST format) into a uint8 array."""
-    if not path.exists():
-        raise DataError(
-            f"{path}: file not found. Fashion-MNIST comes from Debian: {FASHION_MNIST_INSTALL} "
-            f"(or set data.path to a directory holding the four *-ubyte.gz files)"
-        )
-    try:
-        with gzip.open(path, "rb") as stream:
-            raw = stream.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
-        raise DataError(
-            f"{path}: not a readable gzip file ({error}); the download or copy is corrupt. "
-            f"Reinstall it: {FASHION_MNIST_INSTALL}"
-        ) from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(
-            f"{path}: wrong IDX magic number (expected unsigned-byte IDX data); "
-            f"this is not an MNIST-format file. Reinstall it: {FASHION_MNIST_INSTALL}"
-        )
-    dims = raw[3]
-    if dims != expected_dims:
-        raise DataError(f"{path}: IDX file has {dims} dimensions, expected {expected_dims}")
-    header = 4 + 4 * dims
-    shape = struct.unpack(f">{dims}I", raw[4:header])
-    expected = int(np.prod(shape))
-    if len(raw) - header != expected:
-        raise DataError(
-            f"{path}: IDX header promises {expected} values but the file holds "
-            f"{len(raw) - header}; it is truncated. Reinstall it: {FASHION_MNIST_INSTALL}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def _subsample(
-    images: np.ndarray, labels: np.ndarray, classes: int, size: int, rng: np.random.Generator
-) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """(images, labels) of at most ``size`` images of the first ``classes``, and their indices."""
-    keep = np.flatnonzero(labels < classes)
-    if size < len(keep):
-        keep = np.sort(rng.choice(keep, size=size, replace=False))
-    return (images[keep], labels[keep]), keep
+# --------------------------------------------------------------------------- helpers
 
 
 def _add_noise(

@@ -1,8 +1,9 @@
-"""Small file helpers shared by runs and sweeps: atomic text writes, JSON-ready values."""
+"""Small file helpers shared by runs and sweeps: atomic writes, JSON-ready values."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from growsim.errors import RunError
@@ -18,6 +19,21 @@ def write_text_atomically(path: Path, text: str) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise RunError(f"{path}: could not write ({error.strerror or error})") from None
+
+
+def write_zarr_atomically(dataset, target: Path) -> Path:
+    """Write an xarray Dataset as a zarr (v2, consolidated) store at ``target``: built beside
+    it and renamed into place, so readers see the old store or the new one, never a mix."""
+    target = Path(target)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    dataset.to_zarr(partial, mode="w", consolidated=True, zarr_format=2)
+    retired = target.with_name(f".{target.name}.old")
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(partial, target)
+    shutil.rmtree(retired, ignore_errors=True)
+    return target
 
 
 def jsonable(value):

@@ -3,14 +3,13 @@
 ``per_image.zarr`` in the run directory holds, for every test image and occlusion level,
 the prediction, the probability of the true class, the expected number of steps and the
 whole time distribution, plus a reference classifier's probability of the true class (a
-difficulty measure independent of the grown network). ``image_id`` is the image's index
-in its source test set, the key a file of human reaction times refers to.
+difficulty measure independent of the grown network). ``image_id`` identifies the image in
+its source (an index into the test file, or a path relative to ``test/`` for folders): the
+key a file of human reaction times refers to.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,20 @@ import torch
 import xarray as xr
 
 from growsim.data import occlude
+from growsim.files import write_zarr_atomically
 from growsim.reference import fit_logistic_regression, true_class_probability
 
 PER_IMAGE_NAME = "per_image.zarr"
+IMAGE_ID_MEANING = (
+    "the image in its source: index in the test file (IDX, arrays without ids), "
+    "path relative to test/ (folders), or the id the arrays give"
+)
+
+
+def image_ids(ids) -> np.ndarray:
+    """Image ids as stored: int64 when they are integers, else fixed-width unicode strings."""
+    ids = np.asarray(ids)
+    return ids.astype("int64") if ids.dtype.kind in "iu" else ids.astype(str)
 
 
 def per_image_results(trainer) -> xr.Dataset:
@@ -50,27 +60,24 @@ def per_image_results(trainer) -> xr.Dataset:
         coords={
             "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), {"units": "fraction"}),
             "image": ("image", np.arange(count)),
-            "image_id": ("image", np.asarray(trainer.dataset.test_ids, dtype="int64")[:count], {"long_name": "index of the image in its source test set"}),
+            "image_id": ("image", image_ids(trainer.dataset.test_ids[:count]), {"long_name": IMAGE_ID_MEANING}),
             "step": ("step", np.arange(steps)),
             "class_name": ("class", np.asarray(trainer.dataset.class_names)),
         },
-        attrs={"iteration": trainer.iteration, "dataset": trainer.spec.data.dataset},
+        attrs={
+            "iteration": trainer.iteration,
+            "dataset": trainer.spec.data.dataset,
+            # The input normalisation the model was trained with, for `growsim predict`.
+            "input_mean": float(trainer.normalisation[0]),
+            "input_std": float(trainer.normalisation[1]),
+        },
     )  # fmt: skip
     return dataset
 
 
 def write_per_image(trainer, run_dir: Path) -> Path:
     """Compute the per-image results and write them to ``run_dir/per_image.zarr`` atomically."""
-    target = Path(run_dir) / PER_IMAGE_NAME
-    partial = target.with_name(f".{PER_IMAGE_NAME}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    per_image_results(trainer).to_zarr(partial, mode="w", consolidated=True, zarr_format=2)
-    retired = target.with_name(f".{PER_IMAGE_NAME}.old")
-    if target.exists():
-        os.replace(target, retired)
-    os.replace(partial, target)
-    shutil.rmtree(retired, ignore_errors=True)
-    return target
+    return write_zarr_atomically(per_image_results(trainer), Path(run_dir) / PER_IMAGE_NAME)
 
 
 def _reference_confidence(trainer) -> np.ndarray:
@@ -84,7 +91,7 @@ def _reference_confidence(trainer) -> np.ndarray:
         occluded = occlude(images, torch.tensor(occlusion.levels)[choice], occlusion, generator)
         images, labels = torch.cat([images, occluded]), torch.cat([labels, labels])
     weight, bias = fit_logistic_regression(
-        trainer._normalise(images), labels, trainer.spec.data.classes
+        trainer._normalise(images), labels, len(trainer.dataset.class_names)
     )
     test_labels = trainer.test_labels.cpu()
     return np.stack(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import xarray as xr
@@ -12,35 +13,50 @@ from growsim.analysis import (
     RESOURCE_COLUMNS,
     equal_accuracy_band,
     occlusion_effect,
-    read_reaction_times,
     run_table,
     time_difficulty,
 )
 from growsim.combine import COMBINED_NAME
 from growsim.errors import RunError
 from growsim.per_image import PER_IMAGE_NAME
+from growsim.predict import PREDICTIONS_NAME
+from growsim.reaction_times import (
+    ReactionTimeOptions,
+    ReactionTimes,
+    match_reaction_times,
+    read_reaction_times,
+)
 from growsim.record import open_trajectory
 from growsim.response import is_response_design, response_arms
 from growsim.statistics import spearman
 
 
 def write_report(
-    target: str | Path, out_dir: str | Path | None = None, reaction_times: str | Path | None = None
+    target: str | Path,
+    out_dir: str | Path | None = None,
+    reaction_times: str | Path | None = None,
+    options: ReactionTimeOptions | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write figures and ``report.md`` for a run or sweep directory; returns the markdown path."""
+    """Write figures and ``report.md`` for a run, sweep or ``growsim predict`` directory;
+    returns the markdown path. ``notify`` hears how many reaction times matched."""
     target = Path(target)
     out = Path(out_dir) if out_dir else target / "report"
-    times = read_reaction_times(reaction_times) if reaction_times else None
+    times = read_reaction_times(reaction_times, options) if reaction_times else None
     if (target / COMBINED_NAME).exists():
         out.mkdir(parents=True, exist_ok=True)
         lines = _sweep_report(target, out)
     elif (target / "trajectory.zarr").exists():
         out.mkdir(parents=True, exist_ok=True)
-        lines = _run_report(target, out, times)
+        lines = _run_report(target, out, times, notify)
+    elif (target / PREDICTIONS_NAME).exists():
+        out.mkdir(parents=True, exist_ok=True)
+        lines = _predictions_report(target, out, times, notify)
     else:
         raise RunError(
-            f"{target}: neither a run directory (trajectory.zarr) nor a sweep directory "
-            f"({COMBINED_NAME}); give the directory `growsim run` or `growsim sweep` wrote"
+            f"{target}: neither a run directory (trajectory.zarr), a sweep directory "
+            f"({COMBINED_NAME}) nor predictions ({PREDICTIONS_NAME}); give the directory "
+            "`growsim run`, `growsim sweep` or `growsim predict` wrote"
         )
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
@@ -50,7 +66,7 @@ def write_report(
 # --------------------------------------------------------------------------- a run
 
 
-def _run_report(run_dir: Path, out: Path, times: dict[int, float] | None) -> list[str]:
+def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -> list[str]:
     name = run_dir.name
     with open_trajectory(run_dir) as trajectory:
         trajectory = trajectory.compute()
@@ -81,7 +97,7 @@ def _run_report(run_dir: Path, out: Path, times: dict[int, float] | None) -> lis
         per_image = per_image.compute()
     if len(per_image.occlusion) > 1:
         lines += _occlusion_section(per_image, out, name)
-    lines += _difficulty_section(per_image, out, name, times)
+    lines += _difficulty_section(per_image, out, name, times, notify)
     return lines
 
 
@@ -118,38 +134,78 @@ def _occlusion_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]
 
 
 def _difficulty_section(
-    per_image: xr.Dataset, out: Path, name: str, times: dict[int, float] | None
+    per_image: xr.Dataset, out: Path, name: str, times: ReactionTimes | None, notify=None
 ) -> list[str]:
-    correlations = time_difficulty(per_image, times)
+    matched = match_reaction_times(per_image.image_id.values, times) if times else None
+    if matched and notify:
+        notify(f"reaction times: {matched.text()}")
+    correlations = time_difficulty(per_image, matched)
     steps = per_image.expected_steps.values
     measures, panel_steps = {}, {}
-    if times:
-        ids = per_image.image_id.values
-        matched = np.asarray([int(i) in times for i in ids])
-        measures["human reaction time"] = np.asarray([times[int(i)] for i in ids[matched]])
-        panel_steps["human reaction time"] = steps[0, matched]
+    if matched:
+        measures["human reaction time"] = matched.rts
+        panel_steps["human reaction time"] = steps[0, matched.image_index]
     if len(per_image.occlusion) > 1:
         key = "occlusion level"
         measures[key] = np.repeat(per_image.occlusion.values, steps.shape[1])
         panel_steps[key] = steps.ravel()
-    key = "reference classifier miss probability (clean)"
-    measures[key] = 1 - per_image.reference_confidence.values[0]
-    panel_steps[key] = steps[0]
-    figures.difficulty_figure(panel_steps, measures, correlations, out / "difficulty.png",
-                              f"{name}: model time vs difficulty")  # fmt: skip
+    if "reference_confidence" in per_image:
+        key = "reference classifier miss probability (clean)"
+        measures[key] = 1 - per_image.reference_confidence.values[0]
+        panel_steps[key] = steps[0]
     lines = ["## Model time vs difficulty", ""]
-    if not times:
+    if matched:
+        lines += [f"Reaction times: {matched.text()}.", ""]
+    else:
         lines += [
-            "No human reaction-time file was given (`--reaction-times FILE`, a CSV with "
-            "`image_id,rt`), so time is correlated with difficulty measures that need none.",
+            "No human reaction-time file was given (`--reaction-times FILE`: a CSV with "
+            "`image_id,rt`, or a trial table with `imagename,rt`), so time is correlated with "
+            "difficulty measures that need none.",
             "",
         ]
+    if not measures:
+        return lines + ["Nothing to correlate model time with: give `--reaction-times`.", ""]
+    figures.difficulty_figure(panel_steps, measures, correlations, out / "difficulty.png",
+                              f"{name}: model time vs difficulty")  # fmt: skip
     lines += ["| measure | Spearman rho [95% bootstrap CI] | n | note |", "|---|---|---|---|"]
     for item in correlations:
         c = item.correlation
         lines.append(f"| {item.measure} | {c.rho:.3f} [{c.low:.3f}, {c.high:.3f}] | {c.n} | {item.note} |")
     lines += ["", "![difficulty](difficulty.png)", ""]
     return lines
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def _predictions_report(
+    directory: Path, out: Path, times: ReactionTimes | None, notify
+) -> list[str]:
+    with xr.open_zarr(directory / PREDICTIONS_NAME) as predictions:
+        predictions = predictions.compute()
+    name = directory.name
+    attrs = predictions.attrs
+    labelled = "correct" in predictions
+    lines = [
+        f"# growsim report: predictions `{name}`",
+        "",
+        f"The final model of run `{attrs.get('run')}` (iteration {attrs.get('iteration')}) on "
+        f"{predictions.sizes['image']} images from `{attrs.get('images')}` (early exit at "
+        f"{attrs.get('exit_threshold', 0):g}).",
+        "",
+        "| occlusion | mean expected steps | mean steps computed | mean confidence |"
+        + (" accuracy |" if labelled else ""),
+        "|---|---|---|---|" + ("---|" if labelled else ""),
+    ]
+    for index, level in enumerate(predictions.occlusion.values):
+        at = predictions.isel(occlusion=index)
+        row = (
+            f"| {level:.0%} | {float(at.expected_steps.mean()):.3f} | "
+            f"{float(at.steps_computed.mean()):.3f} | {float(at.confidence.mean()):.3f} |"
+        )
+        lines.append(row + (f" {float(at.correct.mean()):.3f} |" if labelled else ""))
+    lines.append("")
+    return lines + _difficulty_section(predictions, out, name, times, notify)
 
 
 # --------------------------------------------------------------------------- a sweep

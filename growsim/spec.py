@@ -136,21 +136,40 @@ class OcclusionConfig:
 
 @dataclass
 class DataConfig:
-    """Which images, how many, and how they are corrupted."""
+    """Which images, how many, and how they are corrupted.
 
-    dataset: Literal["shapes", "fashion_mnist"] = "shapes"
+    ``shapes`` draws images; ``fashion_mnist`` and ``idx`` read MNIST-format (IDX) files;
+    ``folder`` reads ``path/train/<class>/*`` and ``path/test/<class>/*`` image files;
+    ``arrays`` reads an ``.npz`` file. ``classes``, ``train_size`` and ``test_size`` left
+    unset mean all of a dataset's classes and images (shapes and fashion_mnist: 10 classes,
+    4000 and 1000 images); when set, the first ``classes`` classes and a random subset of
+    at most that many images are used.
+    """
+
+    dataset: Literal["shapes", "fashion_mnist", "idx", "folder", "arrays"] = "shapes"
     path: str | None = None
     seed: int = _bound(0, ge=0)  # draws and subsamples the data; fixed across training seeds
-    classes: int = _bound(10, ge=2)
+    classes: int | None = _bound(None, ge=2)
     image_size: int = _bound(28, ge=8)
-    train_size: int = _bound(4000, ge=1)
-    test_size: int = _bound(1000, ge=1)
+    channels: int = _bound(1, ge=1, le=3)  # 1 (grey) or 3 (RGB); images are converted to it
+    # Image files that are not square: refused (square), centre-cropped (crop) or stretched.
+    resize: Literal["square", "crop", "stretch"] = "square"
+    class_names: list[str] | None = None  # idx only: names of labels 0, 1, ...
+    train_size: int | None = _bound(None, ge=1)
+    test_size: int | None = _bound(None, ge=1)
     # Fraction of the training images held out as the validation split (growth and
     # compaction decide on it; the test set is only reported).
     validation_fraction: float = _bound(0.1, gt=0, lt=1)
     noise: float = _bound(0.0, ge=0)
     clutter: int = _bound(0, ge=0)
     occlusion: OcclusionConfig = field(default_factory=OcclusionConfig)
+
+    def __post_init__(self) -> None:
+        # The built-in datasets keep their fixed defaults; a user's own data defaults to all.
+        if self.dataset in ("shapes", "fashion_mnist"):
+            for name, default in (("classes", 10), ("train_size", 4000), ("test_size", 1000)):
+                if getattr(self, name) is None:
+                    setattr(self, name, default)
 
 
 @dataclass
@@ -488,19 +507,7 @@ def _check_consistency(spec: Spec, context: _Context) -> None:
             raise context.error(
                 f"data.occlusion.levels[{index}]", f"must be in [0, 1), got {level:g}"
             )
-    if spec.data.dataset == "fashion_mnist":
-        if spec.data.classes > 10:
-            raise context.error(
-                "data.classes", f"fashion_mnist has 10 classes, got {spec.data.classes}"
-            )
-        if spec.data.clutter:
-            raise context.error("data.clutter", "only the shapes dataset draws clutter; use data.noise")
-        if spec.data.image_size != 28:
-            raise context.error("data.image_size", "fashion_mnist images are 28 x 28; set 28")
-    if spec.data.dataset == "shapes" and spec.data.classes > 10:
-        raise context.error(
-            "data.classes", f"shapes draws at most 10 classes, got {spec.data.classes}"
-        )
+    _check_data(spec.data, context)
     if spec.data.occlusion.patch_size > spec.data.image_size:
         raise context.error("data.occlusion.patch_size", "must not exceed data.image_size")
     if spec.compaction.enabled and spec.compaction.step_mass >= spec.active.time_threshold:
@@ -513,6 +520,40 @@ def _check_consistency(spec: Spec, context: _Context) -> None:
         raise context.error("training", "set exactly one of training.steps and training.epochs")
     if spec.lattice.input_stride > spec.data.image_size // 4:
         raise context.error("lattice.input_stride", "leaves fewer than 4 x 4 positions per map")
+
+
+def _check_data(data: DataConfig, context: _Context) -> None:
+    """Checks of the data section that involve several of its keys."""
+    own_data = {
+        "idx": "a folder holding the four MNIST-format files (train-images-idx3-ubyte[.gz], "
+        "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])",
+        "folder": "a folder holding train/<class>/ and test/<class>/ with image files",
+        "arrays": "an .npz file with train_images, train_labels, test_images, test_labels",
+    }
+    if data.dataset in own_data and not data.path:
+        raise context.error(
+            "data.path", f"the {data.dataset} dataset needs data.path: {own_data[data.dataset]}"
+        )
+    if data.channels not in (1, 3):
+        raise context.error("data.channels", f"must be 1 (grey) or 3 (RGB), got {data.channels}")
+    if data.class_names is not None:
+        if data.dataset != "idx":
+            raise context.error(
+                "data.class_names",
+                "only the idx dataset takes class names (folder data is named by its class "
+                "folders, arrays by the file's class_names)",
+            )
+        if len(set(data.class_names)) != len(data.class_names):
+            raise context.error("data.class_names", "lists a name twice")
+    if data.clutter and data.dataset != "shapes":
+        raise context.error("data.clutter", "only the shapes dataset draws clutter; use data.noise")
+    if data.dataset == "fashion_mnist":
+        if data.classes > 10:
+            raise context.error("data.classes", f"fashion_mnist has 10 classes, got {data.classes}")
+        if data.image_size != 28:
+            raise context.error("data.image_size", "fashion_mnist images are 28 x 28; set 28")
+    if data.dataset == "shapes" and data.classes > 10:
+        raise context.error("data.classes", f"shapes draws at most 10 classes, got {data.classes}")
 
 
 def _join(path: str, key: str) -> str:

@@ -96,7 +96,7 @@ class Trainer:
                 spec.lattice.steps.initial,
             ),
             in_channels=self.train_images.shape[1],
-            classes=spec.data.classes,
+            classes=len(self.dataset.class_names),
             kernel_size=spec.lattice.kernel_size,
             input_stride=spec.lattice.input_stride,
             connections=tuple(spec.lattice.connections),

@@ -1,4 +1,4 @@
-"""Statistics against scipy, the analyses on constructed per-image data, reaction-time files."""
+"""Statistics against scipy, and the analyses on constructed per-image data."""
 
 import numpy as np
 import pytest
@@ -11,10 +11,9 @@ from growsim.analysis import (
     equal_accuracy_band,
     occlusion_effect,
     pareto_front,
-    read_reaction_times,
     time_difficulty,
 )
-from growsim.errors import DataError
+from growsim.reaction_times import match_reaction_times, read_reaction_times
 from growsim.statistics import average_ranks, bootstrap_spearman, paired_increase, spearman
 
 
@@ -98,39 +97,25 @@ def test_occlusion_effect_per_level_and_class():
     assert effect.trend.rho > 0
 
 
-def test_time_difficulty_uses_reaction_times_by_image_id():
+def test_time_difficulty_uses_reaction_times_by_image_id(tmp_path):
     rng = np.random.default_rng(4)
     steps = rng.uniform(1, 4, (2, 50))
     reference = rng.uniform(0, 1, (2, 50))
     data = per_image(steps, reference, np.zeros(50, int))
-    times = {100 + i: float(steps[0, i] * 100 + 300) for i in range(0, 50, 2)}  # every other image
-    results = {r.measure: r for r in time_difficulty(data, times)}
+    path = tmp_path / "rts.csv"  # every other image, RT a monotone function of its steps
+    path.write_text("image_id,rt\n" + "".join(f"{100 + i},{steps[0, i] * 100 + 300}\n" for i in range(0, 50, 2)))
+    matched = match_reaction_times(data.image_id.values, read_reaction_times(path))
+    results = {r.measure: r for r in time_difficulty(data, matched)}
     human = results["human reaction time"]
     assert human.correlation.rho == pytest.approx(1.0) and human.correlation.n == 25
     miss = results["reference classifier miss probability (clean)"].correlation.rho
     assert miss == pytest.approx(spearman(1 - reference[0], steps[0]))
-    with pytest.raises(DataError, match="no image_id in the file matches"):
-        time_difficulty(data, {5: 1.0})
+    shuffled = per_image(steps[:, ::-1], reference, np.zeros(50, int))  # ids no longer fit
+    rho = time_difficulty(shuffled, matched)[0].correlation.rho
+    assert rho < 0.5
 
 
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("image,rt\n1,300\n", ":1: the header must name columns image_id and rt"),
-        ("image_id,rt\n1,300\n2,fast\n", ":3: image_id must be an integer and rt a number"),
-        ("image_id,rt\n1,300\n1,310\n", ":3: image_id 1 appears twice"),
-        ("image_id,rt\n1,-3\n", ":2: rt must be a positive number"),
-        ("image_id,rt\n", "holds no reaction times"),
-    ],
-)
-def test_bad_reaction_time_files_name_file_and_line(tmp_path, text, message):
-    path = tmp_path / "rts.csv"
-    path.write_text(text)
-    with pytest.raises(DataError, match=message):
-        read_reaction_times(path)
-
-
-def test_reaction_time_file_reads(tmp_path):
-    path = tmp_path / "rts.csv"
-    path.write_text("image_id,rt,subject\n7,512.5,s1\n9,430,s1\n")
-    assert read_reaction_times(path) == {7: 512.5, 9: 430.0}
+def test_time_difficulty_without_a_reference_classifier():
+    steps = np.random.default_rng(5).uniform(1, 4, (2, 30))
+    data = per_image(steps, np.zeros((2, 30)), np.zeros(30, int)).drop_vars("reference_confidence")
+    assert [r.measure for r in time_difficulty(data)] == ["occlusion level"]
