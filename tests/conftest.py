@@ -25,7 +25,7 @@ training:
   batch_size: 32
   steps: 300
   seed: 0
-  threads: 2
+  threads: 1
 record:
   every: 100
 """
