@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from growsim.errors import DataError
-from growsim.spec import DataConfig, OcclusionConfig
+from growsim.spec import DATA_DEFAULT_PATHS, DataConfig, OcclusionConfig
 
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_DIR = DATA_DEFAULT_PATHS["fashion_mnist"]
 FASHION_MNIST_INSTALL = "sudo apt-get install -y dataset-fashion-mnist"
 FASHION_MNIST_CLASSES = (
     "t-shirt", "trouser", "pullover", "dress", "coat",

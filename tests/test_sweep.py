@@ -75,7 +75,7 @@ def test_sweep_expands_to_every_combination(grid_keys, point_keys, seeds, data):
             for part in section.split("."):
                 node = getattr(node, part)
             assert getattr(node, leaf) == value
-        assert spec.sweep is None and spec.name == f"tiny/{member.name}"
+        assert spec.sweep is None and spec.name == f"tiny.{member.name}"
     combos = {tuple(sorted(m.overrides.items())) for m in sweep.members}
     assert len(combos) == len({tuple(sorted(p.items())) for p in points}) * expected // len(points)
 
