@@ -114,6 +114,10 @@ def test_topology_is_recorded_and_printed(finished, capsys):
     assert main(["topology", str(run_dir), "--at", "1"]) == 0
     table = capsys.readouterr().out
     assert "checkpoint 1 of 4" in table and "longest" in table
+    # time steps count from 1, as in expected steps and every figure
+    rows = table.split("log #paths\n")[1].splitlines()
+    box_steps = int(trajectory.box_steps.isel(checkpoint=1))
+    assert [int(row.split()[0]) for row in rows] == list(range(1, box_steps + 1))
     assert main(["topology", str(run_dir), "--at", "9"]) == 2
     assert "out of range" in capsys.readouterr().err
 
@@ -254,6 +258,20 @@ def test_a_png_given_as_the_spec_is_a_clean_error(tmp_path, command):
     result = growsim(command, png)
     assert result.returncode == 2
     assert "figure.png: not a text file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_report_that_cannot_be_written_is_a_clean_error(finished, tmp_path):
+    _, _, run_dir = finished
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = growsim("report", run_dir, "--out", blocker / "report")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot write the report" in result.stderr and "--out" in result.stderr
+    taken = tmp_path / "taken"
+    (taken / "growth.png").mkdir(parents=True)  # the figure's name is taken by a directory
+    result = growsim("report", run_dir, "--out", taken)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "growth.png: cannot write the figure" in result.stderr
 
 
 def test_topology_into_a_closed_pipe_ends_quietly(finished):
