@@ -127,7 +127,7 @@ def occlusion_figure(effect: OcclusionEffect, path: Path, title: str) -> Path:
     steps_axis.plot(levels, effect.mean_steps, "-o", color="tab:red", linewidth=2,
                     label="all images")  # fmt: skip
     steps_axis.set_ylabel("expected time steps")
-    steps_axis.legend(fontsize=8, loc="upper left")
+    steps_axis.legend(fontsize=8, loc="best")
     _label_line_ends(figure, steps_axis, levels[-1], effect.steps_by_class[:, -1], effect.class_names)
 
     occluded = levels[1:]
@@ -140,7 +140,7 @@ def occlusion_figure(effect: OcclusionEffect, path: Path, title: str) -> Path:
                            label="mean over the same images, 95% bootstrap CI")  # fmt: skip
     increase_axis.set_ylabel("increase in expected steps over clean")
     increase_axis.set_xlim(steps_axis.get_xlim())
-    increase_axis.legend(fontsize=8, loc="upper left")
+    increase_axis.legend(fontsize=8, loc="best")
 
     accuracy_axis.plot(levels, effect.accuracy, "-o", color="tab:blue")
     accuracy_axis.set_ylabel("test accuracy")
