@@ -224,17 +224,18 @@ def parse_spec(
     check_files: bool = False,
 ) -> Spec:
     """Validate spec text; ``source`` names it in error messages."""
-    raw, lines = read_raw_spec(text, source)
-    raw = apply_overrides(raw, overrides or [], source)
-    lines = override_lines(lines, overrides or [])
+    raw, lines = read_raw_spec(text, source, overrides)
     spec = spec_from_dict(raw, source=source, lines=lines)
     if check_files and spec.sweep is None:
         check_data_source(spec, source, lines)
     return spec
 
 
-def read_raw_spec(text: str, source: str = "<spec>") -> tuple[dict, dict[str, int]]:
-    """Spec text -> (plain mapping, line number of every key path); not yet validated.
+def read_raw_spec(
+    text: str, source: str = "<spec>", overrides: list[str] | None = None
+) -> tuple[dict, dict[str, int | str]]:
+    """Spec text with ``overrides`` set -> (plain mapping, where every key path was given:
+    its line, or the ``--set`` that set it); not yet validated.
 
     Refuses an empty spec and a key given twice in one mapping (YAML would silently keep
     the second).
@@ -257,10 +258,11 @@ def read_raw_spec(text: str, source: str = "<spec>") -> tuple[dict, dict[str, in
         raise SpecError(
             f"{source}: a spec must be a YAML mapping of keys to values, got {type(raw).__name__}"
         )
-    return raw, lines
+    overrides = overrides or []
+    return apply_overrides(raw, overrides, source), _override_lines(lines, overrides)
 
 
-def override_lines(lines: dict[str, int | str], overrides: list[str]) -> dict[str, int | str]:
+def _override_lines(lines: dict[str, int | str], overrides: list[str]) -> dict[str, int | str]:
     """``lines`` with each key an override sets (and every key below it) attributed to that
     ``--set``, so an error in an overridden value names the ``--set``, not a line of the file."""
     lines = dict(lines)

@@ -29,7 +29,6 @@ from growsim.spec import (
     Spec,
     apply_overrides,
     check_data_source,
-    override_lines,
     read_raw_spec,
     read_spec_text,
     spec_error,
@@ -79,9 +78,7 @@ def parse_sweep(
     check_files: bool = False,
 ) -> Sweep:
     """Expand spec text with a ``sweep:`` block; errors name file, line and key path."""
-    raw, lines = read_raw_spec(text, source)
-    raw = apply_overrides(raw, overrides or [], source)
-    lines = override_lines(lines, overrides or [])
+    raw, lines = read_raw_spec(text, source, overrides)
     block = raw.pop("sweep", None)
     if block is None:
         raise SpecError(f"{source}: has no sweep: block; run a single spec with `growsim run`")
