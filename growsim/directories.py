@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from growsim.errors import RunError, SpecError
+from growsim.files import make_writable_directory, write_text_atomically
 from growsim.spec import Spec, run_name_problem
 
 RUN_MARKER = ".growsim-run"
@@ -108,14 +109,8 @@ def _claim(directory: Path, marker: str, made_by_older_growsim, kind: str, fix: 
             f"growsim will not write into it or delete anything in it; {fix}, or move the "
             "directory away."
         )
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / marker).write_text(MARKER_TEXT)
-    except OSError as error:
-        raise RunError(
-            f"{directory}: cannot write the {kind} directory ({error.strerror or error}). "
-            "Choose a writable place with --out DIR."
-        ) from None
+    make_writable_directory(directory, f"the {kind} directory")
+    write_text_atomically(directory / marker, MARKER_TEXT)
 
 
 def _older_run(entries: set[str]) -> bool:

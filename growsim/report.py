@@ -19,7 +19,7 @@ from growsim.analysis import (
 from growsim.combine import COMBINED_NAME
 from growsim.directories import REPORT_DIRECTORY
 from growsim.errors import RunError
-from growsim.files import write_text_atomically
+from growsim.files import make_writable_directory, write_text_atomically
 from growsim.per_image import PER_IMAGE_NAME
 from growsim.record import open_trajectory
 from growsim.statistics import spearman
@@ -37,10 +37,10 @@ def write_report(
     out = Path(out_dir) if out_dir else target / REPORT_DIRECTORY
     times = read_reaction_times(reaction_times) if reaction_times else None
     if (target / COMBINED_NAME).exists():
-        _make_report_directory(out)
+        make_writable_directory(out, "the report")
         lines = _sweep_report(target, out)
     elif (target / "trajectory.zarr").exists():
-        _make_report_directory(out)
+        make_writable_directory(out, "the report")
         lines = _run_report(target, out, times)
     else:
         raise RunError(
@@ -50,16 +50,6 @@ def write_report(
     path = out / "report.md"
     write_text_atomically(path, "\n".join(lines) + "\n")
     return path
-
-
-def _make_report_directory(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunError(
-            f"{out}: cannot write the report here ({error.strerror or error}); choose a "
-            "writable place with --out DIR"
-        ) from None
 
 
 # --------------------------------------------------------------------------- a run

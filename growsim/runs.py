@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 from growsim.directories import claim_run_directory, clear_run_directory, holds_own_files
 from growsim.errors import RunError
-from growsim.files import jsonable, write_text_atomically
+from growsim.files import jsonable, make_writable_directory, write_text_atomically
 from growsim.locks import exclusive_lock
 from growsim.per_image import write_per_image
 from growsim.record import committed_checkpoints, truncate
@@ -35,7 +34,7 @@ def run_experiment(
     to write the same run. ``say`` receives one-line notes for the user.
     """
     run_dir = Path(run_dir)
-    _make_writable_directory(run_dir.parent)
+    make_writable_directory(run_dir.parent, "the run directory")
     lock = run_dir.parent / f".{run_dir.name}.lock"
     with exclusive_lock(lock, wait=False, holder=f"run {run_dir}"):
         return _run_locked(spec, run_dir, resume, overwrite, progress, say or (lambda _: None))
@@ -83,16 +82,3 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     summary["run_dir"] = str(run_dir)
     write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
     return summary
-
-
-def _make_writable_directory(run_dir: Path) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise RunError(
-            f"{run_dir}: cannot write the run directory ({error.strerror or error}). "
-            "Choose a writable place with --out DIR."
-        ) from None
