@@ -19,9 +19,9 @@ from growsim.array_data import read_array_dataset
 from growsim.idx_data import read_idx_source
 from growsim.image_folders import read_folder_dataset
 from growsim.source_data import SourceData, select, to_channels
-from growsim.spec import DataConfig, OcclusionConfig
+from growsim.spec import DATA_DEFAULT_PATHS, DataConfig, OcclusionConfig
 
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_DIR = DATA_DEFAULT_PATHS["fashion_mnist"]
 FASHION_MNIST_INSTALL = "sudo apt-get install -y dataset-fashion-mnist"
 FASHION_MNIST_CLASSES = (
     "t-shirt", "trouser", "pullover", "dress", "coat",

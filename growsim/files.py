@@ -1,4 +1,5 @@
-"""Small file helpers shared by runs and sweeps: atomic writes, JSON-ready values."""
+"""Small file helpers shared by runs, sweeps and reports: writable directories, atomic text
+writes, JSON-ready values."""
 
 from __future__ import annotations
 
@@ -7,6 +8,22 @@ import shutil
 from pathlib import Path
 
 from growsim.errors import RunError
+
+
+def make_writable_directory(path: Path, what: str) -> None:
+    """Create ``path`` (with parents) and check that files can be written in it; a RunError
+    naming ``what`` ("the run directory", "the report") when not."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise RunError(
+            f"{path}: cannot write {what} ({error.strerror or error}). "
+            "Choose a writable place with --out DIR."
+        ) from None
 
 
 def write_text_atomically(path: Path, text: str) -> None:

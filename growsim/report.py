@@ -17,7 +17,9 @@ from growsim.analysis import (
     time_difficulty,
 )
 from growsim.combine import COMBINED_NAME
+from growsim.directories import REPORT_DIRECTORY
 from growsim.errors import RunError
+from growsim.files import make_writable_directory, write_text_atomically
 from growsim.per_image import PER_IMAGE_NAME
 from growsim.predict import PREDICTIONS_NAME
 from growsim.reaction_times import (
@@ -30,6 +32,10 @@ from growsim.record import open_trajectory
 from growsim.response import is_response_design, response_arms
 from growsim.statistics import spearman
 
+# Fewer runs than this get no rank correlation: with n = 3 or 4, rho takes only a handful of
+# values and any of them can arise by chance.
+MIN_RANK_RUNS = 5
+
 
 def write_report(
     target: str | Path,
@@ -41,16 +47,16 @@ def write_report(
     """Write figures and ``report.md`` for a run, sweep or ``growsim predict`` directory;
     returns the markdown path. ``notify`` hears how many reaction times matched."""
     target = Path(target)
-    out = Path(out_dir) if out_dir else target / "report"
+    out = Path(out_dir) if out_dir else target / REPORT_DIRECTORY
     times = read_reaction_times(reaction_times, options) if reaction_times else None
     if (target / COMBINED_NAME).exists():
-        out.mkdir(parents=True, exist_ok=True)
+        make_writable_directory(out, "the report")
         lines = _sweep_report(target, out)
     elif (target / "trajectory.zarr").exists():
-        out.mkdir(parents=True, exist_ok=True)
+        make_writable_directory(out, "the report")
         lines = _run_report(target, out, times, notify)
     elif (target / PREDICTIONS_NAME).exists():
-        out.mkdir(parents=True, exist_ok=True)
+        make_writable_directory(out, "the report")
         lines = _predictions_report(target, out, times, notify)
     else:
         raise RunError(
@@ -59,7 +65,7 @@ def write_report(
             "`growsim run`, `growsim sweep` or `growsim predict` wrote"
         )
     path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomically(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -146,8 +152,8 @@ def _difficulty_section(
         measures["human reaction time"] = matched.rts
         panel_steps["human reaction time"] = steps[0, matched.image_index]
     if len(per_image.occlusion) > 1:
-        key = "occlusion level"
-        measures[key] = np.repeat(per_image.occlusion.values, steps.shape[1])
+        key = "occlusion level"  # in % of the image, as in every figure and table
+        measures[key] = np.repeat(per_image.occlusion.values * 100, steps.shape[1])
         panel_steps[key] = steps.ravel()
     if "reference_confidence" in per_image:
         key = "reference classifier miss probability (clean)"
@@ -214,19 +220,30 @@ def _predictions_report(
 def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
     with xr.open_zarr(sweep_dir / COMBINED_NAME) as sweep:
         sweep = sweep.compute()
-    name = sweep_dir.name
+    return sweep_report_lines(sweep, sweep_dir.name, out)
+
+
+def sweep_report_lines(sweep: xr.Dataset, name: str, out: Path) -> list[str]:
+    """The report of a combined sweep store (figures written into ``out``).
+
+    Which analyses it shows follows the sweep's design: runs of equal accuracy are compared
+    (a trade-off) only when the sweep varies cost weights, and a rank correlation is given
+    only over at least MIN_RANK_RUNS runs.
+    """
     table = run_table(sweep)
     keys = [k for k in sweep.attrs.get("swept_keys", []) if k in table]
     knobs = [k for k in keys if k != "training.seed" and len(np.unique(table[k])) > 1]
+    cost_knobs = [k for k in knobs if k.startswith("costs.")]
     maxima = {column: max(float(np.nanmax(table[column])), 1e-9) for column in RESOURCE_COLUMNS}
-    lines = [f"# growsim report: sweep `{name}`", "", f"{len(table['run'])} runs.", ""]
+    count = len(table["run"])
+    lines = [f"# growsim report: sweep `{name}`", "", f"{count} runs.", ""]
     failed = sweep.attrs.get("failed_members", [])
     if failed:
         lines += [f"Failed members (not in the figures): {', '.join(failed)}.", ""]
-    header = ["run", *keys, "accuracy", "width", "depth", "effective depth", "steps"]
+    header = ["#", "run", *keys, "accuracy", "width", "depth", "effective depth", "steps"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for index in range(len(table["run"])):
-        cells = [table["run"][index], *(_cell(table[k][index]) for k in keys)]
+    for index in range(count):
+        cells = [str(index + 1), table["run"][index], *(_cell(table[k][index]) for k in keys)]
         cells += [f"{table['accuracy'][index]:.3f}", f"{table['width'][index]:.0f}",
                   f"{table['depth'][index]:.0f}", f"{table['effective_depth'][index]:.2f}",
                   f"{table['steps'][index]:.2f}"]  # fmt: skip
@@ -234,32 +251,62 @@ def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
     lines.append("")
     if is_response_design(table):
         return lines + _response_section(table, out, name)
-    if len(table["run"]) >= 2:
-        figures.tradeoff_figure(table, maxima, out / "tradeoff.png", f"{name}: resources at equal accuracy")
-        band, centre = equal_accuracy_band(table["accuracy"])
+    if cost_knobs and count >= 2:
+        lines += _tradeoff_section(table, maxima, cost_knobs, out, name)
+    if knobs:
+        lines += _knob_section(table, knobs, out, name)
+    if not knobs:
         lines += [
-            "## Trade-offs",
-            "",
-            f"{int(band.sum())} runs reach accuracy {centre:.3f} ± 0.02 (stars in the figure). "
-            "Within them, a negative rank correlation between two resources means one "
-            "substitutes for the other:",
+            "The sweep varies no spec key but the seed: the table shows the spread over seeds.",
             "",
         ]
+    return lines
+
+
+def _tradeoff_section(table, maxima, cost_knobs: list[str], out: Path, name: str) -> list[str]:
+    figures.tradeoff_figure(table, maxima, out / "tradeoff.png", f"{name}: resources at equal accuracy")
+    band, centre = equal_accuracy_band(table["accuracy"])
+    in_band = int(band.sum())
+    lines = [
+        "## Trade-offs",
+        "",
+        f"The sweep varies cost weights ({', '.join(cost_knobs)}), so runs that reach the same "
+        f"accuracy with different resources show how one resource substitutes for another. "
+        f"{in_band} runs reach accuracy {centre:.3f} ± 0.02 (stars in the figure; numbers are "
+        "the table's rows).",
+        "",
+    ]
+    if in_band >= MIN_RANK_RUNS:
+        lines += ["Within them, a negative rank correlation between two resources means one "
+                  "substitutes for the other:", ""]  # fmt: skip
         for x, y in (("width", "effective_depth"), ("width", "steps"), ("effective_depth", "steps")):
-            rho = spearman(table[x][band], table[y][band]) if band.sum() >= 3 else float("nan")
-            lines.append(f"- {x} vs {y}: Spearman rho = {_rho(rho)} (n = {int(band.sum())})")
-        lines += ["", "![trade-offs](tradeoff.png)", ""]
-    if knobs:
-        figures.complexity_figure(table, knobs, out / "complexity.png", f"{name}: resources vs swept keys")
-        lines += ["## Resources against the swept keys", ""]
-        for knob in knobs:
-            if not np.issubdtype(np.asarray(table[knob]).dtype, np.number):
-                continue  # text-valued keys get the figure, not a rank correlation
+            rho = spearman(table[x][band], table[y][band])
+            lines.append(f"- {x} vs {y}: Spearman rho = {_rho(rho)} (n = {in_band})")
+    else:
+        lines.append(_too_few(in_band, "runs of equal accuracy"))
+    return lines + ["", "![trade-offs](tradeoff.png)", ""]
+
+
+def _knob_section(table, knobs: list[str], out: Path, name: str) -> list[str]:
+    figures.complexity_figure(table, knobs, out / "complexity.png", f"{name}: resources vs swept keys")
+    count = len(table["run"])
+    lines = ["## Resources against the swept keys", ""]
+    numeric = [k for k in knobs if np.issubdtype(np.asarray(table[k]).dtype, np.number)]
+    if count < MIN_RANK_RUNS:
+        lines.append(_too_few(count, "runs"))
+    else:
+        for knob in numeric:  # text-valued keys get the figure, not a rank correlation
             for column in ("width", "depth", "effective_depth", "steps", "accuracy"):
                 rho = spearman(table[knob], table[column])
-                lines.append(f"- {column} vs {knob}: Spearman rho = {_rho(rho)} (n = {len(table['run'])})")
-        lines += ["", "![complexity](complexity.png)", ""]
-    return lines
+                lines.append(f"- {column} vs {knob}: Spearman rho = {_rho(rho)} (n = {count})")
+    return lines + ["", "![complexity](complexity.png)", ""]
+
+
+def _too_few(count: int, what: str) -> str:
+    return (
+        f"No rank correlation: {count} {what} are too few (it takes at least {MIN_RANK_RUNS} "
+        "for Spearman's rho to mean anything); compare the runs in the figure and the table."
+    )
 
 
 def _response_section(table: dict[str, np.ndarray], out: Path, name: str) -> list[str]:

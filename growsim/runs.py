@@ -1,24 +1,19 @@
-"""Run directories: start, refuse, overwrite or resume a run, and write its summary."""
+"""Start, refuse, replace or resume a run in its directory, and write its summary."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
+from typing import Callable
 
+from growsim.directories import claim_run_directory, clear_run_directory, holds_own_files
 from growsim.errors import RunError
-from growsim.files import jsonable, write_text_atomically
+from growsim.files import jsonable, make_writable_directory, write_text_atomically
 from growsim.locks import exclusive_lock
 from growsim.per_image import write_per_image
 from growsim.record import committed_checkpoints, truncate
 from growsim.spec import Spec, spec_to_yaml
 from growsim.train import Trainer
-
-
-def run_directory(spec: Spec, out_root: str | Path, name: str | None = None) -> Path:
-    """``out_root/<name or spec.name>``."""
-    return Path(out_root) / (name or spec.name)
 
 
 def run_experiment(
@@ -27,32 +22,34 @@ def run_experiment(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> dict:
     """Train ``spec`` in ``run_dir``; returns the final summary (also saved as summary.json).
 
-    An existing run directory is refused unless ``resume`` (continue from its last
-    checkpoint, with the same spec) or ``overwrite`` (delete it first) is given. A lock
-    beside the directory refuses a second process that tries to write the same run.
+    A run that wrote a checkpoint is refused unless ``resume`` (continue from its last
+    checkpoint, with the same spec; a finished run is left as it is) or ``overwrite``
+    (replace it) is given; one that never wrote a checkpoint is started again. Only a
+    directory growsim made is written into, and only growsim's own files are deleted (see
+    growsim.directories). A lock beside the directory refuses a second process that tries
+    to write the same run. ``say`` receives one-line notes for the user.
     """
     run_dir = Path(run_dir)
-    _make_writable_directory(run_dir.parent)
+    make_writable_directory(run_dir.parent, "the run directory")
     lock = run_dir.parent / f".{run_dir.name}.lock"
     with exclusive_lock(lock, wait=False, holder=f"run {run_dir}"):
-        return _run_locked(spec, run_dir, resume, overwrite, progress)
+        return _run_locked(spec, run_dir, resume, overwrite, progress, say or (lambda _: None))
 
 
-def _run_locked(spec: Spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool) -> dict:
+def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, say) -> dict:
+    claim_run_directory(run_dir)
     spec_text = spec_to_yaml(spec)
-    existing = run_dir.exists() and any(run_dir.iterdir())
-    if existing and not (resume or overwrite):
+    started = (run_dir / "checkpoint.pt").exists()
+    if started and not (resume or overwrite):
         raise RunError(
             f"{run_dir}: a run already exists here. Continue it with --resume, replace it "
             "with --overwrite, or pick another name with --name."
         )
-    if existing and overwrite and not resume:
-        shutil.rmtree(run_dir)
-    _make_writable_directory(run_dir)
-    resuming = resume and (run_dir / "checkpoint.pt").exists()
+    resuming = resume and started
     if resuming:
         stored = (run_dir / "spec.yaml").read_text() if (run_dir / "spec.yaml").exists() else None
         if stored is not None and stored != spec_text:
@@ -60,13 +57,14 @@ def _run_locked(spec: Spec, run_dir: Path, resume: bool, overwrite: bool, progre
                 f"{run_dir}: --resume with a spec that differs from the run's spec.yaml. "
                 "Resume with the same spec and overrides, or start a new run with --name."
             )
+        if (run_dir / "summary.json").exists():  # written last: the run is complete
+            say(f"{run_dir}: the run has finished; nothing to resume")
+            return json.loads((run_dir / "summary.json").read_text())
     else:
-        for stale in ("trajectory.zarr", "checkpoint.pt", "summary.json", "per_image.zarr"):
-            target = run_dir / stale
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+        if not started and holds_own_files(run_dir) and not overwrite:
+            say(f"{run_dir}: holds no checkpoint (an earlier attempt stopped before its first); "
+                "starting it again")  # fmt: skip
+        clear_run_directory(run_dir)
         write_text_atomically(run_dir / "spec.yaml", spec_text)
 
     trainer = Trainer(spec, run_dir, progress=progress)
@@ -78,21 +76,9 @@ def _run_locked(spec: Spec, run_dir: Path, resume: bool, overwrite: bool, progre
                 "written; the run directory was altered by hand. Start again with --overwrite."
             )
         truncate(trainer.trajectory_path, trainer.checkpoints_written)
+        say(f"resuming from iteration {trainer.iteration} of {trainer.total_iterations}")
     summary = trainer.run()
     write_per_image(trainer, run_dir)
     summary["run_dir"] = str(run_dir)
     write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
     return summary
-
-
-def _make_writable_directory(run_dir: Path) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise RunError(
-            f"{run_dir}: cannot write the run directory ({error.strerror or error}). "
-            "Choose a writable place with --out DIR."
-        ) from None

@@ -222,30 +222,55 @@ class Spec:
 # --------------------------------------------------------------------------- loading
 
 
-def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
-    """Read, override (``key.path=value``) and validate a YAML spec file."""
-    return parse_spec(read_spec_text(path), source=str(path), overrides=overrides)
+def load_spec(
+    path: str | Path, overrides: list[str] | None = None, check_files: bool = False
+) -> Spec:
+    """Read, override (``key.path=value``) and validate a YAML spec file.
+
+    ``check_files`` also checks that the data the spec reads from disk is there (not for a
+    spec with a sweep: block, whose members may read other data; see ``load_sweep``).
+    """
+    return parse_spec(read_spec_text(path), str(path), overrides, check_files)
 
 
 def read_spec_text(path: str | Path) -> str:
     """The text of a spec file; a SpecError naming the file when it cannot be read."""
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise SpecError(f"{path}: cannot read the spec: {error.strerror}") from None
+        raise SpecError(f"{path}: cannot read the spec: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise SpecError(
+            f"{path}: not a text file (a spec is YAML text in UTF-8); is this the spec you meant?"
+        ) from None
 
 
-def parse_spec(text: str, source: str = "<spec>", overrides: list[str] | None = None) -> Spec:
+def parse_spec(
+    text: str,
+    source: str = "<spec>",
+    overrides: list[str] | None = None,
+    check_files: bool = False,
+) -> Spec:
     """Validate spec text; ``source`` names it in error messages."""
-    raw, lines = read_raw_spec(text, source)
-    raw = apply_overrides(raw, overrides or [], source)
-    return spec_from_dict(raw, source=source, lines=lines)
+    raw, lines = read_raw_spec(text, source, overrides)
+    spec = spec_from_dict(raw, source=source, lines=lines)
+    if check_files and spec.sweep is None:
+        check_data_source(spec, source, lines)
+    return spec
 
 
-def read_raw_spec(text: str, source: str = "<spec>") -> tuple[dict, dict[str, int]]:
-    """Spec text -> (plain mapping, line number of every key path); not yet validated."""
+def read_raw_spec(
+    text: str, source: str = "<spec>", overrides: list[str] | None = None
+) -> tuple[dict, dict[str, int | str]]:
+    """Spec text with ``overrides`` set -> (plain mapping, where every key path was given:
+    its line, or the ``--set`` that set it); not yet validated.
+
+    Refuses an empty spec and a key given twice in one mapping (YAML would silently keep
+    the second).
+    """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        lines = _key_lines(node, source)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -253,15 +278,31 @@ def read_raw_spec(text: str, source: str = "<spec>") -> tuple[dict, dict[str, in
         problem = getattr(error, "problem", None) or str(error)
         raise SpecError(f"{where}: not valid YAML: {problem}") from None
     if raw is None:
-        raw = {}
+        raise SpecError(
+            f"{source}: the spec is empty (no keys, only comments or blank lines). A spec is a "
+            "YAML mapping, at least `training: {steps: 600}`; specs/quick.yaml is a full example."
+        )
     if not isinstance(raw, dict):
         raise SpecError(
             f"{source}: a spec must be a YAML mapping of keys to values, got {type(raw).__name__}"
         )
-    return raw, _key_lines(node)
+    overrides = overrides or []
+    return apply_overrides(raw, overrides, source), _override_lines(lines, overrides)
 
 
-def spec_error(source: str, lines: dict[str, int], path: str, message: str) -> SpecError:
+def _override_lines(lines: dict[str, int | str], overrides: list[str]) -> dict[str, int | str]:
+    """``lines`` with each key an override sets (and every key below it) attributed to that
+    ``--set``, so an error in an overridden value names the ``--set``, not a line of the file."""
+    lines = dict(lines)
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        for path in [p for p in lines if p == key or p.startswith((f"{key}.", f"{key}["))]:
+            del lines[path]
+        lines[key] = f"--set {item!r}"
+    return lines
+
+
+def spec_error(source: str, lines: dict, path: str, message: str) -> SpecError:
     """A SpecError reading ``source:line: key.path: message`` (line of the nearest known key)."""
     return _Context(source, lines).error(path, message)
 
@@ -272,6 +313,50 @@ def spec_from_dict(raw: dict, source: str = "<spec>", lines: dict | None = None)
     spec = _build(Spec, raw, "", context)
     _check_consistency(spec, context)
     return spec
+
+
+def run_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a run directory (None when it can): it must be one path
+    component, so a run never lands outside its output directory."""
+    if not name or not name.strip():
+        return "must not be empty"
+    if "/" in name or "\\" in name or "\0" in name:
+        return f"must be a single directory name without '/' or '\\', got {name!r}"
+    if name in (".", ".."):
+        return f"must be a directory name, not {name!r}"
+    return None
+
+
+# Where a dataset reads its files when data.path is not set (None: it draws in memory).
+DATA_DEFAULT_PATHS: dict[str, str | None] = {
+    "shapes": None,
+    "fashion_mnist": "/usr/share/datasets/fashion-mnist",
+}
+DATA_INSTALL_HINTS = {"fashion_mnist": "apt-get install -y dataset-fashion-mnist"}
+
+
+def data_source(config: DataConfig) -> Path | None:
+    """The file or directory ``config``'s dataset reads (None: drawn in memory, no files)."""
+    if config.dataset == "shapes":
+        return None
+    path = config.path or DATA_DEFAULT_PATHS.get(config.dataset)
+    return Path(path) if path else None
+
+
+def check_data_source(spec: Spec, source: str = "<spec>", lines: dict | None = None) -> None:
+    """SpecError when the data the spec reads from disk is not there."""
+    path = data_source(spec.data)
+    if path is None or path.exists():
+        return
+    key = "data.path" if spec.data.path else "data.dataset"
+    fix = "set data.path to where the files are"
+    hint = DATA_INSTALL_HINTS.get(spec.data.dataset)
+    if hint:
+        fix += f", or install them: {hint}"
+    raise spec_error(
+        source, lines or {}, key,
+        f"{path} does not exist; dataset {spec.data.dataset!r} reads its files there ({fix})",
+    )  # fmt: skip
 
 
 def apply_overrides(raw: dict, overrides: list[str], source: str = "<spec>") -> dict:
@@ -333,10 +418,13 @@ class _Context:
 
     def error(self, path: str, message: str) -> SpecError:
         line = self._line_for(path)
-        where = f"{self.source}:{line}" if line else self.source
+        if isinstance(line, str):  # the value came from a --set override
+            where = line
+        else:
+            where = f"{self.source}:{line}" if line else self.source
         return SpecError(f"{where}: {path or '<top level>'}: {message}")
 
-    def _line_for(self, path: str) -> int | None:
+    def _line_for(self, path: str) -> int | str | None:
         while path:
             if path in self.lines:
                 return self.lines[path]
@@ -344,19 +432,28 @@ class _Context:
         return None
 
 
-def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
-    """Map every key path in a composed YAML tree to its 1-based line number."""
+def _key_lines(node: yaml.Node | None, source: str, prefix: str = "") -> dict[str, int]:
+    """Map every key path in a composed YAML tree to its 1-based line number; a SpecError
+    when a mapping holds one key twice."""
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
+        first_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            lines[path] = key_node.start_mark.line + 1
-            lines.update(_key_lines(value_node, path))
+            line = key_node.start_mark.line + 1
+            if path in first_lines:
+                raise SpecError(
+                    f"{source}:{line}: {path}: given twice (first at line {first_lines[path]}); "
+                    "YAML would keep only the second. Merge the two into one."
+                )
+            first_lines[path] = line
+            lines[path] = line
+            lines.update(_key_lines(value_node, source, path))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             path = f"{prefix}[{index}]"
             lines[path] = item.start_mark.line + 1
-            lines.update(_key_lines(item, path))
+            lines.update(_key_lines(item, source, path))
     return lines
 
 
@@ -472,7 +569,10 @@ def _check_limits(value: Any, limits: Any, path: str, context: _Context) -> None
 
 
 def _check_consistency(spec: Spec, context: _Context) -> None:
-    """Checks that involve several keys."""
+    """Checks that involve several keys, and the run name."""
+    problem = run_name_problem(spec.name)
+    if problem:
+        raise context.error("name", f"the run's directory name {problem}")
     for axis in ("layers", "channels", "steps"):
         extent: Extent = getattr(spec.lattice, axis)
         if extent.initial > extent.max:

@@ -15,11 +15,12 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
+from multiprocessing import active_children, get_context
 from pathlib import Path
 from typing import Any, Callable
 
 from growsim.combine import combine_trajectories
+from growsim.directories import claim_sweep_directory
 from growsim.errors import GrowsimError, RunError
 from growsim.files import jsonable, write_text_atomically
 from growsim.spec import spec_to_yaml
@@ -34,7 +35,7 @@ class MemberOutcome:
 
     name: str
     status: str  # finished | skipped (finished before) | failed
-    seconds: float = 0.0
+    seconds: float | None = None  # from the member's start to its end (None: not run here)
     error: str | None = None
     summary: dict | None = None
 
@@ -119,7 +120,12 @@ def swept_values(member: SweepMember, keys: list[str]) -> dict[str, Any]:
 
 
 def run_member(spec_text: str, run_dir: str, threads: int | None, overwrite: bool) -> dict:
-    """Train one member in its own process (the function local and Dask workers call)."""
+    """Train one member in its own process (the function local and Dask workers call).
+
+    Returns ``{"summary": ..., "seconds": ...}``, the seconds counted from the member's
+    own start (not from when it was queued).
+    """
+    started = time.perf_counter()
     import torch
 
     from growsim.runs import run_experiment
@@ -131,7 +137,7 @@ def run_member(spec_text: str, run_dir: str, threads: int | None, overwrite: boo
     summary = run_experiment(
         spec, Path(run_dir), resume=not overwrite, overwrite=overwrite, progress=False
     )
-    return jsonable(summary)
+    return {"summary": jsonable(summary), "seconds": time.perf_counter() - started}
 
 
 # --------------------------------------------------------------------------- executors
@@ -142,12 +148,19 @@ def _run_locally(sweep_dir, pending, workers, scheduler, overwrite, progress):
     workers = max(1, min(workers or cores, len(pending)))
     threads = max(1, cores // workers)
     context = get_context("spawn")  # no forked torch thread pools
+    others = set(active_children())
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {
-            pool.submit(run_member, spec_to_yaml(m.spec), str(sweep_dir / m.name), threads, overwrite): (m, time.perf_counter())
-            for m in pending
-        }  # fmt: skip
-        yield from _collect(as_completed(futures), futures, len(pending), progress)
+        try:
+            futures = {
+                pool.submit(run_member, spec_to_yaml(m.spec), str(sweep_dir / m.name), threads, overwrite): m
+                for m in pending
+            }  # fmt: skip
+            yield from _collect(as_completed(futures), futures, len(pending), progress)
+        except BaseException:  # Ctrl-C, SIGTERM: stop the members now (they resume next time)
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in set(active_children()) - others:
+                worker.terminate()
+            raise
 
 
 def _run_on_dask(sweep_dir, pending, workers, scheduler, overwrite, progress):
@@ -164,7 +177,7 @@ def _run_on_dask(sweep_dir, pending, workers, scheduler, overwrite, progress):
         raise RunError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({error})") from None
     with client:
         futures = {
-            client.submit(run_member, spec_to_yaml(m.spec), str((sweep_dir / m.name).resolve()), None, overwrite, pure=False): (m, time.perf_counter())
+            client.submit(run_member, spec_to_yaml(m.spec), str((sweep_dir / m.name).resolve()), None, overwrite, pure=False): m
             for m in pending
         }  # fmt: skip
         yield from _collect(dask_completed(futures), futures, len(pending), progress)
@@ -176,14 +189,15 @@ def _collect(completed, futures, total, progress):
     failed = 0
     with tqdm(total=total, disable=not progress, desc="sweep", unit="run") as bar:
         for future in completed:
-            member, started = futures[future]
-            seconds = time.perf_counter() - started
+            member = futures[future]
             try:
-                summary = future.result()
-                outcome = MemberOutcome(member.name, "finished", seconds, summary=summary)
+                result = future.result()
+                outcome = MemberOutcome(
+                    member.name, "finished", result["seconds"], summary=result["summary"]
+                )
             except Exception as error:  # a failing member must not stop the others
                 failed += 1
-                outcome = MemberOutcome(member.name, "failed", seconds, error=_describe(error))
+                outcome = MemberOutcome(member.name, "failed", error=_describe(error))
             bar.update(1)
             bar.set_postfix_str(f"{failed} failed")
             yield outcome
@@ -200,14 +214,8 @@ def _describe(error: BaseException) -> str:
 
 
 def _prepare(sweep_dir: Path, sweep: Sweep) -> None:
-    try:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(sweep_dir / "sweep.yaml", sweep.text)
-    except OSError as error:
-        raise RunError(
-            f"{sweep_dir}: cannot write the sweep directory ({error.strerror or error}). "
-            "Choose a writable place with --out DIR."
-        ) from None
+    claim_sweep_directory(sweep_dir)
+    write_text_atomically(sweep_dir / "sweep.yaml", sweep.text)
 
 
 def _write_status(sweep_dir: Path, sweep: Sweep, outcomes: dict[str, MemberOutcome]) -> None:

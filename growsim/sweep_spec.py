@@ -28,6 +28,7 @@ from growsim.errors import SpecError
 from growsim.spec import (
     Spec,
     apply_overrides,
+    check_data_source,
     read_raw_spec,
     read_spec_text,
     spec_error,
@@ -60,15 +61,24 @@ class Sweep:
     text: str = field(default="", repr=False)
 
 
-def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
-    """Read a spec file with a ``sweep:`` block and expand it into validated members."""
-    return parse_sweep(read_spec_text(path), str(path), overrides)
+def load_sweep(
+    path: str | Path, overrides: list[str] | None = None, check_files: bool = False
+) -> Sweep:
+    """Read a spec file with a ``sweep:`` block and expand it into validated members.
+
+    ``check_files`` also checks that the data every member reads from disk is there.
+    """
+    return parse_sweep(read_spec_text(path), str(path), overrides, check_files)
 
 
-def parse_sweep(text: str, source: str = "<spec>", overrides: list[str] | None = None) -> Sweep:
+def parse_sweep(
+    text: str,
+    source: str = "<spec>",
+    overrides: list[str] | None = None,
+    check_files: bool = False,
+) -> Sweep:
     """Expand spec text with a ``sweep:`` block; errors name file, line and key path."""
-    raw, lines = read_raw_spec(text, source)
-    raw = apply_overrides(raw, overrides or [], source)
+    raw, lines = read_raw_spec(text, source, overrides)
     block = raw.pop("sweep", None)
     if block is None:
         raise SpecError(f"{source}: has no sweep: block; run a single spec with `growsim run`")
@@ -113,7 +123,9 @@ def parse_sweep(text: str, source: str = "<spec>", overrides: list[str] | None =
                 spec = _member_spec(raw, member_overrides, source, lines, point_index, block)
                 name = _unique(member_name(member_overrides), names)
                 names.add(name)
-                member_spec = dataclasses.replace(spec, name=f"{base.name}/{name}")
+                member_spec = dataclasses.replace(spec, name=f"{base.name}.{name}")
+                if check_files:
+                    _check_member_data(member_spec, member_overrides, source, lines, point_index, block)
                 members.append(SweepMember(name, member_overrides, member_spec))
     swept = list(dict.fromkeys(k for m in members for k in m.overrides))
     return Sweep(base.name, base, members, swept, workers, source, text)
@@ -174,6 +186,20 @@ def _member_spec(
         culprit = next((k for k in overrides if detail.lstrip("'").startswith(k)), None)
         where = _where(culprit, point_index, block)
         raise spec_error(source, lines, where, f"member {{{shown}}}: {detail}") from None
+
+
+def _check_member_data(
+    spec: Spec, overrides: dict, source: str, lines: dict, point_index: int, block: dict
+) -> None:
+    try:
+        check_data_source(spec, source, lines)
+    except SpecError as error:
+        culprit = next((k for k in ("data.path", "data.dataset") if k in overrides), None)
+        if culprit is None:
+            raise
+        detail = str(error).split(": ", 2)[-1]
+        where = _where(culprit, point_index, block)
+        raise spec_error(source, lines, where, f"member {member_name(overrides)}: {detail}") from None
 
 
 def _yaml_value(value: Any) -> str:

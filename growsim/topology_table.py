@@ -39,12 +39,16 @@ def topology_table(run: str | Path, at: int | None = None) -> str:
             f"{layer:>5}  {int(point.active_width[layer]):>5}  "
             f"{edges[0]:>16}  {edges[1]:>7}  {edges[2]:>8}"
         )
-    lines += ["", "step  p(step)  on-path nodes  longest  shortest  log #paths"]
+    lines += [
+        "",
+        "time steps, 1 = the first (as in expected steps and the figures):",
+        "step  p(step)  on-path nodes  longest  shortest  log #paths",
+    ]
     for step in range(steps):
         log_count = float(point.log_path_count[step])
         shown = f"{log_count:10.2f}" if np.isfinite(log_count) else f"{'none':>10}"
         lines.append(
-            f"{step:>4}  {float(point.time_distribution[step]):7.3f}  "
+            f"{step + 1:>4}  {float(point.time_distribution[step]):7.3f}  "
             f"{int(point.paths_on_route[step]):>13}  {int(point.longest_path[step]):>7}  "
             f"{int(point.shortest_path[step]):>8}  {shown}"
         )

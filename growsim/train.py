@@ -75,6 +75,9 @@ class Trainer:
     iteration: int = field(init=False, default=0)
     checkpoints_written: int = field(init=False, default=0)
     checkpoints_saved: int = field(init=False, default=0)  # by this process (crash points)
+    # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
+    earlier_seconds: float = field(init=False, default=0.0)
+    _segment_started: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         spec = self.spec
@@ -281,7 +284,7 @@ class Trainer:
         """Train to the end, writing checkpoints; returns the final summary."""
         from tqdm.auto import tqdm
 
-        started = time.perf_counter()
+        self._segment_started = time.perf_counter()
         if self.iteration == 0 and self.checkpoints_written == 0:
             self.checkpoint(grow=False)
         every = self.spec.record.every
@@ -306,7 +309,7 @@ class Trainer:
                     bar.set_postfix_str(_progress_text(summary))
         if not summary:
             summary = self.final_summary()
-        summary["seconds"] = time.perf_counter() - started
+        summary["seconds"] = self.wall_seconds()
         return summary
 
     def _costs_at_full_weight(self) -> bool:
@@ -318,6 +321,11 @@ class Trainer:
             schedule_factor(getattr(self.spec.costs, name).schedule, self.iteration - 1) >= 1.0
             for name in ("breadth", "depth", "time")
         )
+
+    def wall_seconds(self) -> float:
+        """Wall time of training so far, summed over the segments of a resumed run."""
+        running = time.perf_counter() - self._segment_started if self._segment_started else 0.0
+        return self.earlier_seconds + running
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -510,6 +518,7 @@ class Trainer:
             "iteration": self.iteration,
             "checkpoints_written": self.checkpoints_written,
             "finished": self.iteration >= self.total_iterations,
+            "wall_seconds": self.wall_seconds(),
         }
         temporary = self.checkpoint_path.with_suffix(".pt.partial")
         try:
@@ -544,6 +553,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = state["iteration"]
         self.checkpoints_written = state["checkpoints_written"]
+        self.earlier_seconds = state.get("wall_seconds", 0.0)
         self._step = self._make_step_function()
 
 

@@ -1,17 +1,43 @@
-"""End to end through the command line: run a tiny spec, open its trajectory with xarray."""
+"""End to end through the command line: run a tiny spec, open its trajectory with xarray;
+what the command line refuses, deletes and prints."""
 
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from growsim.cli import main
+from growsim.errors import SpecError
+from growsim.spec import load_spec, parse_spec
+from tests.conftest import TINY_SPEC
+
+SHORT = ["--set", "training.steps=20", "--set", "record.every=10"]
 
 
 def run(tiny_spec, out, *extra):
     return main(["run", str(tiny_spec), "--out", str(out), "--no-progress", *extra])
+
+
+def growsim(*args, **kwargs):
+    """``growsim ARGS`` in a fresh process, as a user runs it."""
+    command = [sys.executable, "-m", "growsim.cli", *map(str, args)]
+    if "stdout" not in kwargs:
+        kwargs["capture_output"] = True
+    return subprocess.run(command, text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """(spec, out, run directory) of a finished run of the tiny spec, made once."""
+    out = tmp_path_factory.mktemp("finished")
+    spec = out / "tiny.yaml"
+    spec.write_text(TINY_SPEC)
+    assert run(spec, out) == 0
+    return spec, out, out / "tiny"
 
 
 def test_run_writes_a_trajectory_that_xarray_opens(tiny_spec, tmp_path, capsys):
@@ -75,9 +101,9 @@ def test_validate_accepts_a_good_spec(tiny_spec, capsys):
     assert "valid" in capsys.readouterr().out
 
 
-def test_topology_is_recorded_and_printed(tiny_spec, tmp_path, capsys):
-    assert run(tiny_spec, tmp_path) == 0
-    trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
+def test_topology_is_recorded_and_printed(finished, capsys):
+    _, _, run_dir = finished
+    trajectory = xr.open_zarr(run_dir / "trajectory.zarr")
     assert trajectory.longest_path.dims == ("checkpoint", "step")
     assert trajectory.active_edges.dims == ("checkpoint", "connection", "layer")
     final = trajectory.isel(checkpoint=-1)
@@ -85,8 +111,176 @@ def test_topology_is_recorded_and_printed(tiny_spec, tmp_path, capsys):
     assert (final.longest_path[:steps] >= final.shortest_path[:steps]).all()
     assert int(final.shortest_path[0]) >= int(final.depth)  # one connection per layer at least
     capsys.readouterr()
-    assert main(["topology", str(tmp_path / "tiny"), "--at", "1"]) == 0
+    assert main(["topology", str(run_dir), "--at", "1"]) == 0
     table = capsys.readouterr().out
     assert "checkpoint 1 of 4" in table and "longest" in table
-    assert main(["topology", str(tmp_path / "tiny"), "--at", "9"]) == 2
+    # time steps count from 1, as in expected steps and every figure
+    rows = table.split("log #paths\n")[1].splitlines()
+    box_steps = int(trajectory.box_steps.isel(checkpoint=1))
+    assert [int(row.split()[0]) for row in rows] == list(range(1, box_steps + 1))
+    assert main(["topology", str(run_dir), "--at", "9"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- what is deleted
+
+
+@pytest.mark.parametrize("flags", [[], ["--overwrite"]])
+def test_a_directory_growsim_did_not_make_is_never_written_or_deleted(tiny_spec, tmp_path, capsys, flags):
+    thesis = tmp_path / "thesis"
+    (thesis / "data").mkdir(parents=True)
+    (thesis / "thesis.tex").write_text("chapter 1")
+    assert run(tiny_spec, tmp_path, "--name", "thesis", *SHORT, *flags) == 2
+    error = capsys.readouterr().err
+    assert "was not made by growsim" in error
+    assert "--overwrite" not in error  # the refusal must not recommend deleting it
+    assert sorted(p.name for p in thesis.iterdir()) == ["data", "thesis.tex"]
+    assert (thesis / "thesis.tex").read_text() == "chapter 1"
+
+
+def test_overwrite_deletes_only_growsims_own_files(tiny_spec, tmp_path):
+    assert run(tiny_spec, tmp_path, *SHORT) == 0
+    run_dir = tmp_path / "tiny"
+    (run_dir / "notes.txt").write_text("mine")
+    assert main(["report", str(run_dir)]) == 0
+    (run_dir / "report" / "annotated.pdf").write_text("mine too")
+    assert run(tiny_spec, tmp_path, "--set", "training.steps=10", "--set", "record.every=10",
+               "--overwrite") == 0  # fmt: skip
+    assert (run_dir / "notes.txt").read_text() == "mine"
+    assert [p.name for p in (run_dir / "report").iterdir()] == ["annotated.pdf"]
+    assert xr.open_zarr(run_dir / "trajectory.zarr").iteration.values.tolist() == [0, 10]
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".", ""])
+def test_run_names_are_single_path_components(tiny_spec, tmp_path, capsys, name):
+    out = tmp_path / "out"
+    assert run(tiny_spec, out, "--name", name, *SHORT) == 2
+    assert f"--name {name!r}: a run name must" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("spec.yaml")) and not (tmp_path / "escape").exists()
+
+
+def test_a_spec_name_that_leaves_the_output_directory_is_refused(tiny_spec, tmp_path, capsys):
+    assert run(tiny_spec, tmp_path / "out", "--set", "name=../escape", *SHORT) == 2
+    assert "--set 'name=../escape': name: the run's directory name" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("spec.yaml"))
+
+
+def test_a_run_that_failed_before_its_first_checkpoint_is_simply_run_again(tiny_spec, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"):
+        (broken / f"{name}-ubyte.gz").write_bytes(b"not gzip")
+    bad_data = ["--set", "data.dataset=fashion_mnist", "--set", "data.image_size=28",
+                "--set", f"data.path={broken}"]  # fmt: skip
+    assert run(tiny_spec, tmp_path, *bad_data) == 2
+    assert "not a readable gzip file" in capsys.readouterr().err
+    assert run(tiny_spec, tmp_path, *SHORT) == 0  # the fixed spec, no --overwrite needed
+    assert "starting it again" in capsys.readouterr().out
+    assert xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr").iteration.values.tolist() == [0, 10, 20]
+
+
+def test_resume_of_a_finished_run_changes_nothing(finished, capsys):
+    spec, out, run_dir = finished
+    summary = (run_dir / "summary.json").read_text()
+    checkpoint_time = (run_dir / "checkpoint.pt").stat().st_mtime_ns
+    capsys.readouterr()
+    assert run(spec, out, "--resume") == 0
+    printed = capsys.readouterr().out
+    assert "the run has finished; nothing to resume" in printed
+    assert (run_dir / "summary.json").read_text() == summary  # the recorded wall time stays
+    assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == checkpoint_time
+    assert f"{json.loads(summary)['seconds']:.1f} s" in printed
+
+
+# ----------------------------------------------------------------------------- discoverability
+
+
+def test_version_and_help_with_defaults_and_examples(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == "growsim 0.1.0"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "examples:" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "root of run directories (default: outputs)" in text
+    assert "examples: growsim run specs/quick.yaml" in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_debug_works_before_and_after_the_command(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training: {stepz: 3}\n")
+    assert main(["validate", str(bad)]) == 2
+    for argv in (["--debug", "validate", str(bad)], ["validate", str(bad), "--debug"]):
+        with pytest.raises(SpecError, match="stepz: unknown key"):
+            main(argv)
+
+
+def test_validate_show_prints_the_resolved_spec_with_every_default(tiny_spec, capsys):
+    assert main(["validate", str(tiny_spec), "--set", "training.seed=4", "--show"]) == 0
+    text = capsys.readouterr().out
+    assert parse_spec(text) == load_spec(tiny_spec, ["training.seed=4"])
+    assert "compaction:" in text and "exit_threshold:" in text  # not in the file: defaults
+
+
+def test_validate_checks_that_the_data_is_there(tiny_spec, tmp_path, capsys):
+    fashion = ["--set", "data.dataset=fashion_mnist", "--set", "data.image_size=28"]
+    missing = tmp_path / "nowhere"
+    assert main(["validate", str(tiny_spec), *fashion, "--set", f"data.path={missing}"]) == 2
+    error = capsys.readouterr().err
+    assert f"data.path: {missing} does not exist" in error
+    missing.mkdir()
+    assert main(["validate", str(tiny_spec), *fashion, "--set", f"data.path={missing}"]) == 0
+
+
+def test_run_rejects_a_bad_spec_before_importing_torch(tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("traning: {steps: 3}\n")
+    code = (
+        "import sys; from growsim.cli import main; code = main(['run', sys.argv[1]]); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True)
+    assert result.stdout.split() == ["2", "False"], result.stderr
+    assert "traning: unknown key" in result.stderr
+
+
+# ----------------------------------------------------------------------------- no tracebacks
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "sweep"])
+def test_a_png_given_as_the_spec_is_a_clean_error(tmp_path, command):
+    png = tmp_path / "figure.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00")
+    result = growsim(command, png)
+    assert result.returncode == 2
+    assert "figure.png: not a text file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_report_that_cannot_be_written_is_a_clean_error(finished, tmp_path):
+    _, _, run_dir = finished
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = growsim("report", run_dir, "--out", blocker / "report")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot write the report" in result.stderr and "--out" in result.stderr
+    taken = tmp_path / "taken"
+    (taken / "growth.png").mkdir(parents=True)  # the figure's name is taken by a directory
+    result = growsim("report", run_dir, "--out", taken)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "growth.png: cannot write the figure" in result.stderr
+
+
+def test_topology_into_a_closed_pipe_ends_quietly(finished):
+    _, _, run_dir = finished
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `growsim topology RUN | head` once head has exited
+    try:
+        result = growsim("topology", run_dir, stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == ""

@@ -61,4 +61,6 @@ def test_experiment_sweeps_end_to_end(tmp_path, name):
     assert np.isfinite(sweep.test_accuracy.isel(checkpoint=-1).values).all()
     assert main(["report", str(out / name)]) == 0
     report = (out / name / "report" / "report.md").read_text()
-    assert "## Trade-offs" in report and "## Resources against the swept keys" in report
+    assert "## Resources against the swept keys" in report
+    # the equal-accuracy trade-off fits a sweep of cost weights, not one of task difficulty
+    assert ("## Trade-offs" in report) == (name == "tradeoff")

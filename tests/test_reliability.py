@@ -1,6 +1,7 @@
 """Runs survive being killed, reproduce bit for bit, and fail cleanly on bad input."""
 
 import errno
+import json
 import os
 import random
 import signal
@@ -195,3 +196,23 @@ def test_resume_refuses_a_different_spec(tiny_spec, tmp_path):
         tiny_spec, tmp_path, "--set", "training.steps=30", "--set", "training.seed=5", "--resume"
     )
     assert result.returncode == 2 and "differs from the run's spec.yaml" in result.stderr
+
+
+def test_sigterm_says_how_to_continue_and_wall_time_adds_up_over_segments(reference, tmp_path):
+    spec, reference_dir = reference
+    # stopped while saving the checkpoint of iteration 175: the last saved one is 150's
+    stopped = cli(spec, tmp_path, env={"GROWSIM_KILL_AT": "checkpoint-rename:8:SIGTERM"})
+    assert stopped.returncode == 143
+    assert "terminated (SIGTERM)" in stopped.stderr and "--resume" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    run_dir = tmp_path / "tiny"
+    first_segment = torch.load(run_dir / "checkpoint.pt", weights_only=True)["wall_seconds"]
+    started = time.perf_counter()
+    resumed = cli(spec, tmp_path, "--resume")
+    second_segment_bound = time.perf_counter() - started
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from iteration 150 of 200" in resumed.stdout
+    assert_same_run(run_dir, reference_dir)
+    seconds = json.loads((run_dir / "summary.json").read_text())["seconds"]
+    # 150 iterations before the stop, 50 after: the total covers both segments
+    assert first_segment < seconds < first_segment + second_segment_bound

@@ -108,13 +108,13 @@ def test_overrides_set_single_keys_and_are_validated():
 
 
 def test_bare_on_and_off_mean_on_and_off():
-    assert parse_spec(MINIMAL + "training: {steps: 1, compile: on}").training.compile == "on"
+    assert parse_spec("training: {steps: 1, compile: on}").training.compile == "on"
     assert parse_spec(MINIMAL, overrides=["training.compile=off"]).training.compile == "off"
 
 
 def test_exponent_strings_are_read_as_numbers():
     # YAML 1.1 reads 1e-3 (no dot) as a string; a number field accepts it.
-    assert parse_spec(MINIMAL + "training: {steps: 1, lr: 1e-3}").training.lr == 1e-3
+    assert parse_spec("training: {steps: 1, lr: 1e-3}").training.lr == 1e-3
 
 
 # ------------------------------------------------------------------ fuzzing
@@ -159,3 +159,74 @@ def test_fuzzed_specs_raise_only_spec_errors(mutations, add_unknown):
         parse_spec(text)
     except SpecError:
         pass
+
+
+# ------------------------------------------------------------------ what a file can hold
+
+
+@pytest.mark.parametrize(
+    "text, first, second, key",
+    [
+        ("costs:\n  time: {weight: 0.2}\ntraining: {steps: 5}\ncosts:\n  breadth: {weight: 0.1}\n",
+         1, 4, "costs"),
+        ("training:\n  steps: 5\n  lr: 0.1\n  seed: 1\n  lr: 0.2\n", 3, 5, "training.lr"),
+        ("training: {steps: 5, seed: 1, seed: 2}\n", 1, 1, "training.seed"),
+    ],
+)  # fmt: skip
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path, text, first, second, key):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    assert f"spec.yaml:{second}: {key}: given twice (first at line {first})" in str(raised.value)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
+def test_an_empty_spec_says_it_is_empty(tmp_path, text):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match="spec.yaml: the spec is empty"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize(
+    "content", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"\xff\xfe\x00binary\x80"]
+)
+def test_a_binary_file_is_not_a_spec(tmp_path, content):
+    path = tmp_path / "figure.png"
+    path.write_bytes(content)
+    with pytest.raises(SpecError, match="figure.png: not a text file"):
+        load_spec(path)
+
+
+def test_an_error_in_a_set_value_names_the_set_not_a_line_of_the_file(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: x\ntraining:\n  steps: 10\n  seed: 1\n")
+    with pytest.raises(SpecError) as raised:
+        load_spec(path, ["training.seed=-2"])
+    assert str(raised.value).startswith("--set 'training.seed=-2': training.seed: must be >= 0")
+    # a key below an overridden section, and a check of several keys, name the --set too
+    with pytest.raises(SpecError, match=r"^--set 'costs.time=\{weight: -1\}': costs.time.weight"):
+        load_spec(path, ["costs.time={weight: -1}"])
+    with pytest.raises(SpecError, match=r"^--set 'lattice.layers.initial=9': lattice.layers"):
+        load_spec(path, ["lattice.layers.initial=9"])
+    # while an error in the file still names its line, whatever else is overridden
+    path.write_text("name: x\ntraining:\n  steps: 10\n  seed: -1\n")
+    with pytest.raises(SpecError, match=r"spec.yaml:4: training.seed: must be >= 0"):
+        load_spec(path, ["training.lr=0.1"])
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".", "", "a\\b"])
+def test_a_run_name_is_one_path_component(name):
+    with pytest.raises(SpecError, match=r"<spec>:1: name: the run's directory name"):
+        parse_spec(f"name: {name!r}\ntraining: {{steps: 1}}\n")
+
+
+def test_files_are_checked_only_when_asked(tmp_path):
+    text = f"training: {{steps: 1}}\ndata:\n  dataset: fashion_mnist\n  path: {tmp_path / 'gone'}\n"
+    parse_spec(text)  # a spec is valid wherever its data is
+    with pytest.raises(SpecError, match=r"<spec>:4: data.path: .*gone does not exist"):
+        parse_spec(text, check_files=True)
+    (tmp_path / "gone").mkdir()
+    parse_spec(text, check_files=True)
+    assert parse_spec("training: {steps: 1}\n", check_files=True)  # shapes read no files

@@ -4,6 +4,7 @@ import json
 import math
 import multiprocessing
 import struct
+import time
 
 import hypothesis.strategies as st
 import numpy as np
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 
 from growsim.cli import main
 from growsim.combine import combine_trajectories
+from growsim.directories import SWEEP_MARKER
 from growsim.errors import RunError, SpecError
 from growsim.locks import exclusive_lock
 from growsim.sweep_spec import member_name, parse_sweep
@@ -75,7 +77,7 @@ def test_sweep_expands_to_every_combination(grid_keys, point_keys, seeds, data):
             for part in section.split("."):
                 node = getattr(node, part)
             assert getattr(node, leaf) == value
-        assert spec.sweep is None and spec.name == f"tiny/{member.name}"
+        assert spec.sweep is None and spec.name == f"tiny.{member.name}"
     combos = {tuple(sorted(m.overrides.items())) for m in sweep.members}
     assert len(combos) == len({tuple(sorted(p.items())) for p in points}) * expected // len(points)
 
@@ -209,7 +211,14 @@ def test_members_written_at_once_equal_members_run_alone(tmp_path):
     spec.write_text(TINY_SWEEP)
     together, alone = tmp_path / "together", tmp_path / "alone"
     assert main(["sweep", str(spec), "--out", str(together), "--workers", "2", "--no-progress"]) == 0
+    started = time.perf_counter()
     assert main(["sweep", str(spec), "--out", str(alone), "--workers", "1", "--no-progress"]) == 0
+    sweep_seconds = time.perf_counter() - started
+    # One at a time, members' durations (each from its own start) add up to less than the
+    # sweep's; counted from queueing, the second one's would include the first one's.
+    status = json.loads((alone / "tinysweep" / "sweep.json").read_text())["members"]
+    durations = [member["seconds"] for member in status]
+    assert all(d > 0 for d in durations) and sum(durations) < sweep_seconds
     for member in (together / "tinysweep").iterdir():
         if not (member / "trajectory.zarr").exists():
             continue
@@ -303,3 +312,25 @@ def test_members_of_a_changed_spec_are_refused_until_overwritten(tmp_path, capsy
     assert main(["sweep", str(spec), *out, *changed]) == 1
     assert "holds a run of a different spec" in capsys.readouterr().err
     assert main(["sweep", str(spec), *out, *changed, "--overwrite"]) == 0
+
+
+def test_sweep_overwrite_never_touches_directories_growsim_did_not_make(tmp_path, capsys):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY_SWEEP.replace("[0.0, 0.02]", "[0.0]"))
+    out = tmp_path / "out"
+    # the sweep's directory is someone else's
+    (out / "tinysweep").mkdir(parents=True)
+    (out / "tinysweep" / "thesis.tex").write_text("chapter 1")
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress", "--overwrite"]) == 2
+    error = capsys.readouterr().err
+    assert "was not made by growsim" in error and "--overwrite" not in error
+    assert [p.name for p in (out / "tinysweep").iterdir()] == ["thesis.tex"]
+    # a member's directory is someone else's: that member fails, untouched; nothing else is lost
+    other = tmp_path / "other"
+    member = other / "tinysweep" / "breadth.weight=0"
+    member.mkdir(parents=True)
+    (other / "tinysweep" / SWEEP_MARKER).write_text("")
+    (member / "data.csv").write_text("1,2,3")
+    assert main(["sweep", str(spec), "--out", str(other), "--no-progress", "--overwrite"]) == 1
+    assert "was not made by growsim" in capsys.readouterr().err
+    assert [p.name for p in member.iterdir()] == ["data.csv"]

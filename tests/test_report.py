@@ -1,0 +1,223 @@
+"""Figures and reports say what they show: labels apart, intervals on what they bound, the
+box's outside unlike p = 0, whole numbers on count axes, and analyses that fit a sweep."""
+
+import itertools
+
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.text import Text
+
+from growsim import figures
+from growsim.analysis import OcclusionEffect
+from growsim.directories import REPORT_FILES
+from growsim.lattice import Box
+from growsim.record import SCHEMA, TrajectoryLayout, checkpoint_dataset
+from growsim.report import write_report
+from growsim.statistics import Correlation, PairedIncrease
+
+CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat",
+           "sandal", "shirt", "sneaker", "bag", "ankle-boot"]  # fmt: skip
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the code under test draws, kept open instead of saved."""
+    kept = []
+
+    def keep(figure, path):
+        kept.append(figure)
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep)
+    yield kept
+    figures.plt.close("all")
+
+
+def occlusion_effect():
+    """Ten classes, six of which end within 0.02 steps of each other (labels would collide)."""
+    levels = np.array([0.0, 0.2, 0.4, 0.6])
+    starts = np.array([2.95, 2.96, 2.88, 2.93, 2.88, 2.07, 2.50, 2.00, 2.90, 2.13])
+    ends = np.array([2.99, 2.995, 2.98, 2.99, 2.985, 2.79, 2.99, 2.66, 2.93, 2.81])
+    by_class = np.stack([np.linspace(s, e, 4) for s, e in zip(starts, ends)])
+    increases = [PairedIncrease(2.6, 2.6 + d, d, d - 0.01, d + 0.03, 1e-9, 1000)
+                 for d in (0.06, 0.16, 0.29)]  # fmt: skip
+    return OcclusionEffect(
+        levels, np.array([2.6, 2.66, 2.76, 2.89]), np.array([0.72, 0.71, 0.69, 0.62]),
+        by_class, CLASSES, increases, Correlation(0.3, 0.28, 0.33, 4000, 0.95),
+    )  # fmt: skip
+
+
+def test_class_labels_do_not_overlap(drawn, tmp_path):
+    figures.occlusion_figure(occlusion_effect(), tmp_path / "o.png", "t")
+    (figure,) = drawn
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    labels = [t for axis in figure.axes for t in axis.texts if t.get_text() in CLASSES]
+    assert sorted(t.get_text() for t in labels) == sorted(CLASSES)
+    boxes = [Text.get_window_extent(t, renderer) for t in labels]  # the words, not the arrows
+    for first, second in itertools.combinations(boxes, 2):
+        assert not first.overlaps(second)
+
+
+def test_the_interval_of_the_increase_is_drawn_on_the_increase(drawn, tmp_path):
+    effect = occlusion_effect()
+    figures.occlusion_figure(effect, tmp_path / "o.png", "t")
+    (figure,) = drawn
+    (axis,) = [a for a in figure.axes if "increase" in a.get_ylabel()]
+    (bars,) = axis.containers
+    line, _, (segments,) = bars.lines
+    np.testing.assert_allclose(line.get_xdata(), [20, 40, 60])  # occlusion in %
+    np.testing.assert_allclose(line.get_ydata(), [i.mean_difference for i in effect.increases])
+    spans = [(seg[:, 1].min(), seg[:, 1].max()) for seg in segments.get_segments()]
+    np.testing.assert_allclose(spans, [(i.low, i.high) for i in effect.increases])
+
+
+def test_spread_positions_keep_order_and_gap():
+    placed = figures.spread_positions(np.array([3.0, 2.99, np.nan, 1.0, 2.995]), gap=0.05)
+    assert np.isnan(placed[2])
+    finite = placed[[3, 1, 4, 0]]  # by value
+    assert (np.diff(finite) >= 0.05 - 1e-12).all()
+    assert placed[3] == pytest.approx(1.0, abs=0.1)
+
+
+def trajectory_growing_in_time_and_depth():
+    """Three checkpoints: the box grows from 1 to 2 layers and from 2 to 4 steps."""
+    layout = TrajectoryLayout(Box(layers=2, channels=4, steps=4), occlusion_levels=(0.0, 0.3))
+    checkpoints = []
+    for index, (layers, steps) in enumerate([(1, 2), (2, 3), (2, 4)]):
+        values = {name: layout.empty(name) for name in SCHEMA}
+        values["box_layers"][...] = layers
+        values["box_channels"][...] = 4
+        values["box_steps"][...] = steps
+        values["depth"][...] = layers
+        values["active_width"][:layers] = 3
+        values["time_distribution"][:steps] = 1.0 / steps  # NaN beyond the box
+        values["expected_steps"][...] = (steps + 1) / 2
+        for name in ("test_accuracy", "train_accuracy"):
+            values[name][...] = 0.5
+        values["accuracy_by_occlusion"][:] = 0.5
+        checkpoints.append(checkpoint_dataset(layout, 100 * index, values))
+    return xr.concat(checkpoints, dim="checkpoint")
+
+
+def test_growth_figure_shows_the_outside_of_the_box_and_whole_counts(drawn, tmp_path):
+    figures.growth_figure(trajectory_growing_in_time_and_depth(), tmp_path / "g.png", "t")
+    (figure,) = drawn
+    figure.canvas.draw()
+    channels_axis, layers_axis, time_axis = figure.axes[:3]
+    (mesh,) = time_axis.collections
+    cells = mesh.get_array().reshape(4, 3)  # (step, checkpoint)
+    assert np.ma.getmaskarray(cells).tolist() == [
+        [False, False, False], [False, False, False], [True, False, False], [True, True, False]
+    ]
+    colours = mesh.get_cmap()
+    assert colours.get_bad()[:3] != pytest.approx(colours(0.0)[:3], abs=0.05)  # not p = 0
+    for axis in (channels_axis, layers_axis, time_axis):
+        low, high = axis.get_ylim()
+        ticks = [t for t in axis.get_yticks() if low <= t <= high]
+        assert ticks and all(float(t).is_integer() for t in ticks), axis.get_ylabel()
+
+
+def per_image(levels=(0.0, 0.3), images=40):
+    rng = np.random.default_rng(0)
+    steps = rng.uniform(1, 3, (len(levels), images)).astype("float32")
+    return xr.Dataset(
+        {
+            "expected_steps": (("occlusion", "image"), steps),
+            "reference_confidence": (("occlusion", "image"), rng.uniform(0, 1, steps.shape)),
+            "correct": (("occlusion", "image"), rng.uniform(0, 1, steps.shape) > 0.3),
+            "label": ("image", np.arange(images) % 2),
+        },
+        coords={
+            "occlusion": list(levels),
+            "image_id": ("image", np.arange(images)),
+            "class_name": ("class", ["a", "b"]),
+        },
+    )  # fmt: skip
+
+
+def test_occlusion_is_in_percent_in_the_difficulty_figure(drawn, tmp_path):
+    from growsim.report import _difficulty_section
+
+    _difficulty_section(per_image(), tmp_path, "run", None)
+    (figure,) = drawn
+    (axis,) = [a for a in figure.axes if "occlusion" in a.get_xlabel()]
+    assert "%" in axis.get_xlabel()
+    offsets = axis.collections[0].get_offsets()[:, 0]
+    assert 25 < offsets.max() < 35  # 30 %, not 0.3
+
+
+def table(count):
+    rng = np.random.default_rng(1)
+    return {
+        "run": np.array([f"run{i}" for i in range(count)]),
+        "accuracy": np.r_[np.full(count - 2, 0.70), 0.5, 0.55] + rng.uniform(0, 0.01, count),
+        "width": rng.uniform(10, 40, count),
+        "depth": np.full(count, 3.0),
+        "effective_depth": rng.uniform(1, 3, count),
+        "steps": rng.uniform(1, 6, count),
+    }
+
+
+def test_tradeoff_points_are_numbered_and_the_colorbar_sits_apart(drawn, tmp_path):
+    runs = table(6)
+    maxima = {k: runs[k].max() for k in ("width", "effective_depth", "steps")}
+    figures.tradeoff_figure(runs, maxima, tmp_path / "t.png", "t")
+    (figure,) = drawn
+    figure.canvas.draw()
+    panels, colorbars = figure.axes[:4], figure.axes[4:]
+    for axis in panels:
+        numbers = sorted(int(n) for t in axis.texts for n in t.get_text().split(","))
+        assert numbers == [1, 2, 3, 4, 5, 6]
+    (colorbar,) = colorbars
+    bar = colorbar.get_position()
+    boxes = [axis.get_position() for axis in panels]
+    below_all = bar.y1 <= min(b.y0 for b in boxes)
+    right_of_all = bar.x0 >= max(b.x1 for b in boxes)
+    assert below_all or right_of_all  # never squeezed between two panels
+
+
+def sweep_store(path, key, values):
+    """A combined sweep store with one run per value of ``key`` (two checkpoints each)."""
+    runs = len(values)
+    rng = np.random.default_rng(2)
+    dataset = xr.Dataset(
+        {
+            "test_accuracy": (("run", "checkpoint"), np.c_[np.full(runs, 0.3), 0.7 + 0.002 * np.arange(runs)]),
+            "active_width": (("run", "checkpoint", "layer"), rng.integers(1, 9, (runs, 2, 2))),
+            "depth": (("run", "checkpoint"), np.full((runs, 2), 2)),
+            "channel_norm": (("run", "checkpoint", "layer", "channel"), rng.uniform(0, 1, (runs, 2, 2, 8))),
+            "expected_steps": (("run", "checkpoint"), rng.uniform(1, 3, (runs, 2))),
+        },
+        coords={
+            "run": [f"{key.split('.')[-1]}={v}" for v in values],
+            "iteration": (("run", "checkpoint"), np.tile([0, 100], (runs, 1))),
+            key: ("run", np.asarray(values)),
+        },
+        attrs={"swept_keys": [key], "failed_members": []},
+    )  # fmt: skip
+    dataset.to_zarr(path / "sweep.zarr", mode="w", consolidated=True, zarr_format=2)
+
+
+def test_a_complexity_sweep_gets_no_tradeoff_and_no_rank_correlation_of_three(tmp_path):
+    sweep_store(tmp_path, "data.classes", [2, 5, 10])
+    text = write_report(tmp_path).read_text()
+    assert "## Trade-offs" not in text and "equal accuracy" not in text
+    assert "Spearman rho =" not in text
+    assert "No rank correlation: 3 runs are too few" in text
+    assert "## Resources against the swept keys" in text
+
+
+def test_a_cost_sweep_gets_the_tradeoff_and_rank_correlations_from_five_runs(tmp_path):
+    sweep_store(tmp_path, "costs.time.weight", [0.0, 0.05, 0.1, 0.2, 0.4, 0.8])
+    text = write_report(tmp_path).read_text()
+    assert "## Trade-offs" in text
+    assert "- steps vs costs.time.weight: Spearman rho =" in text and "(n = 6)" in text
+    assert "| # | run |" in text and "| 6 | weight=0.8 |" in text  # rows numbered as in the figure
+
+
+def test_report_files_are_the_ones_overwrite_may_delete(tmp_path):
+    sweep_store(tmp_path, "costs.time.weight", [0.0, 0.05, 0.1])
+    write_report(tmp_path)
+    assert {p.name for p in (tmp_path / "report").iterdir()} <= set(REPORT_FILES)
