@@ -29,7 +29,7 @@ from growsim.lattice import Box, LatticeNetwork, Prediction
 from growsim.per_image import PER_IMAGE_NAME, image_ids
 from growsim.source_data import to_channels
 from growsim.spec import Spec, load_spec
-from growsim.train import resolve_device
+from growsim.train import CHECKPOINT_FORMAT, resolve_device
 
 PREDICTIONS_NAME = "predictions.zarr"
 PREDICTIONS_CSV = "predictions.csv"
@@ -69,6 +69,12 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
         )
     per_image_path = run_dir / PER_IMAGE_NAME
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise RunError(
+            f"{checkpoint}: checkpoint format {state.get('format')}, but this growsim reads "
+            f"format {CHECKPOINT_FORMAT} (the run was written by another version); rerun it "
+            "with this version, or predict with the version that wrote it"
+        )
     if not state.get("finished") or not per_image_path.exists():
         raise RunError(
             f"{run_dir}: the run has not finished, so it has no final model; finish it with "

@@ -31,7 +31,7 @@ from growsim.record import TrajectoryLayout, TrajectoryWriter, open_trajectory, 
 from growsim.schedules import schedule_factor
 from growsim.spec import Spec, spec_to_yaml
 
-CHECKPOINT_FORMAT = 2  # 2: channel_ids, compaction
+CHECKPOINT_FORMAT = 3  # 2: channel_ids, compaction; 3: halting_gain, validation split
 
 
 @dataclass
@@ -245,7 +245,7 @@ class Trainer:
             config, layers = self.spec.costs, self.model.incoming_weights()
             apply_pressure(
                 layers, self._second_moments(layers), weights["breadth"], weights["depth"],
-                self.optimizer.param_groups[0]["lr"], self.max_box.channels, self.max_box.layers,
+                self._pressure_learning_rate(), self.max_box.channels, self.max_box.layers,
                 config.breadth.exponent, config.depth.exponent,
             )  # fmt: skip
         values = torch.stack([total.detach(), task.detach(), time_.detach()]).tolist()
@@ -275,10 +275,21 @@ class Trainer:
         for weights in layers:
             row = {}
             for kind, param in weights.items():
-                state = self.optimizer.state[param]
+                state = self.optimizer.state.get(param, {})
+                if "exp_avg_sq" not in state:  # never had a gradient (e.g. lateral, one step)
+                    row[kind] = torch.zeros_like(param)
+                    continue
                 row[kind] = state["exp_avg_sq"] / (1.0 - beta2 ** float(state["step"]))
             moments.append(row)
         return moments
+
+    def _pressure_learning_rate(self) -> float:
+        """The step size of the proximal pressure: ``lr``, and for SGD with momentum the
+        step a steady gradient settles at, lr / (1 - momentum)."""
+        group = self.optimizer.param_groups[0]
+        if isinstance(self.optimizer, torch.optim.SGD):
+            return group["lr"] / (1.0 - group["momentum"])
+        return group["lr"]
 
     def run(self) -> dict:
         """Train to the end, writing checkpoints; returns the final summary."""
@@ -317,9 +328,11 @@ class Trainer:
         wait for them): the box grows only under the pressures it will be trained with."""
         if not self.spec.growth.wait_for_costs:
             return True
+        costs = [getattr(self.spec.costs, name) for name in ("breadth", "depth", "time")]
         return all(
-            schedule_factor(getattr(self.spec.costs, name).schedule, self.iteration - 1) >= 1.0
-            for name in ("breadth", "depth", "time")
+            schedule_factor(cost.schedule, self.iteration - 1) >= 1.0
+            for cost in costs
+            if cost.weight > 0
         )
 
     def wall_seconds(self) -> float:
@@ -332,16 +345,16 @@ class Trainer:
     @torch.no_grad()
     def predict_test_sets(self) -> list[Prediction]:
         """The model's predictions on the fixed test set of every occlusion level, in order."""
-        return self._predict_sets(self.test_sets)
+        return self._predict_sets(self.test_sets, self.spec.record.exit_threshold)
 
     @torch.no_grad()
-    def _predict_sets(self, sets: list[torch.Tensor]) -> list[Prediction]:
+    def _predict_sets(self, sets: list[torch.Tensor], exit_threshold: float) -> list[Prediction]:
         self.model.eval()
         predictions = []
         for images in sets:
             batches = [
                 self.model.predict(self._normalise(images[start : start + 500]),
-                                   self.spec.record.exit_threshold)
+                                   exit_threshold)
                 for start in range(0, len(images), 500)
             ]  # fmt: skip
             predictions.append(Prediction(
@@ -356,7 +369,9 @@ class Trainer:
         if split == "test":
             predictions, labels = self.predict_test_sets(), self.test_labels
         else:
-            predictions, labels = self._predict_sets(self.validation_sets), self.validation_labels
+            # Every step computed: growth and compaction decide on the exact distribution
+            # (early exit would fold later steps' probability into the exit step).
+            predictions, labels = self._predict_sets(self.validation_sets, 0.0), self.validation_labels
         accuracy = [
             float((p.class_probs.argmax(dim=1) == labels).float().mean()) for p in predictions
         ]
@@ -438,9 +453,18 @@ class Trainer:
     def _grow(self, box: Box) -> None:
         """Grow the model and carry the optimiser state over to the grown parameters."""
         generator = self._generator(3, self.iteration)
+        old_steps = self.model.box.steps
+
+        def carry(name, key, value, param):
+            grown = _pad_like(key, value, param)
+            if name in ("halting_bias", "halting_gain") and param.shape[0] > old_steps:
+                # The old last step's halting terms never had a gradient while it was last:
+                # start their Adam state like the other steps' (not at zero).
+                grown = _restart_entry(key, grown, old_steps - 1)
+            return grown
+
         self._reshape_model(
-            lambda: self.model.grow(box, self.spec.growth.new_step_mass, generator),
-            lambda name, key, value, param: _pad_like(key, value, param),
+            lambda: self.model.grow(box, self.spec.growth.new_step_mass, generator), carry
         )
 
     def _reshape_model(self, change: Callable[[], None], carry) -> None:
@@ -573,6 +597,19 @@ def _pad(values: np.ndarray, size: int) -> np.ndarray:
     padded = np.full(size, np.nan, dtype="float64")
     padded[: len(values)] = values
     return padded
+
+
+def _restart_entry(name: str, value, index: int):
+    """Optimiser state with entry ``index`` restarted: zero momentum, and for Adam's second
+    moment the mean of the entries before it."""
+    if not isinstance(value, torch.Tensor) or value.dim() == 0:
+        return value
+    value = value.clone()
+    if name == "exp_avg_sq":
+        value[index] = value[:index].mean() if index > 0 else 0.0
+    else:
+        value[index] = 0.0
+    return value
 
 
 def _pad_like(name: str, value, param: torch.Tensor):

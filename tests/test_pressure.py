@@ -194,3 +194,61 @@ def test_every_box_gets_its_own_graph_past_the_recompile_limit(tiny_spec, tmp_pa
         trainer.train_step(grown)
         trainer.train_step(grown + 100)
     assert counter.graphs == per_box * 11
+
+
+def test_pressure_on_a_one_step_box_whose_recurrent_weights_never_had_a_gradient(
+    tiny_spec, tmp_path
+):
+    spec = tiny(tiny_spec, "lattice.steps.initial=1", "lattice.steps.max=1",
+                "costs.breadth.weight=0.1", "costs.depth.weight=0.1")  # fmt: skip
+    trainer = Trainer(spec, tmp_path / "run", progress=False)
+    for iteration in range(3):
+        trainer.train_step(iteration)  # lateral/top-down have no Adam state: no KeyError
+    assert torch.isfinite(costs.channel_magnitudes(trainer.model.incoming_weights())).all()
+
+
+def test_sgd_pressure_is_measured_in_the_step_momentum_settles_at(tiny_spec, tmp_path):
+    spec = tiny(tiny_spec, "training.optimizer=sgd", "training.lr=0.05")
+    trainer = Trainer(spec, tmp_path / "run", progress=False)
+    assert trainer._pressure_learning_rate() == pytest.approx(0.05 / (1 - 0.9))
+
+
+def test_growth_decisions_see_every_step_even_with_early_exit(tiny_spec, tmp_path):
+    spec = tiny(tiny_spec, "record.exit_threshold=0.4", "lattice.steps.initial=3")
+    trainer = Trainer(spec, tmp_path / "run", progress=False)
+    with torch.no_grad():
+        trainer.model.halting_bias.copy_(torch.tensor([2.0, 0.0, 0.0]))  # p ~ [0.88, 0.06, 0.06]
+    validation = trainer.evaluate("validation")
+    trainer.model.eval()
+    with torch.no_grad():
+        exact = trainer.model(trainer._normalise(trainer.validation_sets[0])).step_probs
+    assert np.allclose(validation.time_distribution, exact.mean(dim=0).numpy(), atol=1e-6)
+    assert validation.time_distribution[-1] > 0.01  # early exit would have folded it away
+
+
+def test_after_time_growth_the_old_last_step_gets_adam_state_like_its_neighbours(
+    tiny_spec, tmp_path
+):
+    from growsim.lattice import Box
+
+    trainer = Trainer(tiny(tiny_spec, "lattice.steps.initial=3"), tmp_path / "run", progress=False)
+    for iteration in range(20):
+        trainer.train_step(iteration)
+    state = trainer.optimizer.state[trainer.model.halting_bias]
+    assert state["exp_avg_sq"][2] == 0  # the last step's halting logit is unused
+    box = trainer.model.box
+    trainer._grow(Box(box.layers, box.channels, box.steps + 1))
+    state = trainer.optimizer.state[trainer.model.halting_bias]
+    assert state["exp_avg_sq"][2] == pytest.approx(float(state["exp_avg_sq"][:2].mean()))
+    assert state["exp_avg"][2] == 0
+
+
+def test_a_cost_without_weight_does_not_hold_growth_back(tiny_spec, tmp_path):
+    spec = tiny(tiny_spec, "costs.breadth.schedule.delay=100000")  # weight 0 in the tiny spec
+    trainer = Trainer(spec, tmp_path / "run", progress=False)
+    trainer.iteration = 10
+    assert trainer._costs_at_full_weight()
+    spec = tiny(tiny_spec, "costs.breadth.weight=0.01", "costs.breadth.schedule.delay=100000")
+    trainer = Trainer(spec, tmp_path / "run2", progress=False)
+    trainer.iteration = 10
+    assert not trainer._costs_at_full_weight()

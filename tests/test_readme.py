@@ -71,7 +71,7 @@ def test_every_growsim_command_line_parses():
     parser = build_parser()
     commands = []
     for block in blocks("bash"):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # join continued lines
             for part in line.split("#")[0].split("&&"):
                 words = shlex.split(part)
                 if words[:1] == ["growsim"]:
