@@ -129,6 +129,28 @@ def occlusion_effect(per_image: xr.Dataset) -> OcclusionEffect:
     )  # fmt: skip
 
 
+@dataclass
+class TimeSpread:
+    """How differently a model spends time on different images, per occlusion level."""
+
+    levels: np.ndarray
+    steps_std: np.ndarray  # (level,): standard deviation over images of expected steps
+    mean_step_probs: np.ndarray  # (level, step): p_t averaged over images
+    steps_used: np.ndarray  # (level,): steps carrying at least ``share`` of the mean mass
+    share: float
+
+
+def time_spread(per_image: xr.Dataset, share: float = 0.05) -> TimeSpread:
+    """Spread of time use over images: the guard against halting that locks every input
+    onto one step (then the standard deviation is 0 and one step carries all the mass)."""
+    steps = per_image.expected_steps.values.astype(float)  # (level, image)
+    mean_probs = per_image.step_probs.values.astype(float).mean(axis=1)  # (level, step)
+    return TimeSpread(
+        per_image.occlusion.values, steps.std(axis=1), mean_probs,
+        (mean_probs >= share).sum(axis=1), share,
+    )  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- difficulty
 
 

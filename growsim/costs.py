@@ -83,6 +83,11 @@ def expected_steps(step_probs: torch.Tensor) -> torch.Tensor:
     return step_probs @ steps
 
 
+def time_entropy(log_step_probs: torch.Tensor) -> torch.Tensor:
+    """Entropy of each input's time distribution, averaged over the batch (a scalar, nats)."""
+    return -(log_step_probs.exp() * log_step_probs).sum(dim=1).mean()
+
+
 def time_cost(step_probs: torch.Tensor) -> torch.Tensor:
     """Expected number of steps, averaged over the batch (a scalar)."""
     return expected_steps(step_probs).mean()

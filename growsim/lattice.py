@@ -10,7 +10,8 @@ layer l sits above channel c of layer l-1, so a layer whose weights are all zero
 identity and a channel whose incoming weights are zero stays exactly zero. silu, unlike
 relu, passes gradient at zero, so a silent (zero) unit can still learn to switch on.
 
-Every step has a readout (global average of a_top, then linear) and a halting probability
+Every step has a readout (a_top average-pooled to a ``readout_grid`` x ``readout_grid`` grid,
+then linear) and a halting probability
 lambda_t; the time distribution is the stick-breaking p_t = lambda_t * prod_{s<t} (1 -
 lambda_s), the last step taking what remains. ``fixed`` time selection learns one
 lambda per step; ``adaptive`` adds per-input terms: a linear read of the top layer's
@@ -93,6 +94,8 @@ class LatticeNetwork(nn.Module):
         connections: tuple[str, ...] = CONNECTIONS,
         time_mode: str = "adaptive",
         generator: torch.Generator | None = None,
+        readout_grid: int = 1,
+        source_norm: bool = False,
     ) -> None:
         super().__init__()
         unknown = set(connections) - set(CONNECTIONS)
@@ -104,6 +107,8 @@ class LatticeNetwork(nn.Module):
         self.input_stride = input_stride
         self.connections = tuple(c for c in CONNECTIONS if c in connections)
         self.time_mode = time_mode
+        self.readout_grid = readout_grid
+        self.source_norm = source_norm
         C, k = box.channels, kernel_size
         self.bottom_up = nn.ParameterList()
         self.lateral = nn.ParameterList()
@@ -120,7 +125,7 @@ class LatticeNetwork(nn.Module):
         # Lattice identity of each channel position: compaction removes positions and
         # growth fills the smallest free identities again (see growsim.compaction).
         self.register_buffer("channel_ids", torch.arange(C))
-        self.readout_weight = _normal((classes, C), 1.0 / math.sqrt(C), generator)
+        self.readout_weight = self._readout_init(C, C, generator)  # (class, channel, y, x)
         self.readout_bias = nn.Parameter(torch.zeros(classes))
         self.halting_bias = nn.Parameter(_uniform_halting_bias(box.steps))
         if time_mode == "adaptive":
@@ -140,6 +145,12 @@ class LatticeNetwork(nn.Module):
             channels=self.bottom_up[0].shape[0],
             steps=self.halting_bias.shape[0],
         )
+
+    def _readout_init(self, channels: int, count: int, generator) -> nn.Parameter:
+        """Random readout weights for ``count`` channels of a ``channels``-wide top layer."""
+        grid = self.readout_grid
+        std = 1.0 / math.sqrt(channels * grid * grid)
+        return _normal((self.classes, count, grid, grid), std, generator)
 
     def _fan_in(self, layer: int, channels: int, layers: int) -> int:
         """Weights into one channel of ``layer`` when every connection type is present."""
@@ -250,8 +261,11 @@ class LatticeNetwork(nn.Module):
             state = update if layer == 0 else states[-1] + update
             states.append(state)
             activations.append(F.silu(state))
-        features = activations[-1].mean(dim=(2, 3))  # (batch, channel)
-        step_logits = F.linear(features, self.readout_weight, self.readout_bias)
+        top = activations[-1]
+        features = top.mean(dim=(2, 3))  # (batch, channel)
+        grid = self.readout_grid
+        pooled = features[:, :, None, None] if grid == 1 else F.adaptive_avg_pool2d(top, grid)
+        step_logits = F.linear(pooled.flatten(1), self.readout_weight.flatten(1), self.readout_bias)
         return activations, step_logits, self._halting_logit(features, step_logits, step)
 
     def _recurrent_drive(
@@ -275,6 +289,8 @@ class LatticeNetwork(nn.Module):
                 weights.append(self.top_down[layer])
         if not inputs:
             return None
+        if self.source_norm:
+            inputs = [_rms_normalise(source) for source in inputs]
         if len(inputs) == 1:
             return F.conv2d(inputs[0], weights[0], padding=pad)
         return F.conv2d(torch.cat(inputs, dim=1), torch.cat(weights, dim=1), padding=pad)
@@ -329,11 +345,8 @@ class LatticeNetwork(nn.Module):
         free = [i for i in range(len(taken) + channels) if i not in taken]
         new_ids = torch.tensor(free[: channels - old.channels], dtype=self.channel_ids.dtype)
         self.channel_ids = torch.cat([self.channel_ids, new_ids.to(self.channel_ids.device)])
-        readout = self.readout_weight.new_zeros((self.classes, channels))
-        readout[:, : old.channels] = self.readout_weight
-        readout[:, old.channels :] = _normal(
-            (self.classes, channels - old.channels), 1.0 / math.sqrt(channels), generator
-        ).data.to(readout)
+        readout = self._readout_init(channels, channels - old.channels, generator)
+        readout = torch.cat([self.readout_weight.data, readout.data.to(self.readout_weight)], dim=1)
         self.readout_weight = nn.Parameter(readout)
         if self.time_mode == "adaptive":
             halting = self.halting_weight.new_zeros(channels)
@@ -374,6 +387,15 @@ def stick_breaking_log_probs(halting_logits: torch.Tensor) -> torch.Tensor:
     survived = torch.cumsum(log_continue, dim=1) - log_continue  # log prod_{s<t} (1 - lambda_s)
     log_probs = log_halt + survived
     return torch.cat([log_probs[:, :-1], survived[:, -1:]], dim=1)
+
+
+def _rms_normalise(activations: torch.Tensor) -> torch.Tensor:
+    """Each input's activations divided by their norm over the whole layer (summed over
+    channels, averaged over positions): one scalar per input, so a silent channel stays
+    exactly zero, a grown silent channel changes nothing, and the drive stays linear in the
+    weights (the costs keep their meaning)."""
+    square = activations.square().sum(dim=1, keepdim=True).mean(dim=(2, 3), keepdim=True)
+    return activations * torch.rsqrt(square + 1e-6)
 
 
 def _uniform_halting_bias(steps: int) -> torch.Tensor:

@@ -11,10 +11,12 @@ import xarray as xr
 from growsim import figures
 from growsim.analysis import (
     RESOURCE_COLUMNS,
+    TimeSpread,
     equal_accuracy_band,
     occlusion_effect,
     run_table,
     time_difficulty,
+    time_spread,
 )
 from growsim.combine import COMBINED_NAME
 from growsim.directories import REPORT_DIRECTORY
@@ -136,7 +138,26 @@ def _occlusion_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]
         values = " | ".join(f"{v:.2f}" for v in effect.steps_by_class[index])
         lines.append(f"| {class_name} | {values} |")
     lines += ["", "![occlusion](occlusion.png)", ""]
-    return lines
+    return lines + _time_spread_lines(time_spread(per_image))
+
+
+def _time_spread_lines(spread: TimeSpread) -> list[str]:
+    steps = spread.mean_step_probs.shape[1]
+    lines = [
+        "Time use over images (halting that locks onto one step shows as standard deviation 0 "
+        f"and one step with all the mass; 'steps used' counts steps with at least "
+        f"{spread.share:.0%} of the mean mass):",
+        "",
+        "| occlusion | std of expected steps | steps used | "
+        + " | ".join(f"mean p_{t + 1}" for t in range(steps)) + " |",
+        "|---|---|---|" + "---|" * steps,
+    ]
+    for index, level in enumerate(spread.levels):
+        probs = " | ".join(f"{p:.3f}" for p in spread.mean_step_probs[index])
+        lines.append(
+            f"| {level:.0%} | {spread.steps_std[index]:.3f} | {spread.steps_used[index]} | {probs} |"
+        )
+    return lines + [""]
 
 
 def _difficulty_section(

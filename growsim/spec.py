@@ -46,6 +46,12 @@ class LatticeConfig:
     )
     kernel_size: int = _bound(3, ge=1)
     input_stride: int = _bound(2, ge=1)
+    # The readout reads the top layer average-pooled to readout_grid x readout_grid
+    # positions (1: a global average; 2 keeps where in the image a feature is).
+    readout_grid: int = _bound(1, ge=1)
+    # Divide each activation map a layer reads by its root mean square over the whole
+    # layer, per input (a silent channel stays zero; see lattice._rms_normalise).
+    source_norm: bool = False
 
 
 @dataclass
@@ -173,15 +179,34 @@ class DataConfig:
 
 
 @dataclass
+class LearningRateSchedule:
+    """How the learning rates change over training iterations.
+
+    ``constant``: ``lr`` throughout. ``cosine``: a cosine decay from ``lr`` to
+    ``final * lr`` at the last iteration. Both start with a linear warm-up over ``warmup``
+    iterations.
+    """
+
+    kind: Literal["constant", "cosine"] = "constant"
+    warmup: int = _bound(0, ge=0)
+    final: float = _bound(0.0, ge=0, le=1)
+
+
+@dataclass
 class TrainingConfig:
     """Optimiser, duration, seed and hardware."""
 
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = _bound(1e-2, gt=0)
     time_lr: float = _bound(3e-2, gt=0)
+    # Applies to lr and time_lr alike (and so to the breadth and depth pressure).
+    lr_schedule: LearningRateSchedule = field(default_factory=LearningRateSchedule)
     # Weight of the mean cross-entropy of every step's readout, added to the task loss
     # (0: the expected cross-entropy alone). See costs.expected_task_loss.
     step_supervision: float = _bound(0.0, ge=0)
+    # Weight of an entropy bonus on each input's time distribution (adaptive or fixed): it
+    # keeps halting from locking every input onto one step. See objective.loss_terms.
+    time_entropy: float = _bound(0.0, ge=0)
     batch_size: int = _bound(64, ge=1)
     steps: int | None = _bound(None, ge=1)
     epochs: float | None = _bound(None, gt=0)

@@ -28,10 +28,10 @@ from growsim.lattice import Box, LatticeNetwork, Prediction
 from growsim.objective import loss_terms
 from growsim.proximal import apply_pressure
 from growsim.record import TrajectoryLayout, TrajectoryWriter, open_trajectory, trajectory_attrs
-from growsim.schedules import schedule_factor
+from growsim.schedules import learning_rate_factor, schedule_factor
 from growsim.spec import Spec, spec_to_yaml
 
-CHECKPOINT_FORMAT = 3  # 2: channel_ids, compaction; 3: halting_gain, validation split
+CHECKPOINT_FORMAT = 4  # 2: channel_ids, compaction; 3: halting_gain, validation split; 4: readout grid
 
 
 @dataclass
@@ -105,6 +105,8 @@ class Trainer:
             connections=tuple(spec.lattice.connections),
             time_mode=spec.time_selection,
             generator=generator,
+            readout_grid=spec.lattice.readout_grid,
+            source_norm=spec.lattice.source_norm,
         ).to(self.device)
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()
@@ -234,9 +236,11 @@ class Trainer:
         images, labels = self._batch(iteration)
         weights = self.cost_weights(iteration)
         self.model.train()
+        self._set_learning_rates(iteration)
         time_weight = torch.tensor(weights["time"], dtype=images.dtype, device=self.device)
         total, task, time_, correct = self._step(
-            self.model, images, labels, time_weight, self.spec.training.step_supervision
+            self.model, images, labels, time_weight, self.spec.training.step_supervision,
+            self.spec.training.time_entropy,
         )
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -264,6 +268,13 @@ class Trainer:
         running.time_cost += values[2]
         running.correct += int(correct)
         running.seen += len(labels)
+
+    def _set_learning_rates(self, iteration: int) -> None:
+        """Scale both parameter groups' learning rates by the schedule at ``iteration``."""
+        training = self.spec.training
+        factor = learning_rate_factor(training.lr_schedule, iteration, self.total_iterations)
+        for group, base in zip(self.optimizer.param_groups, (training.lr, training.time_lr)):
+            group["lr"] = base * factor
 
     def _second_moments(self, layers: list[dict[str, torch.Tensor]]):
         """Adam's bias-corrected second moment of every incoming weight tensor (None for SGD):

@@ -12,6 +12,7 @@ from growsim.analysis import (
     occlusion_effect,
     pareto_front,
     time_difficulty,
+    time_spread,
 )
 from growsim.reaction_times import match_reaction_times, read_reaction_times
 from growsim.statistics import average_ranks, bootstrap_spearman, paired_increase, spearman
@@ -119,3 +120,21 @@ def test_time_difficulty_without_a_reference_classifier():
     steps = np.random.default_rng(5).uniform(1, 4, (2, 30))
     data = per_image(steps, np.zeros((2, 30)), np.zeros(30, int)).drop_vars("reference_confidence")
     assert [r.measure for r in time_difficulty(data)] == ["occlusion level"]
+
+
+def test_time_spread_tells_locked_halting_from_spread_halting():
+    locked = np.zeros((1, 50, 4))
+    locked[..., 2] = 1.0  # every image: all mass on step 3
+    spread = np.random.default_rng(4).dirichlet([2.0, 1.0, 1.0, 0.05], size=(1, 50))
+    results = []
+    for probs in (locked, spread):
+        expected = (probs * np.arange(1, 5)).sum(axis=2)
+        data = per_image(expected, np.full_like(expected, 0.5), np.arange(50) % 2, levels=(0.0,))
+        data["step_probs"] = (("occlusion", "image", "step"), probs)
+        results.append(time_spread(data))
+    locked_spread, spread_spread = results
+    assert locked_spread.steps_std[0] == pytest.approx(0.0)
+    assert locked_spread.steps_used[0] == 1
+    assert spread_spread.steps_std[0] > 0.25
+    assert spread_spread.steps_used[0] == 3  # the fourth step holds about 1%
+    np.testing.assert_allclose(spread_spread.mean_step_probs.sum(axis=1), 1.0)

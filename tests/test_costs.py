@@ -196,3 +196,39 @@ def test_stick_breaking_gives_a_distribution(batch, steps, seed):
     probs = stick_breaking_log_probs(logits).exp()
     assert torch.all(probs >= 0)
     assert torch.allclose(probs.sum(dim=1), torch.ones(batch))
+
+
+def _halting_logits_for(probs: torch.Tensor) -> torch.Tensor:
+    """Stick-breaking halting logits that give ``probs`` (batch, step) exactly."""
+    survived = 1.0 - torch.cumsum(probs, dim=1) + probs  # mass not yet taken before step t
+    halt = (probs / survived).clamp(1e-12, 1 - 1e-12)
+    return torch.log(halt) - torch.log1p(-halt)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 3.0), min_size=2, max_size=6),
+    st.floats(0.0, 0.5), st.floats(0.05, 2.0),
+)  # fmt: skip
+def test_the_entropy_bonus_makes_the_softmin_over_steps_the_optimum(step_losses, time_weight, entropy):
+    """Per input, sum_t p_t (CE_t + w t) - beta H(p) is stationary (zero gradient in every
+    halting logit) exactly at p_t proportional to exp(-(CE_t + w t) / beta), and lower there
+    than at a one-hot on the best step: the entropy term spreads time instead of locking it."""
+    losses = torch.tensor(step_losses)[None]  # (1, step)
+    steps = torch.arange(1, losses.shape[1] + 1, dtype=losses.dtype)
+    target = torch.softmax(-(losses + time_weight * steps) / entropy, dim=1)
+    assume(bool(target.min() > 1e-6))  # logits stay finite
+
+    def objective(logits):
+        log_p = stick_breaking_log_probs(logits)
+        p = log_p.exp()
+        return (p * losses).sum() + time_weight * costs.time_cost(p) - entropy * costs.time_entropy(log_p)
+
+    logits = _halting_logits_for(target)[:, :-1]
+    logits = torch.cat([logits, torch.zeros(1, 1)], dim=1).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(objective(logits), logits)
+    assert gradient[:, :-1].abs().max() < 1e-8  # the last logit is unused (takes the rest)
+    one_hot = torch.full_like(target, 1e-9)
+    one_hot[0, int((losses + time_weight * steps).argmin())] = 1.0
+    one_hot = one_hot / one_hot.sum()
+    assert objective(logits) <= objective(_halting_logits_for(one_hot)) + 1e-9

@@ -8,10 +8,13 @@ from hypothesis import strategies as st
 from growsim.lattice import Box, LatticeNetwork
 
 
-def network(box, time_mode="adaptive", connections=("bottom_up", "lateral", "top_down"), seed=0):
+def network(
+    box, time_mode="adaptive", connections=("bottom_up", "lateral", "top_down"), seed=0, grid=1,
+    norm=False,
+):
     return LatticeNetwork(
         box, in_channels=1, classes=5, time_mode=time_mode, connections=connections,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator().manual_seed(seed), readout_grid=grid, source_norm=norm,
     )  # fmt: skip
 
 
@@ -26,6 +29,21 @@ def perturb_time_selection(net):
         if net.time_mode == "adaptive":
             net.halting_weight.normal_(0, 1, generator=torch.Generator().manual_seed(6))
             net.halting_confidence.fill_(2.0)
+
+
+def test_a_spatial_readout_reads_where_a_feature_is():
+    """With a 2 x 2 readout grid, the same features in another quadrant give other logits;
+    a global average (grid 1) cannot tell them apart."""
+    for grid, differs in ((1, False), (2, True)):
+        net = network(Box(1, 2, 1), connections=("bottom_up",), grid=grid)
+        with torch.no_grad():
+            net.bottom_up[0].zero_()
+            net.bottom_up[0][0, 0, 1, 1] = 1.0  # channel 0 copies the (strided) image
+        left, right = torch.zeros(2, 1, 16, 16).unbind(0)
+        left[:, 2:6, 2:6], right[:, 2:6, 10:14] = 1.0, 1.0
+        logits = net(torch.stack([left, right])).logits[:, 0]
+        assert net.readout_weight.shape == (5, 2, grid, grid)
+        assert (not torch.allclose(logits[0], logits[1])) == differs
 
 
 def test_output_shapes_and_distribution():
@@ -50,9 +68,10 @@ def test_adaptive_time_differs_between_inputs_and_fixed_does_not():
     assert fixed(images()).step_probs.std(dim=0).max() < 1e-7
 
 
-def test_a_layer_with_zero_weights_is_the_identity():
-    net = network(Box(3, 4, 2), connections=("bottom_up", "lateral"))
-    shallow = network(Box(2, 4, 2), connections=("bottom_up", "lateral"))
+@pytest.mark.parametrize("norm", [False, True])
+def test_a_layer_with_zero_weights_is_the_identity(norm):
+    net = network(Box(3, 4, 2), connections=("bottom_up", "lateral"), norm=norm)
+    shallow = network(Box(2, 4, 2), connections=("bottom_up", "lateral"), norm=norm)
     with torch.no_grad():
         for name in ("bottom_up", "lateral"):
             for index in range(2):
@@ -67,12 +86,12 @@ def test_a_layer_with_zero_weights_is_the_identity():
 @given(
     st.integers(1, 3), st.integers(2, 5), st.integers(1, 4),
     st.integers(0, 3), st.integers(0, 4), st.sampled_from(["fixed", "adaptive"]),
-    st.integers(0, 1000),
+    st.integers(0, 1000), st.sampled_from([1, 2, 3]), st.booleans(),
 )  # fmt: skip
 def test_growing_channels_and_layers_keeps_the_output_exactly(
-    layers, channels, steps, more_layers, more_channels, time_mode, seed
+    layers, channels, steps, more_layers, more_channels, time_mode, seed, grid, norm
 ):
-    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed)
+    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed, grid=grid, norm=norm)
     perturb_time_selection(net)
     before = net(images())
     net.grow(Box(layers + more_layers, channels + more_channels, steps))
@@ -100,15 +119,17 @@ def trained_like(net, seed):
 @given(
     st.integers(1, 3), st.integers(2, 4), st.integers(1, 4), st.integers(0, 2),
     st.integers(0, 3), st.integers(0, 3), st.sampled_from(["fixed", "adaptive"]),
-    st.sampled_from([1e-3, 1e-2, 0.2]), st.integers(0, 1000),
+    st.sampled_from([1e-3, 1e-2, 0.2]), st.integers(0, 1000), st.sampled_from([1, 2]),
+    st.booleans(),
 )  # fmt: skip
 def test_growth_in_every_axis_changes_the_output_by_at_most_its_bound(
-    layers, channels, steps, more_layers, more_channels, more_steps, time_mode, mass, seed
+    layers, channels, steps, more_layers, more_channels, more_steps, time_mode, mass, seed, grid,
+    norm,
 ):
     """Trained-like parameters, float64: channels and layers change nothing; new steps take
     exactly ``mass`` of each input's old last-step probability, and no class probability
     moves by more than that."""
-    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed).double()
+    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed, grid=grid, norm=norm).double()
     trained_like(net, seed)
     x = images().double()
     before = net(x)
