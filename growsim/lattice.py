@@ -95,7 +95,6 @@ class LatticeNetwork(nn.Module):
         time_mode: str = "adaptive",
         generator: torch.Generator | None = None,
         readout_grid: int = 1,
-        source_norm: bool = False,
     ) -> None:
         super().__init__()
         unknown = set(connections) - set(CONNECTIONS)
@@ -108,7 +107,6 @@ class LatticeNetwork(nn.Module):
         self.connections = tuple(c for c in CONNECTIONS if c in connections)
         self.time_mode = time_mode
         self.readout_grid = readout_grid
-        self.source_norm = source_norm
         C, k = box.channels, kernel_size
         self.bottom_up = nn.ParameterList()
         self.lateral = nn.ParameterList()
@@ -289,8 +287,6 @@ class LatticeNetwork(nn.Module):
                 weights.append(self.top_down[layer])
         if not inputs:
             return None
-        if self.source_norm:
-            inputs = [_rms_normalise(source) for source in inputs]
         if len(inputs) == 1:
             return F.conv2d(inputs[0], weights[0], padding=pad)
         return F.conv2d(torch.cat(inputs, dim=1), torch.cat(weights, dim=1), padding=pad)
@@ -387,15 +383,6 @@ def stick_breaking_log_probs(halting_logits: torch.Tensor) -> torch.Tensor:
     survived = torch.cumsum(log_continue, dim=1) - log_continue  # log prod_{s<t} (1 - lambda_s)
     log_probs = log_halt + survived
     return torch.cat([log_probs[:, :-1], survived[:, -1:]], dim=1)
-
-
-def _rms_normalise(activations: torch.Tensor) -> torch.Tensor:
-    """Each input's activations divided by their norm over the whole layer (summed over
-    channels, averaged over positions): one scalar per input, so a silent channel stays
-    exactly zero, a grown silent channel changes nothing, and the drive stays linear in the
-    weights (the costs keep their meaning)."""
-    square = activations.square().sum(dim=1, keepdim=True).mean(dim=(2, 3), keepdim=True)
-    return activations * torch.rsqrt(square + 1e-6)
 
 
 def _uniform_halting_bias(steps: int) -> torch.Tensor:

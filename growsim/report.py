@@ -105,6 +105,7 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -
         per_image = per_image.compute()
     if len(per_image.occlusion) > 1:
         lines += _occlusion_section(per_image, out, name)
+    lines += _time_spread_lines(time_spread(per_image))
     lines += _difficulty_section(per_image, out, name, times, notify)
     return lines
 
@@ -138,15 +139,17 @@ def _occlusion_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]
         values = " | ".join(f"{v:.2f}" for v in effect.steps_by_class[index])
         lines.append(f"| {class_name} | {values} |")
     lines += ["", "![occlusion](occlusion.png)", ""]
-    return lines + _time_spread_lines(time_spread(per_image))
+    return lines
 
 
 def _time_spread_lines(spread: TimeSpread) -> list[str]:
     steps = spread.mean_step_probs.shape[1]
     lines = [
-        "Time use over images (halting that locks onto one step shows as standard deviation 0 "
+        "## Time use over images",
+        "",
+        "Halting that locks onto one step shows as standard deviation 0 "
         f"and one step with all the mass; 'steps used' counts steps with at least "
-        f"{spread.share:.0%} of the mean mass):",
+        f"{spread.share:.0%} of the mean mass:",
         "",
         "| occlusion | std of expected steps | steps used | "
         + " | ".join(f"mean p_{t + 1}" for t in range(steps)) + " |",
@@ -232,6 +235,7 @@ def _predictions_report(
         )
         lines.append(row + (f" {float(at.correct.mean()):.3f} |" if labelled else ""))
     lines.append("")
+    lines += _time_spread_lines(time_spread(predictions))
     return lines + _difficulty_section(predictions, out, name, times, notify)
 
 

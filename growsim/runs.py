@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -12,7 +13,7 @@ from growsim.files import jsonable, make_writable_directory, write_text_atomical
 from growsim.locks import exclusive_lock
 from growsim.per_image import write_per_image
 from growsim.record import committed_checkpoints, truncate
-from growsim.spec import Spec, spec_to_yaml
+from growsim.spec import Spec, parse_spec, spec_to_yaml
 from growsim.train import Trainer
 
 
@@ -52,10 +53,11 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     resuming = resume and started
     if resuming:
         stored = (run_dir / "spec.yaml").read_text() if (run_dir / "spec.yaml").exists() else None
-        if stored is not None and stored != spec_text:
+        if stored is not None and not _same_experiment(stored, spec):
             raise RunError(
                 f"{run_dir}: --resume with a spec that differs from the run's spec.yaml. "
-                "Resume with the same spec and overrides, or start a new run with --name."
+                "Resume with the same spec and overrides (training.threads may differ), or "
+                "start a new run with --name."
             )
         if (run_dir / "summary.json").exists():  # written last: the run is complete
             say(f"{run_dir}: the run has finished; nothing to resume")
@@ -82,3 +84,11 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     summary["run_dir"] = str(run_dir)
     write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
     return summary
+
+
+def _same_experiment(stored_text: str, spec: Spec) -> bool:
+    """True when ``spec`` asks for the run ``stored_text`` describes: every key equal except
+    ``training.threads`` (how many cores a machine lends is not part of the experiment)."""
+    stored = parse_spec(stored_text, "spec.yaml")
+    threads = replace(spec, training=replace(spec.training, threads=stored.training.threads))
+    return spec_to_yaml(threads) == spec_to_yaml(stored)

@@ -49,9 +49,6 @@ class LatticeConfig:
     # The readout reads the top layer average-pooled to readout_grid x readout_grid
     # positions (1: a global average; 2 keeps where in the image a feature is).
     readout_grid: int = _bound(1, ge=1)
-    # Divide each activation map a layer reads by its root mean square over the whole
-    # layer, per input (a silent channel stays zero; see lattice._rms_normalise).
-    source_norm: bool = False
 
 
 @dataclass
@@ -645,6 +642,37 @@ def _check_consistency(spec: Spec, context: _Context) -> None:
         raise context.error("training", "set exactly one of training.steps and training.epochs")
     if spec.lattice.input_stride > spec.data.image_size // 4:
         raise context.error("lattice.input_stride", "leaves fewer than 4 x 4 positions per map")
+    _check_training_recipe(spec, context)
+
+
+def _check_training_recipe(spec: Spec, context: _Context) -> None:
+    """Checks of the readout, learning-rate schedule and time entropy against the rest."""
+    positions = -(-spec.data.image_size // spec.lattice.input_stride)
+    if spec.lattice.readout_grid > positions:
+        raise context.error(
+            "lattice.readout_grid",
+            f"{spec.lattice.readout_grid} exceeds the {positions} x {positions} positions of a "
+            "map (data.image_size / lattice.input_stride)",
+        )
+    schedule = spec.training.lr_schedule
+    if schedule.kind == "constant" and schedule.final:
+        raise context.error(
+            "training.lr_schedule.final", "a constant schedule has no final rate; use kind: cosine"
+        )
+    if spec.training.steps is not None and schedule.warmup >= spec.training.steps:
+        raise context.error(
+            "training.lr_schedule.warmup",
+            f"{schedule.warmup} iterations of warm-up leave none of the {spec.training.steps} "
+            "training iterations at full rate",
+        )
+    time_can_grow = spec.growth.enabled and spec.lattice.steps.max > spec.lattice.steps.initial
+    if spec.training.time_entropy > 0 and spec.costs.time.weight == 0 and time_can_grow:
+        raise context.error(
+            "training.time_entropy",
+            "with costs.time.weight 0 the entropy bonus spreads probability onto the last step "
+            "of any box, so time growth would not stop before lattice.steps.max; give time a "
+            "weight, or fix the steps (lattice.steps.initial = max)",
+        )
 
 
 def _check_data(data: DataConfig, context: _Context) -> None:

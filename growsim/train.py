@@ -106,7 +106,6 @@ class Trainer:
             time_mode=spec.time_selection,
             generator=generator,
             readout_grid=spec.lattice.readout_grid,
-            source_norm=spec.lattice.source_norm,
         ).to(self.device)
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()

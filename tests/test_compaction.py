@@ -13,12 +13,10 @@ from growsim.lattice import Box, LatticeNetwork
 
 
 def network(
-    box, time_mode="adaptive", connections=("bottom_up", "lateral", "top_down"), seed=1, grid=1,
-    norm=False,
+    box, time_mode="adaptive", connections=("bottom_up", "lateral", "top_down"), seed=1, grid=1
 ):
     net = LatticeNetwork(box, 1, 5, connections=connections, time_mode=time_mode,
-                         generator=torch.Generator().manual_seed(seed), readout_grid=grid,
-                         source_norm=norm)  # fmt: skip
+                         generator=torch.Generator().manual_seed(seed), readout_grid=grid)  # fmt: skip
     with torch.no_grad():  # input-dependent, far from uniform time selection
         generator = torch.Generator().manual_seed(seed + 1)
         net.halting_bias.normal_(0, 1, generator=generator)
@@ -37,10 +35,10 @@ def images(count=5, seed=3):
     layers=st.integers(1, 4), channels=st.integers(2, 8), steps=st.integers(1, 5),
     data=st.data(), time_mode=st.sampled_from(["fixed", "adaptive"]),
     connections=st.sampled_from([("bottom_up", "lateral", "top_down"), ("bottom_up", "lateral"), ("bottom_up",)]),
-    grid=st.sampled_from([1, 2]), norm=st.booleans(),
+    grid=st.sampled_from([1, 2]),
 )  # fmt: skip
-def test_packing_is_exact(layers, channels, steps, data, time_mode, connections, grid, norm):
-    net = network(Box(layers, channels, steps), time_mode, connections, grid=grid, norm=norm)
+def test_packing_is_exact(layers, channels, steps, data, time_mode, connections, grid):
+    net = network(Box(layers, channels, steps), time_mode, connections, grid=grid)
     kept = data.draw(st.lists(st.integers(0, channels - 1), min_size=1, unique=True))
     keep_layers = data.draw(st.integers(1, layers))
     plan = CompactionPlan(tuple(sorted(kept)), keep_layers, data.draw(st.integers(1, steps)))

@@ -46,6 +46,7 @@ def test_occlusion_spec_end_to_end(tmp_path):
     assert main(["report", str(tmp_path / "occlusion")]) == 0
     report = (tmp_path / "occlusion" / "report" / "report.md").read_text()
     assert "## Occlusion" in report and "reference classifier miss probability" in report
+    assert "std of expected steps" in report  # the time-spread table
 
 
 @pytest.mark.slow

@@ -9,12 +9,11 @@ from growsim.lattice import Box, LatticeNetwork
 
 
 def network(
-    box, time_mode="adaptive", connections=("bottom_up", "lateral", "top_down"), seed=0, grid=1,
-    norm=False,
+    box, time_mode="adaptive", connections=("bottom_up", "lateral", "top_down"), seed=0, grid=1
 ):
     return LatticeNetwork(
         box, in_channels=1, classes=5, time_mode=time_mode, connections=connections,
-        generator=torch.Generator().manual_seed(seed), readout_grid=grid, source_norm=norm,
+        generator=torch.Generator().manual_seed(seed), readout_grid=grid,
     )  # fmt: skip
 
 
@@ -68,10 +67,9 @@ def test_adaptive_time_differs_between_inputs_and_fixed_does_not():
     assert fixed(images()).step_probs.std(dim=0).max() < 1e-7
 
 
-@pytest.mark.parametrize("norm", [False, True])
-def test_a_layer_with_zero_weights_is_the_identity(norm):
-    net = network(Box(3, 4, 2), connections=("bottom_up", "lateral"), norm=norm)
-    shallow = network(Box(2, 4, 2), connections=("bottom_up", "lateral"), norm=norm)
+def test_a_layer_with_zero_weights_is_the_identity():
+    net = network(Box(3, 4, 2), connections=("bottom_up", "lateral"))
+    shallow = network(Box(2, 4, 2), connections=("bottom_up", "lateral"))
     with torch.no_grad():
         for name in ("bottom_up", "lateral"):
             for index in range(2):
@@ -86,12 +84,12 @@ def test_a_layer_with_zero_weights_is_the_identity(norm):
 @given(
     st.integers(1, 3), st.integers(2, 5), st.integers(1, 4),
     st.integers(0, 3), st.integers(0, 4), st.sampled_from(["fixed", "adaptive"]),
-    st.integers(0, 1000), st.sampled_from([1, 2, 3]), st.booleans(),
+    st.integers(0, 1000), st.sampled_from([1, 2, 3]),
 )  # fmt: skip
 def test_growing_channels_and_layers_keeps_the_output_exactly(
-    layers, channels, steps, more_layers, more_channels, time_mode, seed, grid, norm
+    layers, channels, steps, more_layers, more_channels, time_mode, seed, grid
 ):
-    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed, grid=grid, norm=norm)
+    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed, grid=grid)
     perturb_time_selection(net)
     before = net(images())
     net.grow(Box(layers + more_layers, channels + more_channels, steps))
@@ -120,16 +118,14 @@ def trained_like(net, seed):
     st.integers(1, 3), st.integers(2, 4), st.integers(1, 4), st.integers(0, 2),
     st.integers(0, 3), st.integers(0, 3), st.sampled_from(["fixed", "adaptive"]),
     st.sampled_from([1e-3, 1e-2, 0.2]), st.integers(0, 1000), st.sampled_from([1, 2]),
-    st.booleans(),
 )  # fmt: skip
 def test_growth_in_every_axis_changes_the_output_by_at_most_its_bound(
-    layers, channels, steps, more_layers, more_channels, more_steps, time_mode, mass, seed, grid,
-    norm,
+    layers, channels, steps, more_layers, more_channels, more_steps, time_mode, mass, seed, grid
 ):
     """Trained-like parameters, float64: channels and layers change nothing; new steps take
     exactly ``mass`` of each input's old last-step probability, and no class probability
     moves by more than that."""
-    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed, grid=grid, norm=norm).double()
+    net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed, grid=grid).double()
     trained_like(net, seed)
     x = images().double()
     before = net(x)

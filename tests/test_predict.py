@@ -155,6 +155,9 @@ def test_report_correlates_predicted_time_with_a_trial_table(trained, tmp_path, 
     assert f"{count} of those matched, giving {count} of the {count} images analysed" in printed
     assert "2 incorrect" in printed
     report = (tmp_path / "p" / "report" / "report.md").read_text()
+    # one occlusion level: no occlusion section, but the spread of time over images is there
+    assert "## Occlusion" not in report and "## Time use over images" in report
+    assert "| 0% | " in report.split("## Time use over images")[1]
     assert (
         "| human reaction time | 1.000 [" in report
         and (tmp_path / "p" / "report" / "difficulty.png").exists()

@@ -216,3 +216,14 @@ def test_sigterm_says_how_to_continue_and_wall_time_adds_up_over_segments(refere
     seconds = json.loads((run_dir / "summary.json").read_text())["seconds"]
     # 150 iterations before the stop, 50 after: the total covers both segments
     assert first_segment < seconds < first_segment + second_segment_bound
+
+
+def test_resume_accepts_another_thread_count(tiny_spec, tmp_path):
+    """How many cores a machine lends is not part of the experiment: a run started with one
+    thread count resumes with another (and with another seed it is still refused)."""
+    assert cli(tiny_spec, tmp_path, "--set", "training.steps=30").returncode == 0
+    result = cli(
+        tiny_spec, tmp_path, "--set", "training.steps=30", "--set", "training.threads=2", "--resume"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "differs" not in result.stderr

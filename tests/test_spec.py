@@ -71,6 +71,19 @@ def test_spec_round_trips_through_yaml():
             "data.clutter: only the shapes dataset draws clutter",
         ),
         ("record: {exit_threshold: 0.9}\n", "record.exit_threshold: must be <= 0.5"),
+        ("lattice: {readout_grid: 15}\n", "lattice.readout_grid: 15 exceeds the 14 x 14 positions"),
+        (
+            "training: {steps: 10, lr_schedule: {final: 0.1}}\n",
+            "training.lr_schedule.final: a constant schedule has no final rate",
+        ),
+        (
+            "training: {steps: 10, lr_schedule: {kind: cosine, warmup: 10}}\n",
+            "training.lr_schedule.warmup: 10 iterations of warm-up leave none",
+        ),
+        (
+            "training: {steps: 10, time_entropy: 0.1}\n",
+            "training.time_entropy: with costs.time.weight 0 the entropy bonus",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key_path(tmp_path, text, message):

@@ -155,6 +155,8 @@ def test_two_member_sweep_through_the_cli_then_report(tmp_path, capsys):
         png_size(member / "report" / figure)
     text = (member / "report" / "report.md").read_text()
     assert "## Occlusion" in text and "| human reaction time |" in text
+    spread = text.split("## Time use over images")[1]
+    assert "| 0% | " in spread and "| 30% | " in spread
     assert f"({len(ids[::2])} of {len(ids)})" in text
 
 
