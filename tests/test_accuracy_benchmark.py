@@ -143,7 +143,7 @@ def test_plain_recurrent_net_computes_growsims_readouts(variant, tmp_path):
 
 
 def test_copy_refuses_a_plain_net_of_another_box(tmp_path):
-    spec = parse_spec(tiny_spec_text("every_connection", steps=1))
+    spec = parse_spec(tiny_spec_text("every_connection", steps=6))
     trainer, _ = train_growsim(spec, tmp_path / "run")
     other = PlainRecurrentConvNet(1, 3, layers=2, channels=4, steps=3)
     with pytest.raises(ValueError, match="does not match"):
