@@ -35,7 +35,9 @@ def test_occlusion_spec_end_to_end(tmp_path):
         "run", str(SPECS / "occlusion.yaml"), "--out", str(tmp_path), "--no-progress",
         "--set", "training.steps=400", "--set", "record.every=100",
         "--set", "data.train_size=4000", "--set", "data.test_size=500",
-    ])  # fmt: skip
+        *[f"--set=costs.{cost}.schedule.{key}={value}"
+          for cost in ("breadth", "depth", "time") for key, value in (("delay", 50), ("ramp", 100))],
+    ])  # fmt: skip  (costs at full weight by iteration 150, so the box grows within the 400)
     assert code == 0
     run = xr.open_zarr(tmp_path / "occlusion" / "trajectory.zarr")
     assert run.occlusion.values.tolist() == [0.0, 0.2, 0.4, 0.6]
