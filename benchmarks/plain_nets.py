@@ -19,6 +19,16 @@ def _readout(channels: int, grid: int, classes: int) -> nn.Sequential:
     )
 
 
+def _bottom_up(
+    in_channels: int, channels: int, layers: int, kernel_size: int, input_stride: int
+) -> nn.ModuleList:
+    """The bottom-up convolutions of every layer; layer 0 reads the image with a stride."""
+    return nn.ModuleList(
+        [_conv(in_channels, channels, kernel_size, input_stride)]
+        + [_conv(channels, channels, kernel_size) for _ in range(layers - 1)]
+    )
+
+
 def _conv(source: int, channels: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(source, channels, kernel_size, stride, kernel_size // 2, bias=False)
 
@@ -46,10 +56,7 @@ class PlainRecurrentConvNet(nn.Module):
     ) -> None:
         super().__init__()
         self.steps = steps
-        self.bottom_up = nn.ModuleList(
-            [_conv(in_channels, channels, kernel_size, input_stride)]
-            + [_conv(channels, channels, kernel_size) for _ in range(layers - 1)]
-        )
+        self.bottom_up = _bottom_up(in_channels, channels, layers, kernel_size, input_stride)
         lateral = layers if "lateral" in connections else 0
         top_down = layers - 1 if "top_down" in connections else 0
         self.lateral = nn.ModuleList(
@@ -101,10 +108,7 @@ class FeedforwardConvNet(nn.Module):
         readout_grid: int = 1,
     ) -> None:
         super().__init__()
-        self.bottom_up = nn.ModuleList(
-            [_conv(in_channels, channels, kernel_size, input_stride)]
-            + [_conv(channels, channels, kernel_size) for _ in range(layers - 1)]
-        )
+        self.bottom_up = _bottom_up(in_channels, channels, layers, kernel_size, input_stride)
         self.readout = _readout(channels, readout_grid, classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
