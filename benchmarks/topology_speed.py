@@ -50,25 +50,19 @@ def epoch_seconds(samples: int = 4000, batch: int = 64) -> float:
     return best_of(step, 5) * (samples / batch)
 
 
-def main() -> None:
-    """Print the topology benchmark table."""
+def rows(quick: bool = False) -> list[dict]:
+    """The topology rows: Numba against the networkx reference, and its cost per checkpoint."""
     graph = lattice_graph()
     analyse(*graph, STEPS)  # compile (cached on disk afterwards)
     numba_seconds = best_of(lambda: analyse(*graph, STEPS), 5)
     reference_seconds = best_of(lambda: reference_metrics(*graph, STEPS), 1)
     epoch = epoch_seconds()
     edges = sum(int(m.sum()) for m in graph[2:])
-    print(f"topology: {LAYERS} layers x {CHANNELS} channels x {STEPS} steps, "
-          f"{ACTIVITY:.0%} active, {edges} lattice edges")  # fmt: skip
-    print(f"{'measure':<44}{'value':>12}")
-    print(f"{'numba analyse (s)':<44}{numba_seconds:>12.4f}")
-    print(f"{'networkx reference (s)':<44}{reference_seconds:>12.2f}")
-    print(
-        f"{'speed-up numba / reference':<44}{reference_seconds / numba_seconds:>11.0f}x  (target >= 50x)"
-    )
-    print(f"{'one epoch of quick-spec training (s)':<44}{epoch:>12.2f}")
-    print(f"{'topology per checkpoint / epoch':<44}{numba_seconds / epoch:>12.2%}  (target < 1%)")
-
-
-if __name__ == "__main__":
-    main()
+    lattice = f"{LAYERS} x {CHANNELS} x {STEPS} lattice, {ACTIVITY:.0%} active, {edges} edges"
+    return [
+        {"measure": f"topology analysis: Numba / networkx reference speed-up ({lattice})",
+         "value": reference_seconds / numba_seconds, "unit": "x", "target": ">= 50",
+         "detail": f"numba {numba_seconds:.4f} s, networkx {reference_seconds:.2f} s"},
+        {"measure": "topology analysis per checkpoint / one training epoch",
+         "value": numba_seconds / epoch, "unit": "fraction", "target": "< 0.01"},
+    ]  # fmt: skip

@@ -1,6 +1,5 @@
 """Training throughput and peak memory: growsim (uncompacted, compacted, compiled) against
-a plain PyTorch recurrent conv net of the same active size; adaptive early exit; the
-recording overhead. Every figure is a ratio of times measured in this one run.
+a plain PyTorch recurrent conv net of the same active size; adaptive early exit. Every figure is a ratio of times measured in this one run.
 
 The network: 3 layers, 4 steps, 28 x 28 inputs at input stride 2, batch 128. "25% active":
 the box has 32 channels per layer and 8 carry weights (the other 24 pruned to zero, as the
@@ -9,7 +8,6 @@ breadth cost leaves them); compaction packs it to 8 channels.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -18,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.memory_use import peak_step_bytes
+from benchmarks.step_floor import interleaved_seconds, seconds_per_call
 from growsim.compaction import CompactionPlan, compact, prune
 from growsim.lattice import Box, LatticeNetwork
 from growsim.objective import loss_terms
@@ -124,43 +124,13 @@ def make_step(kind: str):
 
 def seconds_per_step(step, repeats: int = 20, warmup: int = 3) -> float:
     """Median seconds per call after ``warmup`` calls."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
-
-
-def _peak_memory_child(kind: str, queue) -> None:
-    torch.set_num_threads(1)
-    step = make_step(kind)
-    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
-    before = _status_kib("VmRSS")
-    for _ in range(3):
-        step()
-    queue.put(_status_kib("VmHWM") - before)
-
-
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
+    return seconds_per_call(step, repeats, warmup)
 
 
 def peak_memory_kib(kind: str) -> int:
     """Peak resident memory over three training steps above the footprint before them
     (KiB), in a fresh process: activations, gradients and optimiser state."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_peak_memory_child, args=(kind, queue))
-    process.start()
-    value = queue.get(timeout=300)
-    process.join()
-    return max(int(value), 1)
+    return peak_step_bytes(make_step, kind) // 1024
 
 
 def recompiles_over_growth() -> tuple[int, int, float]:
@@ -207,41 +177,6 @@ def early_exit_table() -> list[tuple[str, float, float, float]]:
     return rows
 
 
-def recording_overhead() -> dict[str, float]:
-    """Seconds spent per part of a quick-spec run (200 iterations, checkpoint every 50)."""
-    from growsim.spec import load_spec
-    from growsim.train import Trainer
-
-    spec = load_spec(Path(__file__).parents[1] / "specs" / "quick.yaml",
-                     ["training.steps=200", "record.every=50"])  # fmt: skip
-    spent = {"train": 0.0, "write": 0.0, "topology": 0.0, "evaluate": 0.0, "save": 0.0}
-    with TemporaryDirectory() as directory:
-        trainer = Trainer(spec, Path(directory), progress=False)
-
-        def timed(name, function):
-            def wrapper(*args, **kwargs):
-                start = time.perf_counter()
-                try:
-                    return function(*args, **kwargs)
-                finally:
-                    spent[name] += time.perf_counter() - start
-            return wrapper
-
-        trainer.train_step = timed("train", trainer.train_step)
-        trainer.writer.append = timed("write", trainer.writer.append)
-        import growsim.train
-
-        original = growsim.train.topology_values
-        growsim.train.topology_values = timed("topology", original)
-        trainer.evaluate = timed("evaluate", trainer.evaluate)
-        trainer.save_checkpoint = timed("save", trainer.save_checkpoint)
-        try:
-            trainer.run()
-        finally:
-            growsim.train.topology_values = original
-    return spent
-
-
 EARLY_EXIT_SPEC = """
 name: early-exit
 lattice: {layers: {initial: 2, max: 2}, channels: {initial: 16, max: 16}, steps: {initial: 6, max: 6}}
@@ -254,39 +189,37 @@ record: {every: 400}
 """
 
 
-def main() -> None:
-    """Print the training-speed, memory, compilation and early-exit tables."""
-    print(f"\ntraining step: {LAYERS} layers x {STEPS} steps, batch {BATCH}, 28x28 input; "
-          f"{ACTIVE} of {FULL} channels active (25%); {torch.get_num_threads()} threads")  # fmt: skip
-    seconds = {kind: seconds_per_step(make_step(kind)) for kind in ("plain", "full", "compact")}
-    speedup = seconds["full"] / seconds["compact"]
-    overhead = seconds["compact"] / seconds["plain"]
-    print(f"{'measure':<52}{'ratio':>10}")
-    print(f"{'uncompacted / compacted step time':<52}{speedup:>9.2f}x  (target >= 2.5x)")
-    print(f"{'compacted growsim / plain PyTorch step time':<52}{overhead:>9.2f}x  (target <= 1.3x)")
-    print(f"{'plain PyTorch images/s (reference)':<52}{BATCH / seconds['plain']:>10.0f}")
+def rows(quick: bool = False) -> list[dict]:
+    """Step-time, memory, compilation and early-exit rows (``quick``: step times only)."""
+    repeats = 5 if quick else 20
+    kinds = ("plain", "full", "compact")
+    seconds = interleaved_seconds({kind: make_step(kind) for kind in kinds}, repeats)
+    net = f"{LAYERS} layers x {STEPS} steps, batch {BATCH}, {ACTIVE} of {FULL} channels active"
+    result = [
+        {"measure": f"training step, uncompacted / compacted ({net})",
+         "value": seconds["full"] / seconds["compact"], "unit": "x", "target": ">= 2.5"},
+        {"measure": "training step, compacted growsim / plain unfused PyTorch net (no costs, no halting)",
+         "value": seconds["compact"] / seconds["plain"], "unit": "x", "target": "<= 1.3",
+         "detail": f"plain net {BATCH / seconds['plain']:.0f} images/s"},
+    ]  # fmt: skip
+    if quick:
+        return result
     memory = {kind: peak_memory_kib(kind) for kind in ("plain", "full", "compact")}
-    print(f"{'peak memory uncompacted / compacted':<52}{memory['full'] / memory['compact']:>9.2f}x")
-    print(f"{'peak memory compacted / plain PyTorch':<52}{memory['compact'] / memory['plain']:>9.2f}x")
-
-    compiled = seconds_per_step(make_step("compiled"), warmup=2)
-    print(f"{'compiled / eager step time (compacted, CPU)':<52}{compiled / seconds['compact']:>9.2f}x")
+    compiled = seconds_per_step(make_step("compiled"), repeats, warmup=2)
     boxes, graphs, compile_seconds = recompiles_over_growth()
-    print(f"{'graphs compiled over ' + str(boxes) + ' box sizes (3 steps each)':<52}{graphs:>10d}"
-          f"  ({compile_seconds:.0f} s compiling)")  # fmt: skip
-
-    spent = recording_overhead()
-    print("\nper-checkpoint work as a fraction of training time (quick spec, checkpoint every 50)")
-    for name in ("write", "topology", "save", "evaluate"):
-        label = {"write": "trajectory write", "topology": "topology analysis",
-                 "save": "checkpoint.pt save", "evaluate": "test-set evaluation"}[name]  # fmt: skip
-        print(f"{label:<52}{spent[name] / spent['train']:>10.2%}")
-
-    print("\nadaptive early exit at inference (shapes, 6 steps, trained 400 iterations)")
-    print(f"{'exit threshold':<16}{'images/s vs all steps':>24}{'accuracy':>10}{'steps run':>11}")
+    result += [
+        {"measure": "peak memory of a step, uncompacted / compacted",
+         "value": memory["full"] / memory["compact"], "unit": "x", "target": ""},
+        {"measure": "peak memory of a step, compacted growsim / plain PyTorch",
+         "value": memory["compact"] / memory["plain"], "unit": "x", "target": ""},
+        {"measure": "training step, torch.compile / eager (compacted, CPU)",
+         "value": compiled / seconds["compact"], "unit": "x", "target": ""},
+        {"measure": f"graphs compiled over {boxes} box sizes, time weight ramped at every step",
+         "value": graphs, "unit": "graphs", "target": f"{boxes} (one per box)",
+         "detail": f"{compile_seconds:.0f} s compiling"},
+    ]  # fmt: skip
     for threshold, ratio, accuracy, steps in early_exit_table():
-        print(f"{threshold:<16g}{ratio:>23.2f}x{accuracy:>10.3f}{steps:>11.2f}")
-
-
-if __name__ == "__main__":
-    main()
+        result.append({"measure": f"early exit at {threshold:g} / all steps, images/s (shapes, 6 steps)",
+                       "value": ratio, "unit": "x", "target": "",
+                       "detail": f"accuracy {accuracy:.3f}, {steps:.2f} steps run"})  # fmt: skip
+    return result

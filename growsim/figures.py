@@ -80,7 +80,7 @@ def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
     axes[1].set_ylabel("layers")
     axes[1].legend(fontsize=8, loc="lower right")
     # NaN (steps outside the box) stays masked and is drawn grey, not as p = 0
-    distribution = np.ma.masked_invalid(trajectory.time_distribution.values.T)
+    distribution = np.ma.masked_invalid(_per_checkpoint(trajectory, "time_distribution").values.T)
     steps = distribution.shape[0]
     colours_p = plt.get_cmap("magma_r").with_extremes(bad=OUTSIDE_BOX)
     # cells centred on their checkpoints
@@ -89,8 +89,8 @@ def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
     edges = np.r_[iteration[0] - half, middles, iteration[-1] + half]
     mesh = axes[2].pcolormesh(edges, np.arange(steps + 1) + 0.5, distribution, cmap=colours_p,
                               vmin=0, vmax=1, shading="flat")  # fmt: skip
-    axes[2].plot(iteration, trajectory.expected_steps.values, color="tab:cyan", linewidth=2,
-                 label="expected steps")  # fmt: skip
+    axes[2].plot(iteration, _per_checkpoint(trajectory, "expected_steps").values, color="tab:cyan",
+                 linewidth=2, label="expected steps")  # fmt: skip
     axes[2].step(iteration, trajectory.box_steps.values + 0.5, where="mid", color="k",
                  linestyle="--", linewidth=1, label="box steps")  # fmt: skip
     axes[2].set_ylabel("time step t (1 = first)")
@@ -99,11 +99,15 @@ def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
     handles.append(Patch(color=OUTSIDE_BOX, label="outside the box"))
     axes[2].legend(handles=handles, fontsize=8, loc="upper right")
     colour_axis = axes[2].inset_axes([1.01, 0.0, 0.015, 1.0])  # beside, not stealing width
-    figure.colorbar(mesh, cax=colour_axis, label="mean p_t (clean test)")
+    figure.colorbar(mesh, cax=colour_axis, label="mean p_t (clean validation)")
     axes[3].plot(iteration, trajectory.train_accuracy.values, label="train (running)")
     for index, level in enumerate(trajectory.occlusion.values):
-        axes[3].plot(iteration, trajectory.accuracy_by_occlusion.values[:, index],
-                     label=f"test, {level:.0%} occluded")  # fmt: skip
+        line, = axes[3].plot(iteration, _per_checkpoint(trajectory, "accuracy_by_occlusion").values[:, index],
+                             label=f"validation, {level:.0%} occluded")  # fmt: skip
+        tested = np.isfinite(trajectory.accuracy_by_occlusion.values[:, index])
+        axes[3].plot(iteration[tested], trajectory.accuracy_by_occlusion.values[tested, index],
+                     "D", color=line.get_color(), markersize=4)  # fmt: skip
+    axes[3].plot([], [], "D", color="grey", markersize=4, label="test (record.test_every)")
     axes[3].set_ylabel("accuracy")
     axes[3].set_xlabel("training iteration (dotted: the box grew; red dash-dot: compaction shrank it)")
     axes[3].legend(fontsize=8, ncol=2, loc="lower right")
@@ -150,6 +154,12 @@ def occlusion_figure(effect: OcclusionEffect, path: Path, title: str) -> Path:
         axis.grid(alpha=0.3)
     figure.suptitle(title)
     return _save(figure, path)
+
+
+def _per_checkpoint(trajectory: xr.Dataset, name: str) -> xr.DataArray:
+    """The validation variable ``validation_<name>``, measured at every checkpoint; a
+    trajectory written before growsim recorded it has only the test one, ``name``."""
+    return trajectory.get(f"validation_{name}", trajectory[name])
 
 
 def spread_positions(values: np.ndarray, gap: float) -> np.ndarray:

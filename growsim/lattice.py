@@ -188,10 +188,11 @@ class LatticeNetwork(nn.Module):
     def forward(self, images: torch.Tensor) -> NetworkOutput:
         """Unroll the network over its time steps. images: (batch, in_channels, H, W)."""
         input_drive = self._input_drive(images)
+        kernels = self._fused_kernels()
         previous: list[torch.Tensor] | None = None  # a_l^{t-1} per layer
         logits, halting_logits = [], []
         for step in range(self.halting_bias.shape[0]):
-            previous, step_logits, halting = self._step(input_drive, previous, step)
+            previous, step_logits, halting = self._step(input_drive, previous, step, kernels)
             logits.append(step_logits)
             halting_logits.append(halting)
         log_probs = stick_breaking_log_probs(torch.stack(halting_logits, dim=1))
@@ -211,6 +212,7 @@ class LatticeNetwork(nn.Module):
         steps = self.halting_bias.shape[0]
         batch = images.shape[0]
         input_drive = self._input_drive(images)
+        kernels = self._fused_kernels()
         alive = torch.arange(batch, device=images.device)  # inputs still computing
         previous = None
         mixture = images.new_zeros((batch, self.classes))
@@ -218,7 +220,7 @@ class LatticeNetwork(nn.Module):
         remaining = images.new_ones(batch)  # prod_{s<t} (1 - lambda_s)
         computed = torch.zeros(batch, dtype=torch.long, device=images.device)
         for step in range(steps):
-            previous, step_logits, halting = self._step(input_drive, previous, step)
+            previous, step_logits, halting = self._step(input_drive, previous, step, kernels)
             probs = step_logits.softmax(dim=-1)
             last = step == steps - 1
             halt = torch.ones_like(halting) if last else torch.sigmoid(halting)
@@ -246,13 +248,14 @@ class LatticeNetwork(nn.Module):
         pad = self.kernel_size // 2
         return F.conv2d(images, self.bottom_up[0], stride=self.input_stride, padding=pad)
 
-    def _step(self, input_drive, previous, step):
-        """One time step: new activations per layer, the readout logits and halting logit."""
+    def _step(self, input_drive, previous, step, kernels):
+        """One time step: new activations per layer, the readout logits and halting logit.
+        ``kernels`` is ``_fused_kernels()``."""
         pad = self.kernel_size // 2
         states: list[torch.Tensor] = []
         activations: list[torch.Tensor] = []
         for layer in range(len(self.bottom_up)):
-            drive = self._recurrent_drive(layer, activations, previous, pad)
+            drive = self._recurrent_drive(layer, activations, previous, pad, kernels)
             if layer == 0:
                 drive = input_drive if drive is None else input_drive + drive
             update = torch.tanh(drive)
@@ -266,30 +269,44 @@ class LatticeNetwork(nn.Module):
         step_logits = F.linear(pooled.flatten(1), self.readout_weight.flatten(1), self.readout_bias)
         return activations, step_logits, self._halting_logit(features, step_logits, step)
 
+    def _fused_kernels(self) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+        """Per layer, the kernel of its first step (bottom-up only; None for layer 0, whose
+        bottom-up drive is the input drive) and of later steps (bottom-up, lateral and
+        top-down concatenated along input channels; None if it reads nothing). Concatenated
+        once per forward pass, not once per step."""
+        kernels = []
+        for layer in range(len(self.bottom_up)):
+            weights = [self.bottom_up[layer]] if layer > 0 else []
+            first = weights[0] if weights else None
+            if "lateral" in self.connections:
+                weights.append(self.lateral[layer])
+            if "top_down" in self.connections and layer < len(self.top_down):
+                weights.append(self.top_down[layer])
+            later = None if not weights else weights[0] if len(weights) == 1 else torch.cat(weights, dim=1)
+            kernels.append((first, later))
+        return kernels
+
     def _recurrent_drive(
         self,
         layer: int,
         activations: list[torch.Tensor],
         previous: list[torch.Tensor] | None,
         pad: int,
+        kernels: list[tuple[torch.Tensor | None, torch.Tensor | None]],
     ) -> torch.Tensor | None:
         """One fused convolution over every input a layer reads at this step (None if none)."""
-        inputs, weights = [], []
-        if layer > 0:
-            inputs.append(activations[layer - 1])
-            weights.append(self.bottom_up[layer])
+        inputs = [activations[layer - 1]] if layer > 0 else []
         if previous is not None:
             if "lateral" in self.connections:
                 inputs.append(previous[layer])
-                weights.append(self.lateral[layer])
             if "top_down" in self.connections and layer < len(self.top_down):
                 inputs.append(previous[layer + 1])
-                weights.append(self.top_down[layer])
         if not inputs:
             return None
+        kernel = kernels[layer][0 if previous is None else 1]
         if len(inputs) == 1:
-            return F.conv2d(inputs[0], weights[0], padding=pad)
-        return F.conv2d(torch.cat(inputs, dim=1), torch.cat(weights, dim=1), padding=pad)
+            return F.conv2d(inputs[0], kernel, padding=pad)
+        return F.conv2d(torch.cat(inputs, dim=1), kernel, padding=pad)
 
     def _halting_logit(
         self, features: torch.Tensor, step_logits: torch.Tensor, step: int

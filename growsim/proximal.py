@@ -77,6 +77,29 @@ def apply_pressure(
             tensor.mul_(scale.to(tensor.dtype).view(-1, *([1] * (tensor.dim() - 1))))
 
 
+def adam_second_moments(
+    optimizer: torch.optim.Optimizer, layers: list[dict[str, torch.Tensor]]
+) -> list[dict[str, torch.Tensor]] | None:
+    """Adam's bias-corrected second moment of every tensor in ``layers`` (the layout of
+    ``LatticeNetwork.incoming_weights()``), for ``apply_pressure``; None for other
+    optimisers. A tensor that never had a gradient (e.g. lateral weights at one step) gets
+    zeros."""
+    if not isinstance(optimizer, torch.optim.Adam):
+        return None
+    beta2 = optimizer.param_groups[0]["betas"][1]
+    moments = []
+    for weights in layers:
+        row = {}
+        for kind, param in weights.items():
+            state = optimizer.state.get(param, {})
+            if "exp_avg_sq" not in state:
+                row[kind] = torch.zeros_like(param)
+                continue
+            row[kind] = state["exp_avg_sq"] / (1.0 - beta2 ** float(state["step"]))
+        moments.append(row)
+    return moments
+
+
 def _row_sums(tensor: torch.Tensor) -> torch.Tensor:
     """Sum over everything but the first (output-channel) dimension."""
     return tensor.reshape(tensor.shape[0], -1).sum(dim=1)

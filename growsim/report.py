@@ -74,6 +74,12 @@ def write_report(
 # --------------------------------------------------------------------------- a run
 
 
+def _tested(value: float, form: str) -> str:
+    """A test metric, or why it is missing (the test sets are evaluated at the end of a run
+    and every record.test_every-th checkpoint)."""
+    return form.format(value) if np.isfinite(value) else "not evaluated yet (record.test_every)"
+
+
 def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -> list[str]:
     name = run_dir.name
     with open_trajectory(run_dir) as trajectory:
@@ -89,10 +95,10 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -
         "",
         "| final state | value |",
         "|---|---|",
-        f"| test accuracy (clean) | {float(final.test_accuracy):.3f} |",
+        f"| test accuracy (clean) | {_tested(float(final.test_accuracy), '{:.3f}')} |",
         f"| active channels per layer | {width} |",
         f"| depth (active layers) | {int(final.depth)} |",
-        f"| expected steps (clean) | {float(final.expected_steps):.2f} |",
+        f"| expected steps (clean test) | {_tested(float(final.expected_steps), '{:.2f}')} |",
         "",
         "![growth](growth.png)",
         "",

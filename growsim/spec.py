@@ -219,6 +219,11 @@ class RecordConfig:
 
     every: int = _bound(50, ge=1)
     eval_size: int | None = _bound(None, ge=1)
+    # The validation sets are evaluated at every checkpoint (growth decides on them); the
+    # test sets only at every test_every-th checkpoint (counting from the first, at iteration
+    # 0) and at the last (0: the last only).
+    # Test metrics are NaN at the checkpoints in between.
+    test_every: int = _bound(0, ge=0)
     # Evaluation stops computing an input's steps once its remaining halting mass is at
     # most this (0: every step; see LatticeNetwork.predict for the bound on the error).
     exit_threshold: float = _bound(0.0, ge=0, le=0.5)

@@ -41,14 +41,14 @@ def topology_table(run: str | Path, at: int | None = None) -> str:
         )
     lines += [
         "",
-        "time steps, 1 = the first (as in expected steps and the figures):",
+        "time steps, 1 = the first (as in expected steps and the figures); p(step) on clean validation images:",
         "step  p(step)  on-path nodes  longest  shortest  log #paths",
     ]
     for step in range(steps):
         log_count = float(point.log_path_count[step])
         shown = f"{log_count:10.2f}" if np.isfinite(log_count) else f"{'none':>10}"
         lines.append(
-            f"{step + 1:>4}  {float(point.time_distribution[step]):7.3f}  "
+            f"{step + 1:>4}  {float(point.validation_time_distribution[step]):7.3f}  "
             f"{int(point.paths_on_route[step]):>13}  {int(point.longest_path[step]):>7}  "
             f"{int(point.shortest_path[step]):>8}  {shown}"
         )

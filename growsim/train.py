@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from growsim import costs
+from growsim import costs, memory
 from growsim.checkpoint_values import structure_values, topology_values
 from growsim.compaction import compact, compact_tensor, plan_compaction, shrink_to
 from growsim.data import Dataset, load_dataset, occlude
@@ -26,12 +26,13 @@ from growsim.faults import crash_point
 from growsim.growth import active_region, grown_box
 from growsim.lattice import Box, LatticeNetwork, Prediction
 from growsim.objective import loss_terms
-from growsim.proximal import apply_pressure
+from growsim.proximal import adam_second_moments, apply_pressure
 from growsim.record import TrajectoryLayout, TrajectoryWriter, open_trajectory, trajectory_attrs
 from growsim.schedules import learning_rate_factor, schedule_factor
 from growsim.spec import Spec, spec_to_yaml
 
-CHECKPOINT_FORMAT = 4  # 2: channel_ids, compaction; 3: halting_gain, validation split; 4: readout grid
+CHECKPOINT_FORMAT = 5  # 2: channel_ids, compaction; 3: halting_gain, validation split; 4: readout grid;
+# 5: validation metrics per level in the trajectory, test sets at record.test_every
 
 
 @dataclass
@@ -78,6 +79,10 @@ class Trainer:
     # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
     earlier_seconds: float = field(init=False, default=0.0)
     _segment_started: float | None = field(init=False, default=None)
+    # The test-set predictions of the model as it was at (iteration, model version): the
+    # final checkpoint's pass is reused by per_image instead of being computed again.
+    _model_version: int = field(init=False, default=0)
+    _test_predictions: tuple | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         spec = self.spec
@@ -91,6 +96,9 @@ class Trainer:
             spec.lattice.layers.max, spec.lattice.channels.max, spec.lattice.steps.max
         )
         self._prepare_data()
+        map_size = math.ceil(self.train_images.shape[-1] / spec.lattice.input_stride)
+        needed = memory.training_bytes(spec, map_size, len(self.dataset.class_names))
+        memory.check_fits(spec, needed, memory.available_bytes(self.device))
         generator = torch.Generator().manual_seed(spec.training.seed)
         self.model = LatticeNetwork(
             Box(
@@ -233,6 +241,7 @@ class Trainer:
         """One optimiser step on the batch of ``iteration``, then the breadth and depth
         pressure as a proximal step (see growsim.proximal)."""
         images, labels = self._batch(iteration)
+        self._model_version += 1
         weights = self.cost_weights(iteration)
         self.model.train()
         self._set_learning_rates(iteration)
@@ -247,7 +256,7 @@ class Trainer:
         if weights["breadth"] > 0 or weights["depth"] > 0:
             config, layers = self.spec.costs, self.model.incoming_weights()
             apply_pressure(
-                layers, self._second_moments(layers), weights["breadth"], weights["depth"],
+                layers, adam_second_moments(self.optimizer, layers), weights["breadth"], weights["depth"],
                 self._pressure_learning_rate(), self.max_box.channels, self.max_box.layers,
                 config.breadth.exponent, config.depth.exponent,
             )  # fmt: skip
@@ -274,24 +283,6 @@ class Trainer:
         factor = learning_rate_factor(training.lr_schedule, iteration, self.total_iterations)
         for group, base in zip(self.optimizer.param_groups, (training.lr, training.time_lr)):
             group["lr"] = base * factor
-
-    def _second_moments(self, layers: list[dict[str, torch.Tensor]]):
-        """Adam's bias-corrected second moment of every incoming weight tensor (None for SGD):
-        the proximal step uses the step size Adam took (see growsim.proximal)."""
-        if not isinstance(self.optimizer, torch.optim.Adam):
-            return None
-        beta2 = self.optimizer.param_groups[0]["betas"][1]
-        moments = []
-        for weights in layers:
-            row = {}
-            for kind, param in weights.items():
-                state = self.optimizer.state.get(param, {})
-                if "exp_avg_sq" not in state:  # never had a gradient (e.g. lateral, one step)
-                    row[kind] = torch.zeros_like(param)
-                    continue
-                row[kind] = state["exp_avg_sq"] / (1.0 - beta2 ** float(state["step"]))
-            moments.append(row)
-        return moments
 
     def _pressure_learning_rate(self) -> float:
         """The step size of the proximal pressure: ``lr``, and for SGD with momentum the
@@ -326,7 +317,8 @@ class Trainer:
                 last = self.iteration == self.total_iterations
                 if self.iteration % every == 0 or last:
                     # The final model is the trained one: no growth or compaction after it.
-                    summary = self.checkpoint(grow=not last and self._costs_at_full_weight())
+                    grow = not last and self._costs_at_full_weight()
+                    summary = self.checkpoint(grow=grow, final=last)
                     bar.set_postfix_str(_progress_text(summary))
         if not summary:
             summary = self.final_summary()
@@ -354,8 +346,13 @@ class Trainer:
 
     @torch.no_grad()
     def predict_test_sets(self) -> list[Prediction]:
-        """The model's predictions on the fixed test set of every occlusion level, in order."""
-        return self._predict_sets(self.test_sets, self.spec.record.exit_threshold)
+        """The model's predictions on the fixed test set of every occlusion level, in order
+        (computed once per model state)."""
+        key = (self.iteration, self._model_version)
+        if self._test_predictions is None or self._test_predictions[0] != key:
+            predictions = self._predict_sets(self.test_sets, self.spec.record.exit_threshold)
+            self._test_predictions = (key, predictions)
+        return self._test_predictions[1]
 
     @torch.no_grad()
     def _predict_sets(self, sets: list[torch.Tensor], exit_threshold: float) -> list[Prediction]:
@@ -389,8 +386,11 @@ class Trainer:
         step_probs = [p.step_probs.cpu().numpy() for p in predictions]
         return EvalResult(np.asarray(accuracy), np.asarray(steps), step_probs[0].mean(axis=0), step_probs)
 
-    def checkpoint(self, grow: bool) -> dict:
-        """Grow if the active region reaches the box edge, evaluate, record, save."""
+    def checkpoint(self, grow: bool, final: bool = False) -> dict:
+        """Grow if the active region reaches the box edge, evaluate, record, save.
+
+        The test sets are evaluated at the ``final`` checkpoint and at every
+        ``record.test_every``-th one; in between, the test metrics are recorded as NaN."""
         model = self.model
         old_box = model.box
         magnitudes, validation, region = self._measure()
@@ -404,22 +404,27 @@ class Trainer:
             elif self.spec.compaction.enabled:
                 if self._compact(region, validation):
                     magnitudes, validation, region = self._measure()
-        evaluation = self.evaluate("test")  # reported, never decided on
-        values = self._checkpoint_values(old_box, magnitudes, region, evaluation)
-        values.update(
-            validation_accuracy=validation.accuracy_by_level[0],
-            validation_time_distribution=_pad(validation.time_distribution, self.max_box.steps),
-        )
+        every = self.spec.record.test_every
+        due = final or (every > 0 and self.checkpoints_written % every == 0)
+        evaluation = self.evaluate("test") if due else None  # reported, never decided on
+        values = self._checkpoint_values(old_box, magnitudes, region, validation, evaluation)
         self.writer.append(self.iteration, values)
         self.checkpoints_written += 1
         self.save_checkpoint()
         self.running = RunningMetrics()
-        summary = self._summary(region, evaluation, float(values["train_accuracy"]))
+        summary = self._summary(region, validation, evaluation, float(values["train_accuracy"]))
         if self.on_checkpoint:
             self.on_checkpoint(self, summary)
         return summary
 
-    def _summary(self, region, evaluation: EvalResult, train_accuracy: float) -> dict:
+    def _summary(
+        self, region, validation: EvalResult, evaluation: EvalResult | None, train_accuracy: float
+    ) -> dict:
+        """What a checkpoint tells the progress bar and the run's caller; test metrics are
+        NaN when the test sets were not evaluated (``evaluation`` None)."""
+        if evaluation is None:
+            blank = np.full(len(self.eval_levels), np.nan)
+            evaluation = EvalResult(blank, blank, np.full(1, np.nan), [])
         return {
             "iteration": self.iteration,
             "box": self.model.box,
@@ -428,6 +433,8 @@ class Trainer:
             "expected_steps": float(evaluation.expected_steps_by_level[0]),
             "test_accuracy": float(evaluation.accuracy_by_level[0]),
             "train_accuracy": train_accuracy,
+            "validation_accuracy": float(validation.accuracy_by_level[0]),
+            "validation_expected_steps": float(validation.expected_steps_by_level[0]),
             "accuracy_by_occlusion": dict(
                 zip(self.eval_levels, evaluation.accuracy_by_level.tolist())
             ),
@@ -438,11 +445,11 @@ class Trainer:
 
     def final_summary(self) -> dict:
         """The summary of the model as it is now (for a run that had nothing left to train)."""
-        _, _, region = self._measure()
+        _, validation, region = self._measure()
         evaluation = self.evaluate("test")
         with open_trajectory(self.trajectory_path) as trajectory:
             train_accuracy = float(trajectory.train_accuracy.values[-1])
-        return self._summary(region, evaluation, train_accuracy)
+        return self._summary(region, validation, evaluation, train_accuracy)
 
     def _measure(self):
         """Channel magnitudes, validation-set evaluation and active region of the model."""
@@ -480,6 +487,7 @@ class Trainer:
     def _reshape_model(self, change: Callable[[], None], carry) -> None:
         """Apply ``change`` to the model's shapes, then rebuild the optimiser, keeping each
         surviving parameter's state as ``carry(name, state_key, state_value, new_parameter)``."""
+        self._model_version += 1
         names_before = {id(p): n for n, p in self.model.named_parameters()}
         state_by_name = {
             names_before[id(p)]: s for p, s in self.optimizer.state.items() if id(p) in names_before
@@ -512,12 +520,18 @@ class Trainer:
         self._reshape_model(lambda: compact(model, plan), carry)
         return True
 
-    def _checkpoint_values(self, old_box, magnitudes, region, evaluation) -> dict:
+    def _checkpoint_values(
+        self, old_box, magnitudes, region, validation: EvalResult, evaluation: EvalResult | None
+    ) -> dict:
         running = self.running
         weights = self.cost_weights(max(self.iteration - 1, 0))
+        test_steps = evaluation.time_distribution if evaluation else np.full(self.model.box.steps, np.nan)
         values = structure_values(
-            self.layout, self.model, old_box, magnitudes, region, evaluation.time_distribution
+            self.layout, self.model, old_box, magnitudes, region, test_steps
         )
+        if evaluation is None:
+            blank = np.full(len(self.eval_levels), np.nan)
+            evaluation = EvalResult(blank, blank, test_steps, [])
         values.update(
             topology_values(self.layout, self.model, region, self.spec.active.edge_threshold)
         )
@@ -538,6 +552,11 @@ class Trainer:
             test_accuracy=evaluation.accuracy_by_level[0],
             accuracy_by_occlusion=evaluation.accuracy_by_level,
             expected_steps_by_occlusion=evaluation.expected_steps_by_level,
+            validation_accuracy=validation.accuracy_by_level[0],
+            validation_expected_steps=validation.expected_steps_by_level[0],
+            validation_accuracy_by_occlusion=validation.accuracy_by_level,
+            validation_expected_steps_by_occlusion=validation.expected_steps_by_level,
+            validation_time_distribution=_pad(validation.time_distribution, self.max_box.steps),
         )  # fmt: skip
         return values
 
@@ -572,6 +591,7 @@ class Trainer:
 
     def load_checkpoint(self) -> None:
         """Restore model, optimiser and position from ``checkpoint.pt``."""
+        self._model_version += 1
         state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         if state.get("format") != CHECKPOINT_FORMAT:
             raise RunError(
@@ -638,6 +658,6 @@ def _pad_like(name: str, value, param: torch.Tensor):
 def _progress_text(summary: dict) -> str:
     width = "/".join(str(w) for w in summary["width"])
     return (
-        f"acc {summary['test_accuracy']:.3f} width {width} depth {summary['depth']} "
-        f"steps {summary['expected_steps']:.2f}"
+        f"val acc {summary['validation_accuracy']:.3f} width {width} depth {summary['depth']} "
+        f"steps {summary['validation_expected_steps']:.2f}"
     )

@@ -40,6 +40,16 @@ def finished(tmp_path_factory):
     return spec, out, out / "tiny"
 
 
+def test_test_every_evaluates_the_test_sets_at_those_checkpoints_and_the_last(tiny_spec, tmp_path):
+    assert run(tiny_spec, tmp_path, "--set", "record.test_every=2", "--set", "training.steps=500") == 0
+    trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
+    assert trajectory.iteration.values.tolist() == [0, 100, 200, 300, 400, 500]
+    tested = np.isfinite(trajectory.test_accuracy.values).tolist()
+    assert tested == [True, False, True, False, True, True]
+    assert (np.isfinite(trajectory.expected_steps.values) == tested).all()
+    assert np.isfinite(trajectory.validation_expected_steps.values).all()
+
+
 def test_run_writes_a_trajectory_that_xarray_opens(tiny_spec, tmp_path, capsys):
     assert run(tiny_spec, tmp_path) == 0
     printed = capsys.readouterr().out
@@ -51,7 +61,11 @@ def test_run_writes_a_trajectory_that_xarray_opens(tiny_spec, tmp_path, capsys):
     }  # fmt: skip
     assert trajectory.iteration.values.tolist() == [0, 100, 200, 300]
     assert trajectory.test_accuracy.values[-1] > 1 / 3 + 0.15  # three classes: beats chance
-    assert trajectory.test_accuracy.values[-1] > trajectory.test_accuracy.values[0]
+    assert trajectory.validation_accuracy.values[-1] > trajectory.validation_accuracy.values[0]
+    # record.test_every 0: the test sets are evaluated at the last checkpoint only
+    assert np.isnan(trajectory.test_accuracy.values[:-1]).all()
+    assert np.isnan(trajectory.accuracy_by_occlusion.values[:-1]).all()
+    assert np.isfinite(trajectory.validation_accuracy_by_occlusion.values).all()
     assert "torch" in trajectory.attrs["versions"] and len(trajectory.attrs["data_sha256"]) == 64
     # the box is padded to the maximum: positions outside it are NaN
     box_channels = int(trajectory.box_channels.values[0])

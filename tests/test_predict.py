@@ -59,7 +59,7 @@ def test_a_folder_run_learns_and_keys_its_images_by_path(trained):
     assert accuracy > 0.45  # three classes: chance is 0.33
     with xr.open_zarr(run / "trajectory.zarr") as trajectory:
         assert list(trajectory.attrs["class_names"]) == list(SHAPE_NAMES)
-        assert trajectory.test_accuracy.values[-1] > trajectory.test_accuracy.values[0]
+        assert trajectory.validation_accuracy.values[-1] > trajectory.validation_accuracy.values[0]
 
 
 def test_predict_on_the_test_folder_reproduces_the_runs_own_results(trained, tmp_path, capsys):

@@ -104,3 +104,27 @@ def test_the_quick_demo_says_what_it_is_for():
     comments = (Path(__file__).parent.parent / "specs" / "quick.yaml").read_text()
     assert "smoke demo of growth, not of the paper's findings" in comments
     assert "`specs/quick.yaml` is a fast smoke demo of *growth*" in README
+
+
+def test_the_benchmark_table_is_the_one_the_benchmark_wrote():
+    import json
+
+    from benchmarks.__main__ import table
+
+    saved = Path(__file__).parent.parent / "docs" / "results" / "benchmarks" / "cpu-2core.json"
+    rows = json.loads(saved.read_text())["rows"]
+    assert table(rows) in README
+    groups = {row["group"] for row in rows}
+    assert groups == {"topology", "training", "floor", "overhead", "memory", "sweep"}
+
+
+def test_benchmark_options_parse_and_render_a_saved_run(tmp_path, capsys):
+    import json
+
+    from benchmarks.__main__ import main as benchmarks_main
+
+    saved = tmp_path / "b.json"
+    row = {"group": "floor", "measure": "m", "value": 0.5, "unit": "fraction", "target": "t"}
+    saved.write_text(json.dumps({"machine": {}, "rows": [row]}))
+    assert benchmarks_main(["--render", str(saved)]) == 0
+    assert "| m | 50.0% | t |  |" in capsys.readouterr().out

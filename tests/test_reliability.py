@@ -124,26 +124,26 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
         run_experiment(spec, tmp_path / "run", progress=False)
     dataset = trajectory(tmp_path / "run")
     assert dataset.iteration.values.tolist() == [0, 20, 40]
-    assert np.isfinite(dataset.test_accuracy.values).all()
+    assert np.isfinite(dataset.validation_accuracy.values).all()
 
 
 def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
     spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
-    original = zarr.Array.append
+    original = zarr.AsyncArray.append  # the writer appends every array at once, async
     calls = {"count": 0}
     arrays_per_checkpoint = len(SCHEMA) + 1  # every variable and the iteration coordinate
 
-    def filling_disk(self, *args, **kwargs):
+    async def filling_disk(self, *args, **kwargs):
         calls["count"] += 1  # the disk fills half-way through the third checkpoint
         if calls["count"] == arrays_per_checkpoint + 5:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return original(self, *args, **kwargs)
+        return await original(self, *args, **kwargs)
 
-    monkeypatch.setattr(zarr.Array, "append", filling_disk)
+    monkeypatch.setattr(zarr.AsyncArray, "append", filling_disk)
     with pytest.raises(RunError, match="No space left on device.*--resume"):
         run_experiment(spec, tmp_path / "run", progress=False)
     assert trajectory(tmp_path / "run").sizes["checkpoint"] == 2
-    monkeypatch.setattr(zarr.Array, "append", original)
+    monkeypatch.setattr(zarr.AsyncArray, "append", original)
     run_experiment(spec, tmp_path / "run", resume=True, progress=False)
     assert trajectory(tmp_path / "run").iteration.values.tolist() == [0, 20, 40, 60, 80, 100]
 

@@ -92,11 +92,12 @@ def trajectory_growing_in_time_and_depth():
         values["box_steps"][...] = steps
         values["depth"][...] = layers
         values["active_width"][:layers] = 3
-        values["time_distribution"][:steps] = 1.0 / steps  # NaN beyond the box
-        values["expected_steps"][...] = (steps + 1) / 2
-        for name in ("test_accuracy", "train_accuracy"):
+        for prefix in ("", "validation_"):
+            values[prefix + "time_distribution"][:steps] = 1.0 / steps  # NaN beyond the box
+            values[prefix + "expected_steps"][...] = (steps + 1) / 2
+            values[prefix + "accuracy_by_occlusion"][:] = 0.5
+        for name in ("test_accuracy", "train_accuracy", "validation_accuracy"):
             values[name][...] = 0.5
-        values["accuracy_by_occlusion"][:] = 0.5
         checkpoints.append(checkpoint_dataset(layout, 100 * index, values))
     return xr.concat(checkpoints, dim="checkpoint")
 

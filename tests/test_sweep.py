@@ -286,7 +286,7 @@ def test_concurrent_combines_never_show_readers_a_broken_store(tmp_path):
     while any(w.is_alive() for w in writers) or reads == 0:
         with xr.open_zarr(sweep_dir / "sweep.zarr") as store:
             assert store.sizes["run"] == 2
-            assert np.isfinite(store.test_accuracy.values).all()
+            assert np.isfinite(store.validation_accuracy.values).all()
         reads += 1
     for writer in writers:
         writer.join()

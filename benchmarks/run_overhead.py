@@ -1,0 +1,149 @@
+"""What a run spends besides training, per shipped spec at its default ``record`` settings.
+
+For each spec in ``specs/`` (a sweep spec: its first member) whose data is on this machine,
+at the spec's initial box and at its largest (a run spends its time in between): the seconds of one
+training iteration, of one checkpoint (validation, trajectory values, topology, trajectory
+write, ``checkpoint.pt``) and of the end-of-run work (test-set evaluation, ``per_image.zarr``
+with its pixel-regression reference). The run's overhead is
+
+    per checkpoint:  checkpoints x checkpoint seconds / (iterations x iteration seconds)
+    end of run:      end-of-run seconds / (iterations x iteration seconds)
+
+Growth checkpoints validate twice (before and after the box changes); the few of them are
+left out of the estimate. ``measured_run`` times a whole run of the quick spec to check it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from growsim.errors import GrowsimError
+from growsim.per_image import write_per_image
+from growsim.spec import Spec, load_spec, read_raw_spec, read_spec_text
+from growsim.sweep_spec import load_sweep
+
+SPECS = Path(__file__).parents[1] / "specs"
+
+
+def shipped_specs(quick: bool) -> list[tuple[str, Spec | str]]:
+    """(file name, spec) of every shipped spec, or (file name, why it is skipped)."""
+    found = []
+    for path in sorted(SPECS.glob("*.yaml")):
+        if quick and path.name != "quick.yaml":
+            continue
+        try:
+            if "sweep" in read_raw_spec(read_spec_text(path), str(path))[0]:
+                spec = load_sweep(path, check_files=True).members[0].spec
+            else:
+                spec = load_spec(path, check_files=True)
+        except GrowsimError as error:
+            found.append((path.name, f"skipped: {str(error).splitlines()[0][:90]}"))
+            continue
+        found.append((path.name, spec))
+    return found
+
+
+def spec_overhead(spec: Spec, largest: bool, steps: int = 10) -> dict[str, float]:
+    """Seconds per iteration, per checkpoint and at the end of a run, at the spec's largest
+    box (or its initial one), and the overhead fractions they imply for the whole run."""
+    from growsim.train import Trainer
+
+    with TemporaryDirectory() as directory:
+        trainer = Trainer(spec, Path(directory), progress=False)
+        if largest:
+            trainer._grow(trainer.max_box)
+        later = trainer.total_iterations // 2  # costs at full weight: the pressure step runs
+        for iteration in range(later, later + 3):
+            trainer.train_step(iteration)
+        started = time.perf_counter()
+        for iteration in range(later, later + steps):
+            trainer.train_step(iteration)
+        step = (time.perf_counter() - started) / steps
+        trainer.checkpoint(grow=False)  # creates the store: a one-off, not timed
+        started = time.perf_counter()
+        trainer.checkpoint(grow=False)
+        checkpoint = time.perf_counter() - started
+        started = time.perf_counter()
+        trainer.checkpoint(grow=False, final=True)
+        write_per_image(trainer, Path(directory))
+        final = time.perf_counter() - started - checkpoint
+    iterations = trainer.total_iterations
+    checkpoints = iterations // spec.record.every + 1
+    training = iterations * step
+    return {
+        "iteration_seconds": step,
+        "checkpoint_seconds": checkpoint,
+        "end_seconds": final,
+        "per_checkpoint": checkpoints * checkpoint / training,
+        "end_of_run": final / training,
+    }
+
+
+def measured_run(spec_name: str = "quick.yaml") -> dict[str, float]:
+    """A whole run of a spec, timed by part: training iterations, checkpoints (growth checks,
+    evaluation, recording, topology, ``checkpoint.pt``), per_image, and the whole."""
+    import growsim.runs
+    from growsim.runs import run_experiment
+    from growsim.train import Trainer
+
+    spec = load_spec(SPECS / spec_name)
+    spent = {"training": 0.0, "checkpoints": 0.0, "per_image": 0.0}
+
+    def timed(part, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - started
+
+        return wrapper
+
+    originals = Trainer.train_step, Trainer.checkpoint, growsim.runs.write_per_image
+    Trainer.train_step = timed("training", originals[0])
+    Trainer.checkpoint = timed("checkpoints", originals[1])
+    growsim.runs.write_per_image = timed("per_image", originals[2])
+    try:
+        with TemporaryDirectory() as directory:
+            started = time.perf_counter()
+            run_experiment(spec, Path(directory) / "run", progress=False)
+            spent["whole"] = time.perf_counter() - started
+    finally:
+        Trainer.train_step, Trainer.checkpoint, growsim.runs.write_per_image = originals
+    return spent
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """Overhead rows for every shipped spec (``quick``: the quick spec only)."""
+    result = []
+    for name, spec in shipped_specs(quick):
+        if isinstance(spec, str):
+            result.append({"measure": f"run overhead, {name}", "value": None, "unit": "",
+                           "target": "", "detail": spec})  # fmt: skip
+            continue
+        lattice = spec.lattice
+        for largest in (False, True):
+            figures = spec_overhead(spec, largest, steps=5 if quick else 10)
+            box = (f"{lattice.layers.max} x {lattice.channels.max} x {lattice.steps.max}" if largest
+                   else f"{lattice.layers.initial} x {lattice.channels.initial} x {lattice.steps.initial}")
+            detail = (f"{figures['iteration_seconds'] * 1e3:.0f} ms per iteration, "
+                      f"{figures['checkpoint_seconds']:.2f} s per checkpoint (every "
+                      f"{spec.record.every}), {figures['end_seconds']:.1f} s at the end")  # fmt: skip
+            where = "largest" if largest else "initial"
+            result.append({"measure": f"run overhead per checkpoint / training time, {name}, {where} box {box}",
+                           "value": figures["per_checkpoint"], "unit": "fraction",
+                           "target": "<= 0.15", "detail": detail})  # fmt: skip
+            result.append({"measure": f"run overhead at the end (test sets, per_image) / training time, {name}, {where} box",
+                           "value": figures["end_of_run"], "unit": "fraction", "target": ""})  # fmt: skip
+    if not quick:
+        whole = measured_run()
+        other = whole["whole"] - whole["training"] - whole["checkpoints"] - whole["per_image"]
+        result.append({"measure": "whole quick run measured: (checkpoints + per_image) / training iterations",
+                       "value": (whole["checkpoints"] + whole["per_image"]) / whole["training"],
+                       "unit": "fraction", "target": "<= 0.15",
+                       "detail": f"training {whole['training']:.1f} s, checkpoints "
+                       f"{whole['checkpoints']:.1f} s, per_image {whole['per_image']:.1f} s, "
+                       f"set-up {other:.1f} s"})  # fmt: skip
+    return result
