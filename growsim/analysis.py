@@ -8,13 +8,19 @@ figures and the written report are built on top of these.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
 
 from growsim.reaction_times import MatchedTimes
-from growsim.statistics import Correlation, PairedIncrease, bootstrap_spearman, paired_increase
+from growsim.statistics import (
+    Correlation,
+    PairedIncrease,
+    bootstrap_spearman,
+    holm,
+    paired_increase,
+)
 
 # ----------------------------------------------------------------------------- sweeps
 
@@ -121,8 +127,11 @@ def occlusion_effect(per_image: xr.Dataset) -> OcclusionEffect:
         if chosen.any():
             by_class[label] = steps[:, chosen].mean(axis=1)
     increases = [paired_increase(steps[0], steps[index]) for index in range(1, len(levels))]
+    adjusted = holm([increase.p_value for increase in increases]) if increases else []
+    increases = [replace(increase, p_holm=p) for increase, p in zip(increases, adjusted)]
     level_column = np.repeat(levels, steps.shape[1])
-    trend = bootstrap_spearman(level_column, steps.ravel(), resamples=500)
+    trend = bootstrap_spearman(level_column, steps.ravel(), resamples=500,
+                               clusters=_image_of_pair(steps))  # fmt: skip
     return OcclusionEffect(
         levels, steps.mean(axis=1), per_image.correct.values.mean(axis=1),
         by_class, names, increases, trend,
@@ -185,8 +194,9 @@ def time_difficulty(
         ))  # fmt: skip
     if len(per_image.occlusion) > 1:
         results.append(DifficultyCorrelation(
-            "occlusion level", bootstrap_spearman(levels, steps.ravel(), resamples=500),
-            "all (image, level) pairs; a proxy, not human data",
+            "occlusion level",
+            bootstrap_spearman(levels, steps.ravel(), resamples=500, clusters=_image_of_pair(steps)),
+            "all (image, level) pairs, resampled by image; a proxy, not human data",
         ))  # fmt: skip
     if "reference_confidence" not in per_image:
         return results
@@ -198,7 +208,13 @@ def time_difficulty(
     if len(per_image.occlusion) > 1:
         results.append(DifficultyCorrelation(
             "reference classifier miss probability (all levels)",
-            bootstrap_spearman(miss.ravel(), steps.ravel(), resamples=500),
-            "all (image, level) pairs; a proxy, not human data",
+            bootstrap_spearman(miss.ravel(), steps.ravel(), resamples=500,
+                               clusters=_image_of_pair(steps)),
+            "all (image, level) pairs, resampled by image; a proxy, not human data",
         ))  # fmt: skip
     return results
+
+
+def _image_of_pair(steps: np.ndarray) -> np.ndarray:
+    """The image index of every (level, image) pair of a (level, image) array, raveled."""
+    return np.tile(np.arange(steps.shape[1]), steps.shape[0])

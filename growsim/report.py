@@ -122,19 +122,24 @@ def _occlusion_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]
     lines = [
         "## Occlusion",
         "",
-        "| occlusion | accuracy | mean expected steps | increase over clean [95% CI] | one-sided Wilcoxon p |",
-        "|---|---|---|---|---|",
-        f"| {effect.levels[0]:.0%} | {effect.accuracy[0]:.3f} | {effect.mean_steps[0]:.3f} | | |",
+        "| occlusion | accuracy | mean expected steps | increase over clean [95% CI] | one-sided Wilcoxon p | p, Holm over levels |",
+        "|---|---|---|---|---|---|",
+        f"| {effect.levels[0]:.0%} | {effect.accuracy[0]:.3f} | {effect.mean_steps[0]:.3f} | | | |",
     ]
     for index, increase in enumerate(effect.increases, start=1):
         lines.append(
             f"| {effect.levels[index]:.0%} | {effect.accuracy[index]:.3f} | "
             f"{effect.mean_steps[index]:.3f} | {increase.mean_difference:+.3f} "
-            f"[{increase.low:+.3f}, {increase.high:+.3f}] | {increase.p_value:.2g} |"
+            f"[{increase.low:+.3f}, {increase.high:+.3f}] | {increase.p_value:.2g} | "
+            f"{increase.p_holm:.2g} |"
         )
     lines += [
         "",
         f"Trend of steps with occlusion level over all (image, level) pairs: Spearman {effect.trend.text()}.",
+        "",
+        f"The increases compare the same {effect.increases[0].n if effect.increases else 0} "
+        "images at each level and clean (intervals resample images); Holm's adjustment "
+        "covers the family of occluded levels.",
         "",
         "Mean expected steps per class and level:",
         "",
@@ -206,7 +211,8 @@ def _difficulty_section(
     lines += ["| measure | Spearman rho [95% bootstrap CI] | n | note |", "|---|---|---|---|"]
     for item in correlations:
         c = item.correlation
-        lines.append(f"| {item.measure} | {c.rho:.3f} [{c.low:.3f}, {c.high:.3f}] | {c.n} | {item.note} |")
+        n = c.n if c.clusters is None else f"{c.clusters} images ({c.n} pairs)"
+        lines.append(f"| {item.measure} | {c.rho:.3f} [{c.low:.3f}, {c.high:.3f}] | {n} | {item.note} |")
     lines += ["", "![difficulty](difficulty.png)", ""]
     return lines
 

@@ -14,15 +14,18 @@ class Correlation:
     rho: float
     low: float
     high: float
-    n: int
+    n: int  # pairs
     confidence: float
+    clusters: int | None = None  # resampled units (images) when pairs were resampled by cluster
 
     def text(self) -> str:
-        """``rho = 0.31 [0.25, 0.37] (95% bootstrap CI, n = 4000)``."""
-        return (
-            f"rho = {self.rho:.3f} [{self.low:.3f}, {self.high:.3f}] "
-            f"({self.confidence:.0%} bootstrap CI, n = {self.n})"
-        )
+        """``rho = 0.31 [0.25, 0.37] (95% bootstrap CI, n = 4000)``, or with clusters
+        ``(95% bootstrap CI over images, n = 1000 images, 4000 pairs)``."""
+        interval = f"rho = {self.rho:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        if self.clusters is None:
+            return f"{interval} ({self.confidence:.0%} bootstrap CI, n = {self.n})"
+        return (f"{interval} ({self.confidence:.0%} bootstrap CI over images, "
+                f"n = {self.clusters} images, {self.n} pairs)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class PairedIncrease:
     high: float
     p_value: float
     n: int
+    p_holm: float | None = None  # p adjusted (Holm) across the family it was tested in
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
@@ -59,22 +63,50 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def bootstrap_spearman(
-    x: np.ndarray, y: np.ndarray, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+    x: np.ndarray, y: np.ndarray, resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
+    clusters: np.ndarray | None = None,
 ) -> Correlation:
-    """Spearman's rho of (x, y) with a percentile bootstrap interval over resampled pairs."""
+    """Spearman's rho of (x, y) with a percentile bootstrap interval.
+
+    Pairs are resampled one by one, or, with ``clusters`` (one id per pair, e.g. the image
+    a (image, occlusion level) pair belongs to), whole clusters are resampled with all their
+    pairs: pairs of one image are not independent, and resampling them singly makes the
+    interval too narrow.
+    """
     x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     rho = spearman(x, y)
     rng = np.random.default_rng(seed)
+    members = None
+    if clusters is not None:
+        ids = np.asarray(clusters)[keep]
+        order = np.argsort(ids, kind="stable")
+        _, starts = np.unique(ids[order], return_index=True)
+        members = np.split(order, starts[1:])
     samples = np.empty(resamples)
     for index in range(resamples):
-        pick = rng.integers(0, len(x), len(x))
+        if members is None:
+            pick = rng.integers(0, len(x), len(x))
+        else:
+            pick = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
         samples[index] = spearman(x[pick], y[pick])
     samples = samples[np.isfinite(samples)]
     tail = (1 - confidence) / 2
     low, high = (np.quantile(samples, [tail, 1 - tail]) if len(samples) else (np.nan, np.nan))
-    return Correlation(rho, float(low), float(high), len(x), confidence)
+    count = None if members is None else len(members)
+    return Correlation(rho, float(low), float(high), len(x), confidence, count)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (same order as given)."""
+    p = np.asarray(p_values, dtype="float64")
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * (len(p) - np.arange(len(p)))
+    adjusted = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    result = np.empty_like(adjusted)
+    result[order] = adjusted
+    return result.tolist()
 
 
 def paired_increase(

@@ -95,7 +95,9 @@ def test_occlusion_effect_per_level_and_class():
     assert effect.mean_steps[1] - effect.mean_steps[0] == pytest.approx(0.25, abs=1e-5)
     np.testing.assert_allclose(effect.steps_by_class[:, 1] - effect.steps_by_class[:, 0], [0, 0.5], atol=1e-5)
     assert effect.increases[0].p_value < 1e-10
+    assert effect.increases[0].p_holm == pytest.approx(effect.increases[0].p_value)  # one level
     assert effect.trend.rho > 0
+    assert effect.trend.clusters == 200 and effect.trend.n == 400  # resampled by image
 
 
 def test_time_difficulty_uses_reaction_times_by_image_id(tmp_path):
@@ -138,3 +140,28 @@ def test_time_spread_tells_locked_halting_from_spread_halting():
     assert spread_spread.steps_std[0] > 0.25
     assert spread_spread.steps_used[0] == 3  # the fourth step holds about 1%
     np.testing.assert_allclose(spread_spread.mean_step_probs.sum(axis=1), 1.0)
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order():
+    from growsim.statistics import holm
+
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(holm([0.5, 0.001]), [0.5, 0.002])
+    assert holm([0.9, 0.8, 0.7]) == [1.0, 1.0, 1.0]  # capped at 1
+
+
+def test_a_cluster_bootstrap_counts_images_not_their_copies():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=200)
+    y = 0.3 * x + rng.normal(size=200)
+    alone = bootstrap_spearman(x, y, resamples=400)
+    # every image seen at four levels with identical values: no new information
+    copies_x, copies_y, images = np.tile(x, 4), np.tile(y, 4), np.tile(np.arange(200), 4)
+    pairs = bootstrap_spearman(copies_x, copies_y, resamples=400)
+    clustered = bootstrap_spearman(copies_x, copies_y, resamples=400, clusters=images)
+    width = lambda c: c.high - c.low  # noqa: E731
+    assert clustered.rho == pytest.approx(alone.rho)
+    assert width(pairs) < 0.7 * width(alone)  # resampling pairs pretends to 4x the data
+    assert width(clustered) == pytest.approx(width(alone), rel=0.25)
+    assert clustered.clusters == 200 and clustered.n == 800
+    assert "n = 200 images, 800 pairs" in clustered.text()
