@@ -70,7 +70,7 @@ def spec_overhead(spec: Spec, largest: bool, steps: int = 10) -> dict[str, float
         write_per_image(trainer, Path(directory))
         final = time.perf_counter() - started - checkpoint
     iterations = trainer.total_iterations
-    checkpoints = iterations // spec.record.every + 1
+    checkpoints = -(-iterations // spec.record.every) + 1  # and the last, if off the grid
     training = iterations * step
     return {
         "iteration_seconds": step,

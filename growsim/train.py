@@ -79,8 +79,10 @@ class Trainer:
     # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
     earlier_seconds: float = field(init=False, default=0.0)
     _segment_started: float | None = field(init=False, default=None)
-    # The test-set predictions of the model as it was at (iteration, model version): the
-    # final checkpoint's pass is reused by per_image instead of being computed again.
+    # The test-set predictions of the model as it was at (iteration, model version, exit
+    # threshold): the final checkpoint's pass is reused by per_image instead of being
+    # computed again. Code that changes trainer.model's weights by hand must bump
+    # _model_version (every change growsim makes does).
     _model_version: int = field(init=False, default=0)
     _test_predictions: tuple | None = field(init=False, default=None)
 
@@ -348,7 +350,7 @@ class Trainer:
     def predict_test_sets(self) -> list[Prediction]:
         """The model's predictions on the fixed test set of every occlusion level, in order
         (computed once per model state)."""
-        key = (self.iteration, self._model_version)
+        key = (self.iteration, self._model_version, self.spec.record.exit_threshold)
         if self._test_predictions is None or self._test_predictions[0] != key:
             predictions = self._predict_sets(self.test_sets, self.spec.record.exit_threshold)
             self._test_predictions = (key, predictions)
