@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.memory_use import peak_step_bytes
-from benchmarks.step_floor import interleaved_seconds, seconds_per_call
+from benchmarks.step_floor import batch, interleaved_seconds, seconds_per_call
 from growsim.compaction import CompactionPlan, compact, prune
 from growsim.lattice import Box, LatticeNetwork
 from growsim.objective import loss_terms
@@ -63,13 +63,8 @@ class PlainRecurrentConvNet(nn.Module):
         return torch.stack(outputs, dim=1)
 
 
-def _data():
-    generator = torch.Generator().manual_seed(0)
-    return torch.randn(BATCH, 1, 28, 28, generator=generator), torch.randint(0, CLASSES, (BATCH,), generator=generator)
-
-
 def _plain_step(model, optimizer):
-    images, labels = _data()
+    images, labels = batch(BATCH)
 
     def step():
         logits = model(images)
@@ -84,7 +79,7 @@ def _plain_step(model, optimizer):
 def _growsim_step(model, optimizer, compiled: bool = False):
     """growsim's training step: the loss with a ramped time weight (a tensor, as the trainer
     passes it), then the breadth and depth pressure as a proximal step."""
-    images, labels = _data()
+    images, labels = batch(BATCH)
     max_box = Box(LAYERS, FULL, STEPS)
     forward = torch.compile(loss_terms, dynamic=False) if compiled else loss_terms
     count = [0]
@@ -120,11 +115,6 @@ def make_step(kind: str):
         return _plain_step(model, torch.optim.Adam(model.parameters(), lr=1e-3))
     model = growsim_network(compacted=kind != "full")
     return _growsim_step(model, torch.optim.Adam(model.parameters(), lr=1e-3), kind == "compiled")
-
-
-def seconds_per_step(step, repeats: int = 20, warmup: int = 3) -> float:
-    """Median seconds per call after ``warmup`` calls."""
-    return seconds_per_call(step, repeats, warmup)
 
 
 def peak_memory_kib(kind: str) -> int:
@@ -169,7 +159,7 @@ def early_exit_table() -> list[tuple[str, float, float, float]]:
     rows = []
     baseline = None
     for threshold in (0.0, 0.01, 0.05):
-        seconds = seconds_per_step(lambda t=threshold: model.predict(images, t), repeats=5, warmup=1)
+        seconds = seconds_per_call(lambda t=threshold: model.predict(images, t), repeats=5, warmup=1)
         prediction = model.predict(images, threshold)
         accuracy = float((prediction.class_probs.argmax(1) == labels).float().mean())
         baseline = baseline or seconds
@@ -205,7 +195,7 @@ def rows(quick: bool = False) -> list[dict]:
     if quick:
         return result
     memory = {kind: peak_memory_kib(kind) for kind in ("plain", "full", "compact")}
-    compiled = seconds_per_step(make_step("compiled"), repeats, warmup=2)
+    compiled = seconds_per_call(make_step("compiled"), repeats, warmup=2)
     boxes, graphs, compile_seconds = recompiles_over_growth()
     result += [
         {"measure": "peak memory of a step, uncompacted / compacted",

@@ -408,7 +408,8 @@ class Trainer:
                     magnitudes, validation, region = self._measure()
         every = self.spec.record.test_every
         due = final or (every > 0 and self.checkpoints_written % every == 0)
-        evaluation = self.evaluate("test") if due else None  # reported, never decided on
+        # reported, never decided on
+        evaluation = self.evaluate("test") if due else self._not_evaluated()
         values = self._checkpoint_values(old_box, magnitudes, region, validation, evaluation)
         self.writer.append(self.iteration, values)
         self.checkpoints_written += 1
@@ -419,14 +420,16 @@ class Trainer:
             self.on_checkpoint(self, summary)
         return summary
 
+    def _not_evaluated(self) -> EvalResult:
+        """The test metrics of a checkpoint where the test sets are not evaluated: NaN."""
+        blank = np.full(len(self.eval_levels), np.nan)
+        return EvalResult(blank, blank, np.full(self.model.box.steps, np.nan), [])
+
     def _summary(
-        self, region, validation: EvalResult, evaluation: EvalResult | None, train_accuracy: float
+        self, region, validation: EvalResult, evaluation: EvalResult, train_accuracy: float
     ) -> dict:
-        """What a checkpoint tells the progress bar and the run's caller; test metrics are
-        NaN when the test sets were not evaluated (``evaluation`` None)."""
-        if evaluation is None:
-            blank = np.full(len(self.eval_levels), np.nan)
-            evaluation = EvalResult(blank, blank, np.full(1, np.nan), [])
+        """What a checkpoint tells the progress bar and the run's caller (test metrics NaN
+        where the test sets were not evaluated)."""
         return {
             "iteration": self.iteration,
             "box": self.model.box,
@@ -523,17 +526,13 @@ class Trainer:
         return True
 
     def _checkpoint_values(
-        self, old_box, magnitudes, region, validation: EvalResult, evaluation: EvalResult | None
+        self, old_box, magnitudes, region, validation: EvalResult, evaluation: EvalResult
     ) -> dict:
         running = self.running
         weights = self.cost_weights(max(self.iteration - 1, 0))
-        test_steps = evaluation.time_distribution if evaluation else np.full(self.model.box.steps, np.nan)
         values = structure_values(
-            self.layout, self.model, old_box, magnitudes, region, test_steps
+            self.layout, self.model, old_box, magnitudes, region, evaluation.time_distribution
         )
-        if evaluation is None:
-            blank = np.full(len(self.eval_levels), np.nan)
-            evaluation = EvalResult(blank, blank, test_steps, [])
         values.update(
             topology_values(self.layout, self.model, region, self.spec.active.edge_threshold)
         )
