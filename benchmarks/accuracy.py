@@ -15,7 +15,7 @@ Per spec (default: specs/occlusion.yaml and specs/quick.yaml), four models:
   connection, PyTorch's default initialisation), no costs, no halting. Its prediction is
   the last step's readout (see ``plain_loss`` for what it is trained on).
 - ``plain_feedforward``: the same layers and channels, bottom-up only, one pass.
-- ``logistic_regression``: ``growsim.reference.fit_logistic_regression`` on the clean,
+- ``logistic_regression``: ``growsim.record.reference.fit_logistic_regression`` on the clean,
   normalised training pixels.
 
 The nets are trained by the spec's optimiser and learning-rate schedule on the batches the
@@ -48,10 +48,10 @@ from torch import nn
 
 from benchmarks.plain_nets import plain_nets
 from growsim.errors import GrowsimError, RunError
-from growsim.reference import fit_logistic_regression
-from growsim.schedules import learning_rate_factor
-from growsim.spec import Extent, Spec, TrainingConfig, load_spec
-from growsim.train import Trainer
+from growsim.record.reference import fit_logistic_regression
+from growsim.spec.loading import Extent, Spec, TrainingConfig, load_spec
+from growsim.train.schedules import learning_rate_factor
+from growsim.train.trainer import Trainer
 
 ROOT = Path(__file__).parents[1]
 DEFAULT_SPECS = (ROOT / "specs" / "occlusion.yaml", ROOT / "specs" / "quick.yaml")

@@ -1,5 +1,5 @@
 """Peak resident memory of a training step as a function of box size, against the estimate
-``growsim.memory.step_bytes`` that refuses a run too large for the machine before it starts.
+``growsim.model.memory.step_bytes`` that refuses a run too large for the machine before it starts.
 
 Each box runs three training steps (growsim's full step: loss, Adam, pressure) in a fresh
 process; the peak is the rise of VmHWM over the resident set before the steps.
@@ -10,8 +10,8 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from growsim.lattice import Box
-from growsim.memory import evaluation_bytes, step_bytes
+from growsim.model.lattice import Box
+from growsim.model.memory import evaluation_bytes, step_bytes
 
 BOXES = [(Box(3, 16, 6), 64), (Box(3, 32, 6), 64), (Box(3, 64, 6), 64), (Box(4, 32, 8), 128)]
 QUICK_BOXES = BOXES[:2]
@@ -36,7 +36,7 @@ def box_evaluation(box: Box):
     """An evaluation of 500 images at ``box`` (``LatticeNetwork.predict``, every step)."""
     import torch
 
-    from growsim.lattice import LatticeNetwork
+    from growsim.model.lattice import LatticeNetwork
 
     model = LatticeNetwork(box, 1, 10, generator=torch.Generator().manual_seed(0), readout_grid=2)
     images = torch.randn(500, 1, 28, 28, generator=torch.Generator().manual_seed(1))

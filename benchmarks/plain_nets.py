@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from growsim.lattice import CONNECTIONS, LatticeNetwork
-from growsim.spec import Spec
+from growsim.model.lattice import CONNECTIONS, LatticeNetwork
+from growsim.spec.loading import Spec
 
 
 def _readout(channels: int, grid: int, classes: int) -> nn.Sequential:

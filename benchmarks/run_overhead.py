@@ -20,9 +20,9 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from growsim.errors import GrowsimError
-from growsim.per_image import write_per_image
-from growsim.spec import Spec, load_spec, read_raw_spec, read_spec_text
-from growsim.sweep_spec import load_sweep
+from growsim.record.per_image import write_per_image
+from growsim.spec.loading import Spec, load_spec, read_raw_spec, read_spec_text
+from growsim.sweep.spec import load_sweep
 
 SPECS = Path(__file__).parents[1] / "specs"
 
@@ -48,7 +48,7 @@ def shipped_specs(quick: bool) -> list[tuple[str, Spec | str]]:
 def spec_overhead(spec: Spec, largest: bool, steps: int = 10) -> dict[str, float]:
     """Seconds per iteration, per checkpoint and at the end of a run, at the spec's largest
     box (or its initial one), and the overhead fractions they imply for the whole run."""
-    from growsim.train import Trainer
+    from growsim.train.trainer import Trainer
 
     with TemporaryDirectory() as directory:
         trainer = Trainer(spec, Path(directory), progress=False)
@@ -84,9 +84,9 @@ def spec_overhead(spec: Spec, largest: bool, steps: int = 10) -> dict[str, float
 def measured_run(spec_name: str = "quick.yaml") -> dict[str, float]:
     """A whole run of a spec, timed by part: training iterations, checkpoints (growth checks,
     evaluation, recording, topology, ``checkpoint.pt``), per_image, and the whole."""
-    import growsim.runs
-    from growsim.runs import run_experiment
-    from growsim.train import Trainer
+    import growsim.runs.experiment
+    from growsim.runs.experiment import run_experiment
+    from growsim.train.trainer import Trainer
 
     spec = load_spec(SPECS / spec_name)
     spent = {"training": 0.0, "checkpoints": 0.0, "per_image": 0.0}
@@ -101,17 +101,17 @@ def measured_run(spec_name: str = "quick.yaml") -> dict[str, float]:
 
         return wrapper
 
-    originals = Trainer.train_step, Trainer.checkpoint, growsim.runs.write_per_image
+    originals = Trainer.train_step, Trainer.checkpoint, growsim.runs.experiment.write_per_image
     Trainer.train_step = timed("training", originals[0])
     Trainer.checkpoint = timed("checkpoints", originals[1])
-    growsim.runs.write_per_image = timed("per_image", originals[2])
+    growsim.runs.experiment.write_per_image = timed("per_image", originals[2])
     try:
         with TemporaryDirectory() as directory:
             started = time.perf_counter()
             run_experiment(spec, Path(directory) / "run", progress=False)
             spent["whole"] = time.perf_counter() - started
     finally:
-        Trainer.train_step, Trainer.checkpoint, growsim.runs.write_per_image = originals
+        Trainer.train_step, Trainer.checkpoint, growsim.runs.experiment.write_per_image = originals
     return spent
 
 

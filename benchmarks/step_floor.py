@@ -16,9 +16,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.fused_baseline import fused_step
-from growsim.lattice import Box, LatticeNetwork
-from growsim.objective import loss_terms
-from growsim.proximal import adam_second_moments, apply_pressure
+from growsim.model.lattice import Box, LatticeNetwork
+from growsim.model.objective import loss_terms
+from growsim.model.proximal import adam_second_moments, apply_pressure
 
 # (label, box, batch): the speed benchmark's packed box, and the occlusion spec's largest.
 BOXES = [("3 x 8 x 4, batch 128", Box(3, 8, 4), 128), ("3 x 32 x 6 (occlusion), batch 64", Box(3, 32, 6), 64)]

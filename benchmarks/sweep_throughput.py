@@ -14,8 +14,8 @@ import os
 import time
 from tempfile import TemporaryDirectory
 
-from growsim.sweep import run_sweep
-from growsim.sweep_spec import parse_sweep
+from growsim.sweep.runner import run_sweep
+from growsim.sweep.spec import parse_sweep
 
 SWEEP = """
 name: throughput

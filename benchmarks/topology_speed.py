@@ -11,8 +11,8 @@ import time
 
 import torch
 
-from growsim.lattice import Box, LatticeNetwork
-from growsim.topology import analyse
+from growsim.model.lattice import Box, LatticeNetwork
+from growsim.model.topology import analyse
 from tests.topology_reference import random_graph, reference_metrics
 
 LAYERS, CHANNELS, STEPS, ACTIVITY, DENSITY = 8, 256, 16, 0.2, 0.1

@@ -18,10 +18,10 @@ from torch import nn
 
 from benchmarks.memory_use import peak_step_bytes
 from benchmarks.step_floor import batch, interleaved_seconds, seconds_per_call
-from growsim.compaction import CompactionPlan, compact, prune
-from growsim.lattice import Box, LatticeNetwork
-from growsim.objective import loss_terms
-from growsim.proximal import apply_pressure
+from growsim.model.compaction import CompactionPlan, compact, prune
+from growsim.model.lattice import Box, LatticeNetwork
+from growsim.model.objective import loss_terms
+from growsim.model.proximal import apply_pressure
 
 LAYERS, STEPS, FULL, ACTIVE, BATCH, CLASSES = 3, 4, 32, 8, 128, 10
 
@@ -143,12 +143,12 @@ def recompiles_over_growth() -> tuple[int, int, float]:
 
 def early_exit_table() -> list[tuple[str, float, float, float]]:
     """(threshold, images/s ratio vs all steps, accuracy, mean steps run) on a trained model."""
-    from growsim.runs import run_experiment
-    from growsim.spec import parse_spec
+    from growsim.runs.experiment import run_experiment
+    from growsim.spec.loading import parse_spec
 
     spec = parse_spec(EARLY_EXIT_SPEC)
     with TemporaryDirectory() as directory:
-        from growsim.train import Trainer
+        from growsim.train.trainer import Trainer
 
         run_experiment(spec, Path(directory) / "run", progress=False)
         trainer = Trainer(spec, Path(directory) / "run", progress=False)

@@ -143,7 +143,7 @@ def _add_run(commands) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from growsim.spec import load_spec
+    from growsim.spec.loading import load_spec
 
     spec = load_spec(args.spec, args.overrides, check_files=True)  # before torch is imported
     if spec.sweep is not None:
@@ -151,12 +151,12 @@ def _run(args: argparse.Namespace) -> int:
             f"{args.spec}: has a sweep: block; run it with `growsim sweep {args.spec}`, or run "
             "its base spec alone with --set sweep=null"
         )
-    from growsim.directories import run_directory
+    from growsim.runs.directories import run_directory
 
     run_dir = run_directory(spec, args.out, args.name)
 
-    from growsim.runs import run_experiment
-    from growsim.summary import format_summary
+    from growsim.analysis.summary import format_summary
+    from growsim.runs.experiment import run_experiment
 
     summary = run_experiment(
         spec, run_dir, resume=args.resume, overwrite=args.overwrite,
@@ -200,13 +200,13 @@ def _add_sweep(commands) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from growsim.sweep_spec import load_sweep
+    from growsim.sweep.spec import load_sweep
 
     sweep = load_sweep(args.spec, args.overrides, check_files=True)  # before torch is imported
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"--workers must be >= 1, got {args.workers}")
 
-    from growsim.sweep import run_sweep, sweep_directory
+    from growsim.sweep.runner import run_sweep, sweep_directory
 
     print(f"sweep {sweep.name}: {len(sweep.members)} members -> {sweep_directory(sweep, args.out)}")
 
@@ -260,7 +260,7 @@ def _add_report(commands) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from growsim.report import write_report
+    from growsim.analysis.report import write_report
 
     path = write_report(
         args.target, args.out, args.reaction_times, _reaction_time_options(args), notify=print
@@ -288,12 +288,12 @@ def _add_validate(commands) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from growsim.spec import load_spec, spec_to_yaml
+    from growsim.spec.loading import load_spec, spec_to_yaml
 
     spec = load_spec(args.spec, args.overrides, check_files=True)  # a sweep's: its members'
     sweep = None
     if spec.sweep is not None:
-        from growsim.sweep_spec import load_sweep
+        from growsim.sweep.spec import load_sweep
 
         sweep = load_sweep(args.spec, args.overrides, check_files=True)
     if args.show:
@@ -330,7 +330,7 @@ def _add_topology(commands) -> None:
 
 
 def _topology(args: argparse.Namespace) -> int:
-    from growsim.topology_table import topology_table
+    from growsim.analysis.topology_table import topology_table
 
     print(topology_table(args.run, args.at))
     return 0
@@ -364,7 +364,7 @@ def _add_predict(commands) -> None:
     predict.add_argument("--seed", type=int, default=0, help="seed of the occluders")
 
     def handle(args: argparse.Namespace) -> int:
-        from growsim.predict import prediction_summary, run_prediction
+        from growsim.runs.predict import prediction_summary, run_prediction
 
         if args.exit_threshold is not None and not 0 <= args.exit_threshold <= 0.5:
             raise SpecError(f"--exit-threshold must lie in [0, 0.5], got {args.exit_threshold:g}")
@@ -378,7 +378,7 @@ def _add_predict(commands) -> None:
 
 
 def _add_reaction_time_options(parser: argparse.ArgumentParser) -> None:
-    """How ``--reaction-times`` files are aggregated and matched (see growsim.reaction_times)."""
+    """How ``--reaction-times`` files are aggregated and matched (see growsim.analysis.reaction_times)."""
     parser.add_argument(
         "--rt-trials", choices=("correct", "all"), default="correct",
         help="trial tables: aggregate the correct trials only (default) or all",
@@ -395,7 +395,7 @@ def _add_reaction_time_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _reaction_time_options(args: argparse.Namespace):
-    from growsim.reaction_times import ReactionTimeOptions
+    from growsim.analysis.reaction_times import ReactionTimeOptions
 
     return ReactionTimeOptions(args.rt_trials, args.rt_statistic, args.rt_key)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from growsim.data import draw_shapes
-from growsim.spec import DataConfig
+from growsim.data.datasets import draw_shapes
+from growsim.spec.loading import DataConfig
 
 SHAPE_NAMES = ("disc", "square", "triangle")
 

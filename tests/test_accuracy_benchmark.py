@@ -16,8 +16,8 @@ from benchmarks.plain_nets import (
     copy_lattice_weights,
     plain_nets,
 )
-from growsim.lattice import Box
-from growsim.spec import parse_spec
+from growsim.model.lattice import Box
+from growsim.spec.loading import parse_spec
 
 ITERATIONS = 60
 

@@ -7,15 +7,15 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from growsim.analysis import (
+from growsim.analysis.findings import (
     equal_accuracy_band,
     occlusion_effect,
     pareto_front,
     time_difficulty,
     time_spread,
 )
-from growsim.reaction_times import match_reaction_times, read_reaction_times
-from growsim.statistics import average_ranks, bootstrap_spearman, paired_increase, spearman
+from growsim.analysis.reaction_times import match_reaction_times, read_reaction_times
+from growsim.analysis.statistics import average_ranks, bootstrap_spearman, paired_increase, spearman
 
 
 @pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
@@ -143,7 +143,7 @@ def test_time_spread_tells_locked_halting_from_spread_halting():
 
 
 def test_holm_adjusts_step_down_and_keeps_the_order():
-    from growsim.statistics import holm
+    from growsim.analysis.statistics import holm
 
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
     np.testing.assert_allclose(holm([0.5, 0.001]), [0.5, 0.002])

@@ -5,9 +5,9 @@ import pytest
 import xarray as xr
 
 from growsim.cli import main
-from growsim.data import load_dataset
+from growsim.data.datasets import load_dataset
 from growsim.errors import DataError
-from growsim.spec import DataConfig
+from growsim.spec.loading import DataConfig
 
 RNG = np.random.default_rng(0)
 

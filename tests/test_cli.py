@@ -12,7 +12,7 @@ import xarray as xr
 
 from growsim.cli import main
 from growsim.errors import SpecError
-from growsim.spec import load_spec, parse_spec
+from growsim.spec.loading import load_spec, parse_spec
 from tests.conftest import TINY_SPEC
 
 SHORT = ["--set", "training.steps=20", "--set", "record.every=10"]

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from growsim.cli import main
-from growsim.compaction import CompactionPlan, compact, plan_compaction, prune
-from growsim.lattice import Box, LatticeNetwork
+from growsim.model.compaction import CompactionPlan, compact, plan_compaction, prune
+from growsim.model.lattice import Box, LatticeNetwork
 
 
 def network(

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from growsim.data import draw_shapes, load_dataset, occlude
+from growsim.data.datasets import draw_shapes, load_dataset, occlude
+from growsim.data.idx import read_idx
 from growsim.errors import DataError, SpecError
-from growsim.idx_data import read_idx
-from growsim.spec import DataConfig, OcclusionConfig, parse_spec, spec_to_yaml
+from growsim.spec.loading import DataConfig, OcclusionConfig, parse_spec, spec_to_yaml
 from tests.stimuli import write_idx
 
 

@@ -7,8 +7,8 @@ import pytest
 import xarray as xr
 
 from growsim.cli import main
-from growsim.data import FASHION_MNIST_DIR, load_dataset
-from growsim.spec import DataConfig
+from growsim.data.datasets import FASHION_MNIST_DIR, load_dataset
+from growsim.spec.loading import DataConfig
 
 SPECS = Path(__file__).parent.parent / "specs"
 needs_data = pytest.mark.skipif(

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from growsim.growth import active_region, grown_box
-from growsim.lattice import Box
-from growsim.spec import GrowthConfig
+from growsim.model.growth import active_region, grown_box
+from growsim.model.lattice import Box
+from growsim.spec.loading import GrowthConfig
 
 BOX, MAX = Box(layers=2, channels=4, steps=3), Box(layers=3, channels=6, steps=4)
 

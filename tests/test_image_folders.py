@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from growsim import array_cache, image_folders
-from growsim.data import load_dataset
+from growsim.data import array_cache
+from growsim.data import folders as image_folders
+from growsim.data.datasets import load_dataset
 from growsim.errors import DataError
-from growsim.spec import DataConfig
+from growsim.spec.loading import DataConfig
 from tests.stimuli import write_image
 
 RED = np.zeros((16, 16, 3), np.uint8)

@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from growsim.lattice import Box, LatticeNetwork
+from growsim.model.lattice import Box, LatticeNetwork
 
 
 def network(

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-import growsim.memory
+import growsim.model.memory
 from benchmarks.memory_use import box_evaluation, box_step, peak_step_bytes
 from growsim.errors import RunError
-from growsim.lattice import Box
-from growsim.memory import available_bytes, evaluation_bytes, step_bytes
-from growsim.runs import run_experiment
-from growsim.spec import load_spec
+from growsim.model.lattice import Box
+from growsim.model.memory import available_bytes, evaluation_bytes, step_bytes
+from growsim.runs.experiment import run_experiment
+from growsim.spec.loading import load_spec
 
 
 def test_a_box_too_large_for_the_memory_left_is_refused_before_training(tiny_spec, tmp_path, monkeypatch):
     spec = load_spec(tiny_spec, ["lattice.channels.max=4096", "training.batch_size=512"])
-    monkeypatch.setattr(growsim.memory, "available_bytes", lambda device: 2 * 2**30)
+    monkeypatch.setattr(growsim.model.memory, "available_bytes", lambda device: 2 * 2**30)
     with pytest.raises(RunError, match=r"4096 channels.*needs about \d+\.\d GiB.*2\.0 GiB available"
                                        r".*lattice.channels.max"):  # fmt: skip
         run_experiment(spec, tmp_path / "run", progress=False)
@@ -24,7 +24,7 @@ def test_a_box_too_large_for_the_memory_left_is_refused_before_training(tiny_spe
 
 def test_a_box_that_fits_runs(tiny_spec, tmp_path, monkeypatch):
     spec = load_spec(tiny_spec, ["training.steps=20", "record.every=20"])
-    monkeypatch.setattr(growsim.memory, "available_bytes", lambda device: 2 * 2**30)
+    monkeypatch.setattr(growsim.model.memory, "available_bytes", lambda device: 2 * 2**30)
     run_experiment(spec, tmp_path / "run", progress=False)
     assert (tmp_path / "run" / "checkpoint.pt").exists()
 

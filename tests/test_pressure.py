@@ -8,11 +8,11 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from growsim import costs
 from growsim.cli import main
-from growsim.proximal import apply_pressure
-from growsim.spec import parse_spec
-from growsim.train import Trainer
+from growsim.model import costs
+from growsim.model.proximal import apply_pressure
+from growsim.spec.loading import parse_spec
+from growsim.train.trainer import Trainer
 
 
 @st.composite
@@ -171,7 +171,7 @@ def test_costs_are_wired_to_every_weight_that_writes_into_a_channel(tiny_spec, t
 
 @pytest.mark.parametrize("weight", [0.0, 0.5])
 def test_the_time_weight_enters_the_loss_once(tiny_spec, tmp_path, weight):
-    from growsim.objective import loss_terms
+    from growsim.model.objective import loss_terms
 
     trainer = Trainer(tiny(tiny_spec), tmp_path / "run", progress=False)
     images, labels = trainer._batch(0)
@@ -181,7 +181,7 @@ def test_the_time_weight_enters_the_loss_once(tiny_spec, tmp_path, weight):
 
 
 def test_every_box_gets_its_own_graph_past_the_recompile_limit(tiny_spec, tmp_path):
-    from growsim.lattice import Box
+    from growsim.model.lattice import Box
 
     spec = tiny(tiny_spec, "training.compile=on", "lattice.channels.max=30")
     counter = GraphCounter()
@@ -229,7 +229,7 @@ def test_growth_decisions_see_every_step_even_with_early_exit(tiny_spec, tmp_pat
 def test_after_time_growth_the_old_last_step_gets_adam_state_like_its_neighbours(
     tiny_spec, tmp_path
 ):
-    from growsim.lattice import Box
+    from growsim.model.lattice import Box
 
     trainer = Trainer(tiny(tiny_spec, "lattice.steps.initial=3"), tmp_path / "run", progress=False)
     for iteration in range(20):

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from growsim.errors import DataError
-from growsim.reaction_times import (
+from growsim.analysis.reaction_times import (
     ReactionTimeOptions,
     image_key,
     match_reaction_times,
     read_reaction_times,
 )
+from growsim.errors import DataError
 
 MVH_HEADER = "subj,Session,trial,rt,object_response,category,condition,imagename\n"  # as shipped
 

@@ -9,7 +9,7 @@ import matplotlib
 import pytest
 
 from growsim.cli import build_parser, main
-from growsim.sweep_spec import parse_sweep
+from growsim.sweep.spec import parse_sweep
 from tests.conftest import TINY_SPEC
 
 matplotlib.use("Agg")

@@ -5,8 +5,8 @@ import pytest
 import xarray as xr
 import zarr
 
-from growsim.lattice import Box
-from growsim.record import (
+from growsim.model.lattice import Box
+from growsim.record.trajectory import (
     SCHEMA,
     TrajectoryLayout,
     TrajectoryWriter,

@@ -15,12 +15,12 @@ import torch
 import xarray as xr
 import zarr
 
-import growsim.train
+import growsim.train.trainer
 from growsim.cli import main
 from growsim.errors import RunError
-from growsim.record import SCHEMA, committed_checkpoints
-from growsim.runs import run_experiment
-from growsim.spec import load_spec
+from growsim.record.trajectory import SCHEMA, committed_checkpoints
+from growsim.runs.experiment import run_experiment
+from growsim.spec.loading import load_spec
 
 FAST = ["--set", "training.steps=200", "--set", "record.every=25"]
 
@@ -109,7 +109,7 @@ def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_result(refe
 
 def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, monkeypatch):
     spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
-    original = growsim.train.loss_terms
+    original = growsim.train.trainer.loss_terms
     calls = {"count": 0}
 
     def poisoned(*args):
@@ -119,7 +119,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
             task = task * float("nan")
         return total + task * 0, task, time_, correct
 
-    monkeypatch.setattr(growsim.train, "loss_terms", poisoned)
+    monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
     with pytest.raises(RunError, match=r"iteration 48: total loss, task loss became non-finite"):
         run_experiment(spec, tmp_path / "run", progress=False)
     dataset = trajectory(tmp_path / "run")

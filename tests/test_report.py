@@ -8,13 +8,13 @@ import pytest
 import xarray as xr
 from matplotlib.text import Text
 
-from growsim import figures
-from growsim.analysis import OcclusionEffect
-from growsim.directories import REPORT_FILES
-from growsim.lattice import Box
-from growsim.record import SCHEMA, TrajectoryLayout, checkpoint_dataset
-from growsim.report import write_report
-from growsim.statistics import Correlation, PairedIncrease
+from growsim.analysis import figures
+from growsim.analysis.findings import OcclusionEffect
+from growsim.analysis.report import write_report
+from growsim.analysis.statistics import Correlation, PairedIncrease
+from growsim.model.lattice import Box
+from growsim.record.trajectory import SCHEMA, TrajectoryLayout, checkpoint_dataset
+from growsim.runs.directories import REPORT_FILES
 
 CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat",
            "sandal", "shirt", "sneaker", "bag", "ankle-boot"]  # fmt: skip
@@ -139,7 +139,7 @@ def per_image(levels=(0.0, 0.3), images=40):
 
 
 def test_occlusion_is_in_percent_in_the_difficulty_figure(drawn, tmp_path):
-    from growsim.report import _difficulty_section
+    from growsim.analysis.report import _difficulty_section
 
     _difficulty_section(per_image(), tmp_path, "run", None)
     (figure,) = drawn

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from growsim.analysis import run_table
+from growsim.analysis.findings import run_table
+from growsim.analysis.response import is_response_design, response_arms
 from growsim.cli import main
-from growsim.response import is_response_design, response_arms
 
 
 def table_of(rows):

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from growsim.errors import SpecError
-from growsim.spec import Spec, load_spec, parse_spec, spec_to_dict, spec_to_yaml
+from growsim.spec.loading import Spec, load_spec, parse_spec, spec_to_dict, spec_to_yaml
 
 SPECS = sorted(Path(__file__).parent.parent.joinpath("specs").glob("*.yaml"))
 MINIMAL = "training: {steps: 10}\n"

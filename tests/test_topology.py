@@ -1,11 +1,11 @@
-"""growsim.topology against a plain networkx reference, on generated graphs and edge cases."""
+"""growsim.model.topology against a plain networkx reference, on generated graphs and edge cases."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from growsim.topology import analyse, edge_masks
+from growsim.model.topology import analyse, edge_masks
 from tests.topology_reference import random_graph, reference_metrics
 
 

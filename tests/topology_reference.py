@@ -1,4 +1,4 @@
-"""A plain networkx reference for growsim.topology, built from the unrolled graph directly."""
+"""A plain networkx reference for growsim.model.topology, built from the unrolled graph directly."""
 
 import math
 
@@ -33,7 +33,7 @@ def unrolled_graph(active, inputs, bottom_up, lateral, top_down, steps):
 
 
 def reference_metrics(active, inputs, bottom_up, lateral, top_down, steps):
-    """The same metrics as growsim.topology.analyse, computed the slow, obvious way."""
+    """The same metrics as growsim.model.topology.analyse, computed the slow, obvious way."""
     graph = unrolled_graph(active, inputs, bottom_up, lateral, top_down, steps)
     from_input = nx.descendants(graph, "input")
     order = list(nx.topological_sort(graph))

@@ -1,0 +1,415 @@
+"""The network: a finite box of the (layer, channel, step) lattice.
+
+Each layer l keeps a hidden state h_l (batch, channel, y, x). At every time step t,
+
+    h_0^t = tanh(BU_0 * image + LAT_0 * a_0^{t-1} + TD_0 * a_1^{t-1})
+    h_l^t = h_{l-1}^t + tanh(BU_l * a_{l-1}^t + LAT_l * a_l^{t-1} + TD_l * a_{l+1}^{t-1})
+
+with a = silu(h) and * a convolution. The path is residual along depth and channel c of
+layer l sits above channel c of layer l-1, so a layer whose weights are all zero is the
+identity and a channel whose incoming weights are zero stays exactly zero. silu, unlike
+relu, passes gradient at zero, so a silent (zero) unit can still learn to switch on.
+
+Every step has a readout (a_top average-pooled to a ``readout_grid`` x ``readout_grid`` grid,
+then linear) and a halting probability
+lambda_t; the time distribution is the stick-breaking p_t = lambda_t * prod_{s<t} (1 -
+lambda_s), the last step taking what remains. ``fixed`` time selection learns one
+lambda per step; ``adaptive`` adds per-input terms: a linear read of the top layer's
+pooled features and a learned multiple of the step's readout confidence (its largest class
+probability, detached so halting reads the readout without reshaping it). The confidence
+term lets an input halt once its readout is sure, which is what makes time input-dependent.
+Each step scales those per-input terms by its own gain g_t:
+
+    halting logit_t = bias_t + g_t * (w . pooled features + k * confidence)
+
+A step that has just stopped being the last (time growth) gets g_t = 0, so its halting
+probability is the same for every input and the new step receives exactly
+``new_step_mass`` of each input's old last-step probability; g_t then learns like any weight.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from growsim.model.costs import expected_steps
+
+CONNECTIONS = ("bottom_up", "lateral", "top_down")
+
+
+@dataclass(frozen=True)
+class Box:
+    """The finite part of the lattice that exists now."""
+
+    layers: int
+    channels: int
+    steps: int
+
+
+@dataclass
+class NetworkOutput:
+    """Per-step readouts and the time distribution over steps."""
+
+    logits: torch.Tensor  # (batch, step, class)
+    log_step_probs: torch.Tensor  # (batch, step), log p_t; exp sums to 1 over steps
+
+    @property
+    def step_probs(self) -> torch.Tensor:
+        """p_t, (batch, step)."""
+        return self.log_step_probs.exp()
+
+    def class_probs(self) -> torch.Tensor:
+        """The prediction: readout probabilities mixed by p_t, (batch, class)."""
+        return torch.einsum("bt,btk->bk", self.step_probs, self.logits.softmax(dim=-1))
+
+
+@dataclass
+class Prediction:
+    """Inference output of ``LatticeNetwork.predict`` (with early exit)."""
+
+    class_probs: torch.Tensor  # (batch, class)
+    step_probs: torch.Tensor  # (batch, step): p_t, an exited input's rest folded into its last step
+    steps_computed: torch.Tensor  # (batch,) int: steps actually run per input
+
+    @property
+    def expected_steps(self) -> torch.Tensor:
+        """sum_t t p_t per input, (batch,)."""
+        return expected_steps(self.step_probs)
+
+
+class LatticeNetwork(nn.Module):
+    """A recurrent conv net with bottom-up, lateral and top-down connections on a lattice box."""
+
+    def __init__(
+        self,
+        box: Box,
+        in_channels: int,
+        classes: int,
+        kernel_size: int = 3,
+        input_stride: int = 2,
+        connections: tuple[str, ...] = CONNECTIONS,
+        time_mode: str = "adaptive",
+        generator: torch.Generator | None = None,
+        readout_grid: int = 1,
+    ) -> None:
+        super().__init__()
+        unknown = set(connections) - set(CONNECTIONS)
+        if unknown or "bottom_up" not in connections:
+            raise ValueError(f"connections must include bottom_up and come from {CONNECTIONS}")
+        self.in_channels = in_channels
+        self.classes = classes
+        self.kernel_size = kernel_size
+        self.input_stride = input_stride
+        self.connections = tuple(c for c in CONNECTIONS if c in connections)
+        self.time_mode = time_mode
+        self.readout_grid = readout_grid
+        C, k = box.channels, kernel_size
+        self.bottom_up = nn.ParameterList()
+        self.lateral = nn.ParameterList()
+        self.top_down = nn.ParameterList()
+        for layer in range(box.layers):
+            fan_in = self._fan_in(layer, C, box.layers)
+            std = 1.0 / math.sqrt(fan_in)
+            source = in_channels if layer == 0 else C
+            self.bottom_up.append(_normal((C, source, k, k), std, generator))
+            if "lateral" in self.connections:
+                self.lateral.append(_normal((C, C, k, k), std, generator))
+            if "top_down" in self.connections and layer < box.layers - 1:
+                self.top_down.append(_normal((C, C, k, k), std, generator))
+        # Lattice identity of each channel position: compaction removes positions and
+        # growth fills the smallest free identities again (see growsim.model.compaction).
+        self.register_buffer("channel_ids", torch.arange(C))
+        self.readout_weight = self._readout_init(C, C, generator)  # (class, channel, y, x)
+        self.readout_bias = nn.Parameter(torch.zeros(classes))
+        self.halting_bias = nn.Parameter(_uniform_halting_bias(box.steps))
+        if time_mode == "adaptive":
+            self.halting_weight = nn.Parameter(torch.zeros(C))
+            self.halting_confidence = nn.Parameter(torch.zeros(()))
+            self.halting_gain = nn.Parameter(torch.ones(box.steps))
+        elif time_mode != "fixed":
+            raise ValueError(f"time_mode must be 'fixed' or 'adaptive', got {time_mode!r}")
+
+    # ------------------------------------------------------------------ box
+
+    @property
+    def box(self) -> Box:
+        """The current box, read off the parameter shapes."""
+        return Box(
+            layers=len(self.bottom_up),
+            channels=self.bottom_up[0].shape[0],
+            steps=self.halting_bias.shape[0],
+        )
+
+    def _readout_init(self, channels: int, count: int, generator) -> nn.Parameter:
+        """Random readout weights for ``count`` channels of a ``channels``-wide top layer."""
+        grid = self.readout_grid
+        std = 1.0 / math.sqrt(channels * grid * grid)
+        return _normal((self.classes, count, grid, grid), std, generator)
+
+    def _fan_in(self, layer: int, channels: int, layers: int) -> int:
+        """Weights into one channel of ``layer`` when every connection type is present."""
+        k2 = self.kernel_size**2
+        source = self.in_channels if layer == 0 else channels
+        fan = source * k2
+        if "lateral" in self.connections:
+            fan += channels * k2
+        if "top_down" in self.connections:
+            fan += channels * k2
+        return fan
+
+    def incoming_weights(self) -> list[dict[str, torch.Tensor]]:
+        """Per layer, the weight tensor of each connection type that writes into it.
+
+        Each tensor has the layer's output channel as its first dimension.
+        """
+        layers = []
+        for layer in range(len(self.bottom_up)):
+            weights = {"bottom_up": self.bottom_up[layer]}
+            if "lateral" in self.connections:
+                weights["lateral"] = self.lateral[layer]
+            if "top_down" in self.connections and layer < len(self.top_down):
+                weights["top_down"] = self.top_down[layer]
+            layers.append(weights)
+        return layers
+
+    def time_parameters(self) -> list[nn.Parameter]:
+        """Parameters of time selection (they get their own learning rate)."""
+        params = [self.halting_bias]
+        if self.time_mode == "adaptive":
+            params += [self.halting_weight, self.halting_confidence, self.halting_gain]
+        return params
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, images: torch.Tensor) -> NetworkOutput:
+        """Unroll the network over its time steps. images: (batch, in_channels, H, W)."""
+        input_drive = self._input_drive(images)
+        kernels = self._fused_kernels()
+        previous: list[torch.Tensor] | None = None  # a_l^{t-1} per layer
+        logits, halting_logits = [], []
+        for step in range(self.halting_bias.shape[0]):
+            previous, step_logits, halting = self._step(input_drive, previous, step, kernels)
+            logits.append(step_logits)
+            halting_logits.append(halting)
+        log_probs = stick_breaking_log_probs(torch.stack(halting_logits, dim=1))
+        return NetworkOutput(logits=torch.stack(logits, dim=1), log_step_probs=log_probs)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, exit_threshold: float = 0.0) -> "Prediction":
+        """Class probabilities, computing steps only while an input's halting mass remains.
+
+        An input stops once the probability of going on past the current step falls to
+        ``exit_threshold`` or below; that remaining mass is given to its last computed
+        readout. Each class probability then differs from ``forward``'s by at most
+        ``exit_threshold``, and so does the expected number of steps divided by the box's
+        steps. ``exit_threshold=0`` computes every step (the exact prediction). With
+        ``fixed`` time selection every input halts alike, so inputs exit together.
+        """
+        steps = self.halting_bias.shape[0]
+        batch = images.shape[0]
+        input_drive = self._input_drive(images)
+        kernels = self._fused_kernels()
+        alive = torch.arange(batch, device=images.device)  # inputs still computing
+        previous = None
+        mixture = images.new_zeros((batch, self.classes))
+        step_probs = images.new_zeros((batch, steps))
+        remaining = images.new_ones(batch)  # prod_{s<t} (1 - lambda_s)
+        computed = torch.zeros(batch, dtype=torch.long, device=images.device)
+        for step in range(steps):
+            previous, step_logits, halting = self._step(input_drive, previous, step, kernels)
+            probs = step_logits.softmax(dim=-1)
+            last = step == steps - 1
+            halt = torch.ones_like(halting) if last else torch.sigmoid(halting)
+            p_now = remaining[alive] * halt
+            left = remaining[alive] - p_now
+            stop = left <= exit_threshold if not last else torch.ones_like(left, dtype=torch.bool)
+            # Mass left by stopping inputs goes to their current step's readout.
+            weight = p_now + torch.where(stop, left, torch.zeros_like(left))
+            mixture[alive] += weight[:, None] * probs
+            step_probs[alive, step] = weight
+            remaining[alive] = left
+            computed[alive] = step + 1
+            keep = ~stop
+            if not keep.any():
+                break
+            if keep.all():
+                continue
+            alive = alive[keep]
+            input_drive = input_drive[keep]
+            previous = [state[keep] for state in previous]
+        return Prediction(class_probs=mixture, step_probs=step_probs, steps_computed=computed)
+
+    def _input_drive(self, images: torch.Tensor) -> torch.Tensor:
+        # The image does not change over time: its drive into layer 0 is computed once.
+        pad = self.kernel_size // 2
+        return F.conv2d(images, self.bottom_up[0], stride=self.input_stride, padding=pad)
+
+    def _step(self, input_drive, previous, step, kernels):
+        """One time step: new activations per layer, the readout logits and halting logit.
+        ``kernels`` is ``_fused_kernels()``."""
+        pad = self.kernel_size // 2
+        states: list[torch.Tensor] = []
+        activations: list[torch.Tensor] = []
+        for layer in range(len(self.bottom_up)):
+            drive = self._recurrent_drive(layer, activations, previous, pad, kernels)
+            if layer == 0:
+                drive = input_drive if drive is None else input_drive + drive
+            update = torch.tanh(drive)
+            state = update if layer == 0 else states[-1] + update
+            states.append(state)
+            activations.append(F.silu(state))
+        top = activations[-1]
+        features = top.mean(dim=(2, 3))  # (batch, channel)
+        grid = self.readout_grid
+        pooled = features[:, :, None, None] if grid == 1 else F.adaptive_avg_pool2d(top, grid)
+        step_logits = F.linear(pooled.flatten(1), self.readout_weight.flatten(1), self.readout_bias)
+        return activations, step_logits, self._halting_logit(features, step_logits, step)
+
+    def _fused_kernels(self) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+        """Per layer, the kernel of its first step (bottom-up only; None for layer 0, whose
+        bottom-up drive is the input drive) and of later steps (bottom-up, lateral and
+        top-down concatenated along input channels; None if it reads nothing). Concatenated
+        once per forward pass, not once per step."""
+        kernels = []
+        for layer in range(len(self.bottom_up)):
+            weights = [self.bottom_up[layer]] if layer > 0 else []
+            first = weights[0] if weights else None
+            if "lateral" in self.connections:
+                weights.append(self.lateral[layer])
+            if "top_down" in self.connections and layer < len(self.top_down):
+                weights.append(self.top_down[layer])
+            later = None if not weights else weights[0] if len(weights) == 1 else torch.cat(weights, dim=1)
+            kernels.append((first, later))
+        return kernels
+
+    def _recurrent_drive(
+        self,
+        layer: int,
+        activations: list[torch.Tensor],
+        previous: list[torch.Tensor] | None,
+        pad: int,
+        kernels: list[tuple[torch.Tensor | None, torch.Tensor | None]],
+    ) -> torch.Tensor | None:
+        """One fused convolution over every input a layer reads at this step (None if none)."""
+        inputs = [activations[layer - 1]] if layer > 0 else []
+        if previous is not None:
+            if "lateral" in self.connections:
+                inputs.append(previous[layer])
+            if "top_down" in self.connections and layer < len(self.top_down):
+                inputs.append(previous[layer + 1])
+        if not inputs:
+            return None
+        kernel = kernels[layer][0 if previous is None else 1]
+        if len(inputs) == 1:
+            return F.conv2d(inputs[0], kernel, padding=pad)
+        return F.conv2d(torch.cat(inputs, dim=1), kernel, padding=pad)
+
+    def _halting_logit(
+        self, features: torch.Tensor, step_logits: torch.Tensor, step: int
+    ) -> torch.Tensor:
+        bias = self.halting_bias[step].expand(features.shape[0])
+        if self.time_mode == "adaptive":
+            confidence = step_logits.detach().softmax(dim=-1).amax(dim=-1)
+            per_input = features @ self.halting_weight + self.halting_confidence * confidence
+            return bias + self.halting_gain[step] * per_input
+        return bias
+
+    # ------------------------------------------------------------------ growth
+
+    @torch.no_grad()
+    def grow(self, box: Box, new_step_mass: float = 1e-3, generator=None) -> None:
+        """Enlarge the box to ``box`` without changing what the network computes.
+
+        New channels and layers start silent (zero incoming weights); weights that read
+        from new channels are random so gradient reaches them. A new time step starts
+        with ``new_step_mass`` of the old last step's probability (the only growth that
+        changes the output, by at most that fraction).
+        """
+        old = self.box
+        if box.layers < old.layers or box.channels < old.channels or box.steps < old.steps:
+            raise ValueError(f"grow cannot shrink the box: {old} -> {box}")
+        if box.channels > old.channels:
+            self._grow_channels(box.channels, generator)
+        if box.layers > old.layers:
+            self._grow_layers(box.layers)
+        if box.steps > old.steps:
+            self._grow_steps(box.steps, new_step_mass)
+
+    def _grow_channels(self, channels: int, generator) -> None:
+        old = self.box
+        for name in ("bottom_up", "lateral", "top_down"):
+            params = getattr(self, name)
+            for index in range(len(params)):
+                weight = params[index]
+                rows = channels
+                cols = weight.shape[1] if (name == "bottom_up" and index == 0) else channels
+                grown = weight.new_zeros((rows, cols) + tuple(weight.shape[2:]))
+                grown[: weight.shape[0], : weight.shape[1]] = weight
+                if cols > weight.shape[1]:  # old channels reading new ones: random
+                    std = 1.0 / math.sqrt(self._fan_in(index, channels, old.layers))
+                    block = grown[: weight.shape[0], weight.shape[1] :]
+                    block.copy_(_normal(block.shape, std, generator).data.to(block))
+                params[index] = nn.Parameter(grown)
+        taken = set(self.channel_ids.tolist())
+        free = [i for i in range(len(taken) + channels) if i not in taken]
+        new_ids = torch.tensor(free[: channels - old.channels], dtype=self.channel_ids.dtype)
+        self.channel_ids = torch.cat([self.channel_ids, new_ids.to(self.channel_ids.device)])
+        readout = self._readout_init(channels, channels - old.channels, generator)
+        readout = torch.cat([self.readout_weight.data, readout.data.to(self.readout_weight)], dim=1)
+        self.readout_weight = nn.Parameter(readout)
+        if self.time_mode == "adaptive":
+            halting = self.halting_weight.new_zeros(channels)
+            halting[: old.channels] = self.halting_weight
+            self.halting_weight = nn.Parameter(halting)
+
+    def _grow_layers(self, layers: int) -> None:
+        old = self.box
+        C, k = old.channels, self.kernel_size
+        reference = self.bottom_up[-1]
+        for _ in range(old.layers, layers):
+            self.bottom_up.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
+            if "lateral" in self.connections:
+                self.lateral.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
+        if "top_down" in self.connections:
+            while len(self.top_down) < layers - 1:
+                self.top_down.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
+
+    def _grow_steps(self, steps: int, new_step_mass: float) -> None:
+        old = self.halting_bias.data
+        last = old.shape[0] - 1
+        grown = old.new_zeros(steps)  # new non-final steps halt with probability 1/2
+        grown[: last + 1] = old
+        # The old last step took all remaining mass; it now halts with 1 - new_step_mass,
+        # for every input alike: its per-input terms start switched off (gain 0).
+        grown[last] = math.log((1.0 - new_step_mass) / new_step_mass)
+        self.halting_bias = nn.Parameter(grown)
+        if self.time_mode == "adaptive":
+            gain = self.halting_gain.data.new_zeros(steps)
+            gain[:last] = self.halting_gain.data[:last]
+            self.halting_gain = nn.Parameter(gain)
+
+
+def stick_breaking_log_probs(halting_logits: torch.Tensor) -> torch.Tensor:
+    """log p_t from halting logits (batch, step); the last step takes the remaining mass."""
+    log_halt = F.logsigmoid(halting_logits)
+    log_continue = F.logsigmoid(-halting_logits)
+    survived = torch.cumsum(log_continue, dim=1) - log_continue  # log prod_{s<t} (1 - lambda_s)
+    log_probs = log_halt + survived
+    return torch.cat([log_probs[:, :-1], survived[:, -1:]], dim=1)
+
+
+def _uniform_halting_bias(steps: int) -> torch.Tensor:
+    """Halting logits that make the time distribution uniform over ``steps`` steps."""
+    bias = torch.zeros(steps)
+    for step in range(steps - 1):
+        halt = 1.0 / (steps - step)
+        bias[step] = math.log(halt / (1.0 - halt))
+    return bias
+
+
+def _normal(shape, std: float, generator: torch.Generator | None) -> nn.Parameter:
+    return nn.Parameter(torch.randn(tuple(shape), generator=generator) * std)

@@ -1,0 +1,102 @@
+"""Per-image results of a trained run: what the model did with each test image.
+
+``per_image.zarr`` in the run directory holds, for every test image and occlusion level,
+the prediction, the probability of the true class, the expected number of steps and the
+whole time distribution, plus a reference classifier's probability of the true class (a
+difficulty measure independent of the grown network). ``image_id`` identifies the image in
+its source (an index into the test file, or a path relative to ``test/`` for folders): the
+key a file of human reaction times refers to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from growsim.data.datasets import occlude
+from growsim.files import write_zarr_atomically
+from growsim.record.reference import fit_logistic_regression, true_class_probability
+
+PER_IMAGE_NAME = "per_image.zarr"
+IMAGE_ID_MEANING = (
+    "the image in its source: index in the test file (IDX, arrays without ids), "
+    "path relative to test/ (folders), or the id the arrays give"
+)
+
+
+def image_ids(ids) -> np.ndarray:
+    """Image ids as stored: int64 when they are integers, else fixed-width unicode strings."""
+    ids = np.asarray(ids)
+    return ids.astype("int64") if ids.dtype.kind in "iu" else ids.astype(str)
+
+
+def per_image_results(trainer) -> xr.Dataset:
+    """Evaluate ``trainer``'s model image by image on its fixed test sets."""
+    predictions = trainer.predict_test_sets()
+    levels = trainer.eval_levels
+    labels = trainer.test_labels
+    count, steps = len(labels), trainer.model.box.steps
+    predicted = np.stack([p.class_probs.argmax(dim=1).cpu().numpy() for p in predictions]).astype("int32")
+    confidence = np.stack(
+        [p.class_probs.gather(1, labels[:, None]).squeeze(1).cpu().numpy() for p in predictions]
+    ).astype("float32")
+    step_probs = np.stack([p.step_probs.cpu().numpy() for p in predictions]).astype("float32")
+    expected = np.stack([p.expected_steps.cpu().numpy() for p in predictions]).astype("float32")
+    reference = _reference_confidence(trainer)
+    labels_np = labels.cpu().numpy()
+    dataset = xr.Dataset(
+        {
+            "label": ("image", labels_np.astype("int32"), {"long_name": "true class index"}),
+            "predicted": (("occlusion", "image"), predicted, {"long_name": "predicted class index"}),
+            "correct": (("occlusion", "image"), predicted == labels_np[None], {"long_name": "prediction is right"}),
+            "confidence": (("occlusion", "image"), confidence, {"units": "probability", "long_name": "model probability of the true class"}),
+            "expected_steps": (("occlusion", "image"), expected, {"units": "steps", "long_name": "expected steps sum_t t p_t (time used)"}),
+            "step_probs": (("occlusion", "image", "step"), step_probs, {"units": "probability", "long_name": "time distribution p_t"}),
+            "reference_confidence": (("occlusion", "image"), reference, {"units": "probability", "long_name": "reference classifier (logistic regression on pixels) probability of the true class"}),
+        },
+        coords={
+            "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), {"units": "fraction"}),
+            "image": ("image", np.arange(count)),
+            "image_id": ("image", image_ids(trainer.dataset.test_ids[:count]), {"long_name": IMAGE_ID_MEANING}),
+            "step": ("step", np.arange(steps)),
+            "class_name": ("class", np.asarray(trainer.dataset.class_names)),
+        },
+        attrs={
+            "iteration": trainer.iteration,
+            "dataset": trainer.spec.data.dataset,
+            # The input normalisation the model was trained with, for `growsim predict`.
+            "input_mean": float(trainer.normalisation[0]),
+            "input_std": float(trainer.normalisation[1]),
+        },
+    )  # fmt: skip
+    return dataset
+
+
+def write_per_image(trainer, run_dir: Path) -> Path:
+    """Compute the per-image results and write them to ``run_dir/per_image.zarr`` atomically."""
+    return write_zarr_atomically(per_image_results(trainer), Path(run_dir) / PER_IMAGE_NAME)
+
+
+def _reference_confidence(trainer) -> np.ndarray:
+    """The reference classifier's true-class probability for every (level, image)."""
+    images = trainer.train_images[:10_000].cpu()
+    labels = trainer.train_labels[:10_000].cpu()
+    occlusion = trainer.spec.data.occlusion
+    if occlusion.train and any(level > 0 for level in occlusion.levels):
+        generator = torch.Generator().manual_seed(trainer.spec.data.seed + 104_729)
+        choice = torch.randint(len(occlusion.levels), (len(images),), generator=generator)
+        occluded = occlude(images, torch.tensor(occlusion.levels)[choice], occlusion, generator)
+        images, labels = torch.cat([images, occluded]), torch.cat([labels, labels])
+    weight, bias = fit_logistic_regression(
+        trainer._normalise(images), labels, len(trainer.dataset.class_names)
+    )
+    test_labels = trainer.test_labels.cpu()
+    return np.stack(
+        [
+            true_class_probability(weight, bias, trainer._normalise(s.cpu()), test_labels).numpy()
+            for s in trainer.test_sets
+        ]
+    ).astype("float32")

@@ -1,0 +1,94 @@
+"""Start, refuse, replace or resume a run in its directory, and write its summary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from growsim.errors import RunError
+from growsim.files import jsonable, make_writable_directory, write_text_atomically
+from growsim.locks import exclusive_lock
+from growsim.record.per_image import write_per_image
+from growsim.record.trajectory import committed_checkpoints, truncate
+from growsim.runs.directories import claim_run_directory, clear_run_directory, holds_own_files
+from growsim.spec.loading import Spec, parse_spec, spec_to_yaml
+from growsim.train.trainer import Trainer
+
+
+def run_experiment(
+    spec: Spec,
+    run_dir: Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    say: Callable[[str], None] | None = None,
+) -> dict:
+    """Train ``spec`` in ``run_dir``; returns the final summary (also saved as summary.json).
+
+    A run that wrote a checkpoint is refused unless ``resume`` (continue from its last
+    checkpoint, with the same spec; a finished run is left as it is) or ``overwrite``
+    (replace it) is given; one that never wrote a checkpoint is started again. Only a
+    directory growsim made is written into, and only growsim's own files are deleted (see
+    growsim.runs.directories). A lock beside the directory refuses a second process that tries
+    to write the same run. ``say`` receives one-line notes for the user.
+    """
+    run_dir = Path(run_dir)
+    make_writable_directory(run_dir.parent, "the run directory")
+    lock = run_dir.parent / f".{run_dir.name}.lock"
+    with exclusive_lock(lock, wait=False, holder=f"run {run_dir}"):
+        return _run_locked(spec, run_dir, resume, overwrite, progress, say or (lambda _: None))
+
+
+def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, say) -> dict:
+    claim_run_directory(run_dir)
+    spec_text = spec_to_yaml(spec)
+    started = (run_dir / "checkpoint.pt").exists()
+    if started and not (resume or overwrite):
+        raise RunError(
+            f"{run_dir}: a run already exists here. Continue it with --resume, replace it "
+            "with --overwrite, or pick another name with --name."
+        )
+    resuming = resume and started
+    if resuming:
+        stored = (run_dir / "spec.yaml").read_text() if (run_dir / "spec.yaml").exists() else None
+        if stored is not None and not _same_experiment(stored, spec):
+            raise RunError(
+                f"{run_dir}: --resume with a spec that differs from the run's spec.yaml. "
+                "Resume with the same spec and overrides (training.threads may differ), or "
+                "start a new run with --name."
+            )
+        if (run_dir / "summary.json").exists():  # written last: the run is complete
+            say(f"{run_dir}: the run has finished; nothing to resume")
+            return json.loads((run_dir / "summary.json").read_text())
+    else:
+        if not started and holds_own_files(run_dir) and not overwrite:
+            say(f"{run_dir}: holds no checkpoint (an earlier attempt stopped before its first); "
+                "starting it again")  # fmt: skip
+        clear_run_directory(run_dir)
+        write_text_atomically(run_dir / "spec.yaml", spec_text)
+
+    trainer = Trainer(spec, run_dir, progress=progress)
+    if resuming:
+        trainer.load_checkpoint()
+        if committed_checkpoints(trainer.trajectory_path) < trainer.checkpoints_written:
+            raise RunError(
+                f"{trainer.trajectory_path}: holds fewer checkpoints than checkpoint.pt says were "
+                "written; the run directory was altered by hand. Start again with --overwrite."
+            )
+        truncate(trainer.trajectory_path, trainer.checkpoints_written)
+        say(f"resuming from iteration {trainer.iteration} of {trainer.total_iterations}")
+    summary = trainer.run()
+    write_per_image(trainer, run_dir)
+    summary["run_dir"] = str(run_dir)
+    write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
+    return summary
+
+
+def _same_experiment(stored_text: str, spec: Spec) -> bool:
+    """True when ``spec`` asks for the run ``stored_text`` describes: every key equal except
+    ``training.threads`` (how many cores a machine lends is not part of the experiment)."""
+    stored = parse_spec(stored_text, "spec.yaml")
+    threads = replace(spec, training=replace(spec.training, threads=stored.training.threads))
+    return spec_to_yaml(threads) == spec_to_yaml(stored)
