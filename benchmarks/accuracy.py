@@ -19,7 +19,7 @@ Per spec (default: specs/occlusion.yaml and specs/quick.yaml), four models:
   normalised training pixels.
 
 The nets are trained by the spec's optimiser and learning-rate schedule on the batches the
-growsim trainer draws (``Trainer._batch``: the same validation split, normalisation and
+growsim trainer draws (``Trainer.batch``: the same validation split, normalisation and
 training occlusion), which each model's ``TrainingLog`` counts and digests. Accuracy is
 measured on the trainer's fixed test sets, one per occlusion level. ``train s`` is the wall
 time of the optimiser steps (batches included), not of growsim's checkpoints; this module
@@ -189,12 +189,12 @@ def accuracy_by_level(
     """Accuracy of ``predict`` (normalised images -> class scores) on the trainer's fixed
     test set of every occlusion level, in ``trainer.eval_levels`` order."""
     accuracies = []
-    for images in trainer.test_sets:
+    for images in trainer.data.test_sets:
         predicted = torch.cat([
-            predict(trainer._normalise(images[start : start + EVAL_CHUNK])).argmax(dim=1)
+            predict(trainer.data.normalise(images[start : start + EVAL_CHUNK])).argmax(dim=1)
             for start in range(0, len(images), EVAL_CHUNK)
         ])  # fmt: skip
-        accuracies.append(float((predicted == trainer.test_labels).float().mean()))
+        accuracies.append(float((predicted == trainer.data.test_labels).float().mean()))
     return accuracies
 
 
@@ -245,12 +245,12 @@ def train_growsim(spec: Spec, run_dir: Path) -> tuple[Trainer, Row]:
     fixed.record.every = trainer.total_iterations
     log = TrainingLog()
     # Instance attributes over the methods, for this run only (del restores the methods).
-    trainer._batch = log.logged(trainer._batch)
+    trainer.batch = log.logged(trainer.batch)
     trainer.train_step = log.timed(trainer.train_step)
     try:
         summary = trainer.run()
     finally:
-        del trainer._batch, trainer.train_step
+        del trainer.batch, trainer.train_step
     accuracy = [summary["accuracy_by_occlusion"][level] for level in trainer.eval_levels]
     return trainer, _row(spec, trainer, "growsim", _parameters(trainer.model), accuracy, log)
 
@@ -259,17 +259,17 @@ def train_baselines(spec: Spec, trainer: Trainer) -> tuple[dict[str, nn.Module],
     """Train the plain nets on ``trainer``'s batches and fit logistic regression on its
     training images; the plain nets and their rows."""
     classes = len(trainer.dataset.class_names)
-    nets = plain_nets(spec, trainer.train_images.shape[1], classes)
+    nets = plain_nets(spec, trainer.data.train_images.shape[1], classes)
     rows = []
     for name, net in nets.items():
         net.to(trainer.device)
-        log = train_plain(net, trainer._batch, trainer.total_iterations, spec.training)
+        log = train_plain(net, trainer.batch, trainer.total_iterations, spec.training)
         accuracy = accuracy_by_level(last_step_scores(net), trainer)
         rows.append(_row(spec, trainer, name, _parameters(net), accuracy, log))
     log = TrainingLog()
     started = time.perf_counter()
     weight, bias = fit_logistic_regression(
-        trainer._normalise(trainer.train_images).cpu(), trainer.train_labels.cpu(), classes
+        trainer.data.normalise(trainer.data.train_images).cpu(), trainer.data.train_labels.cpu(), classes
     )
     log.seconds = time.perf_counter() - started
     weight, bias = weight.to(trainer.device), bias.to(trainer.device)

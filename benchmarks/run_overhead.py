@@ -21,6 +21,7 @@ from tempfile import TemporaryDirectory
 
 from growsim.errors import GrowsimError
 from growsim.record.per_image import write_per_image
+from growsim.record.recorder import TrajectoryRecorder
 from growsim.spec.loading import Spec, load_spec, read_raw_spec, read_spec_text
 from growsim.sweep.spec import load_sweep
 
@@ -51,7 +52,8 @@ def spec_overhead(spec: Spec, largest: bool, steps: int = 10) -> dict[str, float
     from growsim.train.trainer import Trainer
 
     with TemporaryDirectory() as directory:
-        trainer = Trainer(spec, Path(directory), progress=False)
+        recorder = TrajectoryRecorder.in_run_directory(directory)
+        trainer = Trainer(spec, Path(directory), progress=False, recorder=recorder)
         if largest:
             trainer._grow(trainer.max_box)
         later = trainer.total_iterations // 2  # costs at full weight: the pressure step runs

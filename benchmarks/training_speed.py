@@ -18,10 +18,11 @@ from torch import nn
 
 from benchmarks.memory_use import peak_step_bytes
 from benchmarks.step_floor import batch, interleaved_seconds, seconds_per_call
-from growsim.model.compaction import CompactionPlan, compact, prune
+from growsim.model.compaction import CompactionPlan
 from growsim.model.lattice import Box, LatticeNetwork
 from growsim.model.objective import loss_terms
 from growsim.model.proximal import apply_pressure
+from growsim.model.reshape import compact, grow, prune
 
 LAYERS, STEPS, FULL, ACTIVE, BATCH, CLASSES = 3, 4, 32, 8, 128, 10
 
@@ -134,7 +135,7 @@ def recompiles_over_growth() -> tuple[int, int, float]:
     boxes = [Box(1, 4, 2), Box(2, 4, 2), Box(2, 8, 3)]
     started = time.perf_counter()
     for box in boxes:
-        net.grow(box)
+        grow(net, box)
         step = _growsim_step(net, torch.optim.Adam(net.parameters()), compiled=True)
         for _ in range(3):  # same box, same shapes: no recompilation after the first
             step()
@@ -154,8 +155,8 @@ def early_exit_table() -> list[tuple[str, float, float, float]]:
         trainer = Trainer(spec, Path(directory) / "run", progress=False)
         trainer.load_checkpoint()
     model = trainer.model.eval()
-    images = trainer._normalise(trainer.test_sets[0])
-    labels = trainer.test_labels
+    images = trainer.data.normalise(trainer.data.test_sets[0])
+    labels = trainer.data.test_labels
     rows = []
     baseline = None
     for threshold in (0.0, 0.01, 0.05):

@@ -133,7 +133,7 @@ def test_plain_recurrent_net_computes_growsims_readouts(variant, tmp_path):
     assert lattice.box == Box(2, 4, 2)  # fixed at the maximum box: nothing grew or shrank
     assert lattice.readout_bias.abs().sum() > 0  # trained: a bias copied wrong would show
     plain = plain_nets(spec, in_channels=1, classes=3)["plain_recurrent"].eval()
-    images = trainer._normalise(trainer.test_sets[1][:16])
+    images = trainer.data.normalise(trainer.data.test_sets[1][:16])
     with torch.no_grad():
         before = plain(images)
         copy_lattice_weights(lattice, plain)

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from growsim.cli import main
-from growsim.model.compaction import CompactionPlan, compact, plan_compaction, prune
+from growsim.model.compaction import CompactionPlan, plan_compaction
 from growsim.model.lattice import Box, LatticeNetwork
+from growsim.model.reshape import compact, grow, prune
 
 
 def network(
@@ -70,7 +71,7 @@ def test_pruning_changes_the_output_only_by_the_dropped_weights():
 def test_growth_after_compaction_fills_free_identities():
     net = network(Box(2, 8, 3))
     compact(net, CompactionPlan((1, 4, 6), 2, 3))
-    net.grow(Box(2, 6, 3))
+    grow(net, Box(2, 6, 3))
     assert net.channel_ids.tolist() == [1, 4, 6, 0, 2, 3]
 
 

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from growsim.model.lattice import Box, LatticeNetwork
+from growsim.model.reshape import grow
 
 
 def network(
@@ -92,7 +93,7 @@ def test_growing_channels_and_layers_keeps_the_output_exactly(
     net = network(Box(layers, channels, steps), time_mode=time_mode, seed=seed, grid=grid)
     perturb_time_selection(net)
     before = net(images())
-    net.grow(Box(layers + more_layers, channels + more_channels, steps))
+    grow(net, Box(layers + more_layers, channels + more_channels, steps))
     after = net(images())
     assert net.box == Box(layers + more_layers, channels + more_channels, steps)
     assert torch.allclose(before.logits, after.logits, atol=1e-5)
@@ -129,7 +130,7 @@ def test_growth_in_every_axis_changes_the_output_by_at_most_its_bound(
     trained_like(net, seed)
     x = images().double()
     before = net(x)
-    net.grow(Box(layers + more_layers, channels + more_channels, steps + more_steps), mass)
+    grow(net, Box(layers + more_layers, channels + more_channels, steps + more_steps), mass)
     after = net(x)
     old_last = before.step_probs[:, -1]
     if more_steps == 0:
@@ -146,7 +147,7 @@ def test_growth_in_every_axis_changes_the_output_by_at_most_its_bound(
 
 def test_grown_units_are_silent_but_learn():
     net = network(Box(2, 3, 2))
-    net.grow(Box(3, 5, 2))
+    grow(net, Box(3, 5, 2))
     assert torch.count_nonzero(net.bottom_up[2]) == 0  # new layer: zero incoming weights
     assert torch.count_nonzero(net.bottom_up[1][3:]) == 0  # new channels: zero rows
     loss = net(images()).logits.square().mean()
@@ -157,4 +158,4 @@ def test_grown_units_are_silent_but_learn():
 
 def test_grow_refuses_to_shrink():
     with pytest.raises(ValueError, match="cannot shrink"):
-        network(Box(2, 4, 3)).grow(Box(1, 4, 3))
+        grow(network(Box(2, 4, 3)), Box(1, 4, 3))

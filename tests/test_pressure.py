@@ -174,7 +174,7 @@ def test_the_time_weight_enters_the_loss_once(tiny_spec, tmp_path, weight):
     from growsim.model.objective import loss_terms
 
     trainer = Trainer(tiny(tiny_spec), tmp_path / "run", progress=False)
-    images, labels = trainer._batch(0)
+    images, labels = trainer.batch(0)
     total, task, time_cost, _ = loss_terms(trainer.model, images, labels, torch.tensor(weight), 0.0)
     assert torch.isclose(total, task + weight * time_cost)
     assert np.isfinite(float(time_cost)) and 1.0 <= float(time_cost) <= trainer.model.box.steps
@@ -221,7 +221,7 @@ def test_growth_decisions_see_every_step_even_with_early_exit(tiny_spec, tmp_pat
     validation = trainer.evaluate("validation")
     trainer.model.eval()
     with torch.no_grad():
-        exact = trainer.model(trainer._normalise(trainer.validation_sets[0])).step_probs
+        exact = trainer.model(trainer.data.normalise(trainer.data.validation_sets[0])).step_probs
     assert np.allclose(validation.time_distribution, exact.mean(dim=0).numpy(), atol=1e-6)
     assert validation.time_distribution[-1] > 0.01  # early exit would have folded it away
 

@@ -208,3 +208,14 @@ def occlude(
     mask = mask.repeat_interleave(patch, dim=2).repeat_interleave(patch, dim=3)
     mask = mask[:, :, :height, :width]
     return torch.where(mask, torch.full_like(images, config.value), images)
+
+
+def occlude_at_training_levels(
+    images: torch.Tensor, config: OcclusionConfig, generator: torch.Generator
+) -> torch.Tensor:
+    """``images`` each occluded at a level drawn from ``config.levels`` (as in training);
+    unchanged when training sees no occlusion (``config.train`` off or every level 0)."""
+    if not config.train or not any(level > 0 for level in config.levels):
+        return images
+    choice = torch.randint(len(config.levels), (len(images),), generator=generator)
+    return occlude(images, torch.tensor(config.levels)[choice], config, generator)

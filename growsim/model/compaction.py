@@ -1,23 +1,12 @@
-"""Compaction: shrink the network's tensors to the part of the box in use.
+"""Compaction planning: when the network's tensors should shrink to the part of the box
+in use, and to what.
 
 A plan keeps some channel positions, the bottom ``layers`` layers and the first ``steps``
-steps. Applying it is two operations:
-
-1. **prune** (changes the output, slightly): zero the incoming weights of every channel
-   that is dropped (inactive in every layer: its weights are already near zero) and of
-   every dropped top layer. A zeroed channel is exactly zero everywhere (tanh(0) = 0 and
-   the residual sums zeros), and a zeroed layer is exactly the identity.
-2. **pack** (exact): remove those positions. The top-down input a dropped layer gave the
-   layer below it reads that layer's own previous activation (an identity layer copies
-   it), so it is folded into the lateral weights below. A dropped step's probability goes
-   to the new last step, as the stick-breaking rule gives the last step what remains.
-   Dropping steps is therefore pruning too: an input's prediction moves by at most the
-   probability it had on the dropped steps (the plan keeps that below ``step_mass`` for
-   all but a ``1 - step_quantile`` fraction of validation inputs).
-
-Channel positions keep their lattice identity in ``model.channel_ids``; the trajectory is
-written at those identities, so its coordinates do not change. Layers and steps are only
-dropped from the top and the end, so their indices never change.
+steps; growsim.model.reshape applies it (prune, then pack). Dropping steps is pruning: an
+input's prediction moves by at most the probability it had on the dropped steps, and the
+plan keeps that below ``step_mass`` for all but a ``1 - step_quantile`` fraction of
+validation inputs. Layers and steps are only dropped from the top and the end, so their
+indices never change.
 """
 
 from __future__ import annotations
@@ -25,10 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
-from growsim.model.lattice import Box, LatticeNetwork
+from growsim.model.lattice import Box
 
 
 @dataclass(frozen=True)
@@ -85,77 +72,3 @@ def plan_compaction(
         steps -= 1
     plan = CompactionPlan(channels, layers, steps)
     return None if plan.box() == box else plan
-
-
-@torch.no_grad()
-def prune(model: LatticeNetwork, plan: CompactionPlan) -> None:
-    """Zero the incoming weights of the channels and layers the plan drops."""
-    box = model.box
-    dropped = [c for c in range(box.channels) if c not in set(plan.channels)]
-    for layer, weights in enumerate(model.incoming_weights()):
-        for tensor in weights.values():
-            if layer >= plan.layers:
-                tensor.zero_()
-            elif dropped:
-                tensor[dropped] = 0.0
-
-
-def compact_tensor(name: str, tensor: torch.Tensor, plan: CompactionPlan):
-    """The part of parameter ``name`` (or of optimiser state shaped like it) the plan keeps.
-
-    Returns None for a tensor that the plan removes entirely.
-    """
-    keep = torch.as_tensor(plan.channels, device=tensor.device)
-    kind, _, index_text = name.partition(".")
-    if kind in ("bottom_up", "lateral", "top_down"):
-        index = int(index_text)
-        last = plan.layers - 1 if kind == "top_down" else plan.layers
-        if index >= last:
-            return None
-        tensor = tensor.index_select(0, keep)
-        if not (kind == "bottom_up" and index == 0):
-            tensor = tensor.index_select(1, keep)
-        return tensor
-    if name in ("readout_weight",):
-        return tensor.index_select(1, keep)
-    if name in ("halting_weight", "channel_ids"):
-        return tensor.index_select(0, keep)
-    if name in ("halting_bias", "halting_gain"):
-        return tensor[: plan.steps]
-    return tensor
-
-
-@torch.no_grad()
-def compact(model: LatticeNetwork, plan: CompactionPlan) -> None:
-    """Prune, then pack the model's tensors to the plan (in place)."""
-    old = model.box
-    prune(model, plan)
-    if plan.layers < old.layers and "top_down" in model.connections:
-        if "lateral" not in model.connections:
-            raise ValueError("dropping layers folds top-down into lateral weights: needs lateral")
-        below = plan.layers - 1
-        model.lateral[below].add_(model.top_down[below])
-    for kind in ("bottom_up", "lateral", "top_down"):
-        params = getattr(model, kind)
-        kept = []
-        for index, parameter in enumerate(params):
-            tensor = compact_tensor(f"{kind}.{index}", parameter.data, plan)
-            if tensor is not None:
-                kept.append(nn.Parameter(tensor.clone()))
-        setattr(model, kind, nn.ParameterList(kept))
-    for name in ("readout_weight", "halting_weight", "halting_bias", "halting_gain"):
-        if hasattr(model, name):
-            setattr(model, name, nn.Parameter(compact_tensor(name, getattr(model, name).data, plan).clone()))
-    model.channel_ids = compact_tensor("channel_ids", model.channel_ids, plan).clone()
-
-
-def shrink_to(model: LatticeNetwork, box: Box) -> None:
-    """Compact to the leading ``box`` positions where the model is larger (for loading)."""
-    old = model.box
-    target = CompactionPlan(
-        tuple(range(min(old.channels, box.channels))),
-        min(old.layers, box.layers),
-        min(old.steps, box.steps),
-    )
-    if target.box() != old:
-        compact(model, target)

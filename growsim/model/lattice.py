@@ -112,18 +112,18 @@ class LatticeNetwork(nn.Module):
         self.lateral = nn.ParameterList()
         self.top_down = nn.ParameterList()
         for layer in range(box.layers):
-            fan_in = self._fan_in(layer, C, box.layers)
+            fan_in = self.fan_in(layer, C, box.layers)
             std = 1.0 / math.sqrt(fan_in)
             source = in_channels if layer == 0 else C
-            self.bottom_up.append(_normal((C, source, k, k), std, generator))
+            self.bottom_up.append(normal_parameter((C, source, k, k), std, generator))
             if "lateral" in self.connections:
-                self.lateral.append(_normal((C, C, k, k), std, generator))
+                self.lateral.append(normal_parameter((C, C, k, k), std, generator))
             if "top_down" in self.connections and layer < box.layers - 1:
-                self.top_down.append(_normal((C, C, k, k), std, generator))
+                self.top_down.append(normal_parameter((C, C, k, k), std, generator))
         # Lattice identity of each channel position: compaction removes positions and
-        # growth fills the smallest free identities again (see growsim.model.compaction).
+        # growth fills the smallest free identities again (see growsim.model.reshape).
         self.register_buffer("channel_ids", torch.arange(C))
-        self.readout_weight = self._readout_init(C, C, generator)  # (class, channel, y, x)
+        self.readout_weight = self.readout_init(C, C, generator)  # (class, channel, y, x)
         self.readout_bias = nn.Parameter(torch.zeros(classes))
         self.halting_bias = nn.Parameter(_uniform_halting_bias(box.steps))
         if time_mode == "adaptive":
@@ -144,13 +144,13 @@ class LatticeNetwork(nn.Module):
             steps=self.halting_bias.shape[0],
         )
 
-    def _readout_init(self, channels: int, count: int, generator) -> nn.Parameter:
+    def readout_init(self, channels: int, count: int, generator) -> nn.Parameter:
         """Random readout weights for ``count`` channels of a ``channels``-wide top layer."""
         grid = self.readout_grid
         std = 1.0 / math.sqrt(channels * grid * grid)
-        return _normal((self.classes, count, grid, grid), std, generator)
+        return normal_parameter((self.classes, count, grid, grid), std, generator)
 
-    def _fan_in(self, layer: int, channels: int, layers: int) -> int:
+    def fan_in(self, layer: int, channels: int, layers: int) -> int:
         """Weights into one channel of ``layer`` when every connection type is present."""
         k2 = self.kernel_size**2
         source = self.in_channels if layer == 0 else channels
@@ -318,80 +318,6 @@ class LatticeNetwork(nn.Module):
             return bias + self.halting_gain[step] * per_input
         return bias
 
-    # ------------------------------------------------------------------ growth
-
-    @torch.no_grad()
-    def grow(self, box: Box, new_step_mass: float = 1e-3, generator=None) -> None:
-        """Enlarge the box to ``box`` without changing what the network computes.
-
-        New channels and layers start silent (zero incoming weights); weights that read
-        from new channels are random so gradient reaches them. A new time step starts
-        with ``new_step_mass`` of the old last step's probability (the only growth that
-        changes the output, by at most that fraction).
-        """
-        old = self.box
-        if box.layers < old.layers or box.channels < old.channels or box.steps < old.steps:
-            raise ValueError(f"grow cannot shrink the box: {old} -> {box}")
-        if box.channels > old.channels:
-            self._grow_channels(box.channels, generator)
-        if box.layers > old.layers:
-            self._grow_layers(box.layers)
-        if box.steps > old.steps:
-            self._grow_steps(box.steps, new_step_mass)
-
-    def _grow_channels(self, channels: int, generator) -> None:
-        old = self.box
-        for name in ("bottom_up", "lateral", "top_down"):
-            params = getattr(self, name)
-            for index in range(len(params)):
-                weight = params[index]
-                rows = channels
-                cols = weight.shape[1] if (name == "bottom_up" and index == 0) else channels
-                grown = weight.new_zeros((rows, cols) + tuple(weight.shape[2:]))
-                grown[: weight.shape[0], : weight.shape[1]] = weight
-                if cols > weight.shape[1]:  # old channels reading new ones: random
-                    std = 1.0 / math.sqrt(self._fan_in(index, channels, old.layers))
-                    block = grown[: weight.shape[0], weight.shape[1] :]
-                    block.copy_(_normal(block.shape, std, generator).data.to(block))
-                params[index] = nn.Parameter(grown)
-        taken = set(self.channel_ids.tolist())
-        free = [i for i in range(len(taken) + channels) if i not in taken]
-        new_ids = torch.tensor(free[: channels - old.channels], dtype=self.channel_ids.dtype)
-        self.channel_ids = torch.cat([self.channel_ids, new_ids.to(self.channel_ids.device)])
-        readout = self._readout_init(channels, channels - old.channels, generator)
-        readout = torch.cat([self.readout_weight.data, readout.data.to(self.readout_weight)], dim=1)
-        self.readout_weight = nn.Parameter(readout)
-        if self.time_mode == "adaptive":
-            halting = self.halting_weight.new_zeros(channels)
-            halting[: old.channels] = self.halting_weight
-            self.halting_weight = nn.Parameter(halting)
-
-    def _grow_layers(self, layers: int) -> None:
-        old = self.box
-        C, k = old.channels, self.kernel_size
-        reference = self.bottom_up[-1]
-        for _ in range(old.layers, layers):
-            self.bottom_up.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
-            if "lateral" in self.connections:
-                self.lateral.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
-        if "top_down" in self.connections:
-            while len(self.top_down) < layers - 1:
-                self.top_down.append(nn.Parameter(reference.new_zeros((C, C, k, k))))
-
-    def _grow_steps(self, steps: int, new_step_mass: float) -> None:
-        old = self.halting_bias.data
-        last = old.shape[0] - 1
-        grown = old.new_zeros(steps)  # new non-final steps halt with probability 1/2
-        grown[: last + 1] = old
-        # The old last step took all remaining mass; it now halts with 1 - new_step_mass,
-        # for every input alike: its per-input terms start switched off (gain 0).
-        grown[last] = math.log((1.0 - new_step_mass) / new_step_mass)
-        self.halting_bias = nn.Parameter(grown)
-        if self.time_mode == "adaptive":
-            gain = self.halting_gain.data.new_zeros(steps)
-            gain[:last] = self.halting_gain.data[:last]
-            self.halting_gain = nn.Parameter(gain)
-
 
 def stick_breaking_log_probs(halting_logits: torch.Tensor) -> torch.Tensor:
     """log p_t from halting logits (batch, step); the last step takes the remaining mass."""
@@ -411,5 +337,6 @@ def _uniform_halting_bias(steps: int) -> torch.Tensor:
     return bias
 
 
-def _normal(shape, std: float, generator: torch.Generator | None) -> nn.Parameter:
+def normal_parameter(shape, std: float, generator: torch.Generator | None) -> nn.Parameter:
+    """A parameter of ``shape`` drawn from N(0, std^2) with ``generator``."""
     return nn.Parameter(torch.randn(tuple(shape), generator=generator) * std)

@@ -1,5 +1,5 @@
-"""The structural part of a trajectory checkpoint: the network's shape, norms and topology,
-laid out on the trajectory's fixed (maximum-box) coordinates.
+"""A checkpoint's values laid out on the trajectory's fixed (maximum-box) coordinates: the
+network's shape, norms and topology, its costs, and its training and evaluation metrics.
 
 Positions are written at their lattice identities (``model.channel_ids`` for channels), so
 a channel keeps its coordinate through growth and compaction.
@@ -8,11 +8,48 @@ a channel keeps its coordinate through growth and compaction.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
+from growsim.model import costs
 from growsim.model.growth import ActiveRegion
 from growsim.model.lattice import CONNECTIONS, Box, LatticeNetwork
 from growsim.model.topology import analyse, edge_masks
 from growsim.record.trajectory import TrajectoryLayout
+from growsim.spec import Spec
+from growsim.train.checkpoint_state import CheckpointState
+
+
+def checkpoint_values(layout: TrajectoryLayout, state: CheckpointState, spec: Spec) -> dict:
+    """Every trajectory variable of one checkpoint (test metrics NaN where not evaluated)."""
+    validation, evaluation, running = state.validation, state.evaluation, state.running
+    values = structure_values(
+        layout, state.model, state.old_box, state.magnitudes, state.region, evaluation.time_distribution
+    )
+    values.update(topology_values(layout, state.model, state.region, spec.active.edge_threshold))
+    magnitudes = torch.from_numpy(state.magnitudes)
+    max_box, breadth, depth = state.max_box, spec.costs.breadth, spec.costs.depth
+    values.update(
+        epoch=state.epoch,
+        expected_steps=evaluation.expected_steps_by_level[0],
+        breadth_cost=float(costs.breadth_cost(magnitudes, max_box.channels, breadth.exponent)),
+        depth_cost=float(costs.depth_cost(magnitudes, max_box.layers, depth.exponent)),
+        time_cost=running.mean("time_cost"),
+        breadth_weight=state.cost_weights["breadth"],
+        depth_weight=state.cost_weights["depth"],
+        time_weight=state.cost_weights["time"],
+        task_loss=running.mean("task_loss"),
+        total_loss=running.mean("total_loss"),
+        train_accuracy=running.accuracy(),
+        test_accuracy=evaluation.accuracy_by_level[0],
+        accuracy_by_occlusion=evaluation.accuracy_by_level,
+        expected_steps_by_occlusion=evaluation.expected_steps_by_level,
+        validation_accuracy=validation.accuracy_by_level[0],
+        validation_expected_steps=validation.expected_steps_by_level[0],
+        validation_accuracy_by_occlusion=validation.accuracy_by_level,
+        validation_expected_steps_by_occlusion=validation.expected_steps_by_level,
+        validation_time_distribution=_padded(validation.time_distribution, max_box.steps),
+    )
+    return values
 
 
 def structure_values(
@@ -72,3 +109,10 @@ def topology_values(
     values["dead_units"] = result.dead_units
     values["components"] = result.components
     return values
+
+
+def _padded(values: np.ndarray, size: int) -> np.ndarray:
+    """``values`` followed by NaN up to ``size`` entries (positions outside the box)."""
+    padded = np.full(size, np.nan, dtype="float64")
+    padded[: len(values)] = values
+    return padded

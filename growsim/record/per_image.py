@@ -16,9 +16,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from growsim.data.datasets import occlude
+from growsim.data.datasets import occlude_at_training_levels
 from growsim.files import write_zarr_atomically
 from growsim.record.reference import fit_logistic_regression, true_class_probability
+from growsim.train.trainer import Trainer
 
 PER_IMAGE_NAME = "per_image.zarr"
 IMAGE_ID_MEANING = (
@@ -33,11 +34,11 @@ def image_ids(ids) -> np.ndarray:
     return ids.astype("int64") if ids.dtype.kind in "iu" else ids.astype(str)
 
 
-def per_image_results(trainer) -> xr.Dataset:
+def per_image_results(trainer: Trainer) -> xr.Dataset:
     """Evaluate ``trainer``'s model image by image on its fixed test sets."""
     predictions = trainer.predict_test_sets()
     levels = trainer.eval_levels
-    labels = trainer.test_labels
+    labels = trainer.data.test_labels
     count, steps = len(labels), trainer.model.box.steps
     predicted = np.stack([p.class_probs.argmax(dim=1).cpu().numpy() for p in predictions]).astype("int32")
     confidence = np.stack(
@@ -68,35 +69,33 @@ def per_image_results(trainer) -> xr.Dataset:
             "iteration": trainer.iteration,
             "dataset": trainer.spec.data.dataset,
             # The input normalisation the model was trained with, for `growsim predict`.
-            "input_mean": float(trainer.normalisation[0]),
-            "input_std": float(trainer.normalisation[1]),
+            "input_mean": float(trainer.data.normalisation[0]),
+            "input_std": float(trainer.data.normalisation[1]),
         },
     )  # fmt: skip
     return dataset
 
 
-def write_per_image(trainer, run_dir: Path) -> Path:
+def write_per_image(trainer: Trainer, run_dir: Path) -> Path:
     """Compute the per-image results and write them to ``run_dir/per_image.zarr`` atomically."""
     return write_zarr_atomically(per_image_results(trainer), Path(run_dir) / PER_IMAGE_NAME)
 
 
-def _reference_confidence(trainer) -> np.ndarray:
+def _reference_confidence(trainer: Trainer) -> np.ndarray:
     """The reference classifier's true-class probability for every (level, image)."""
-    images = trainer.train_images[:10_000].cpu()
-    labels = trainer.train_labels[:10_000].cpu()
-    occlusion = trainer.spec.data.occlusion
-    if occlusion.train and any(level > 0 for level in occlusion.levels):
-        generator = torch.Generator().manual_seed(trainer.spec.data.seed + 104_729)
-        choice = torch.randint(len(occlusion.levels), (len(images),), generator=generator)
-        occluded = occlude(images, torch.tensor(occlusion.levels)[choice], occlusion, generator)
+    images = trainer.data.train_images[:10_000].cpu()
+    labels = trainer.data.train_labels[:10_000].cpu()
+    generator = torch.Generator().manual_seed(trainer.spec.data.seed + 104_729)
+    occluded = occlude_at_training_levels(images, trainer.spec.data.occlusion, generator)
+    if occluded is not images:
         images, labels = torch.cat([images, occluded]), torch.cat([labels, labels])
     weight, bias = fit_logistic_regression(
-        trainer._normalise(images), labels, len(trainer.dataset.class_names)
+        trainer.data.normalise(images), labels, len(trainer.dataset.class_names)
     )
-    test_labels = trainer.test_labels.cpu()
+    test_labels = trainer.data.test_labels.cpu()
     return np.stack(
         [
-            true_class_probability(weight, bias, trainer._normalise(s.cpu()), test_labels).numpy()
-            for s in trainer.test_sets
+            true_class_probability(weight, bias, trainer.data.normalise(s.cpu()), test_labels).numpy()
+            for s in trainer.data.test_sets
         ]
     ).astype("float32")

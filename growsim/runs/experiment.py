@@ -11,6 +11,7 @@ from growsim.errors import RunError
 from growsim.files import jsonable, make_writable_directory, write_text_atomically
 from growsim.locks import exclusive_lock
 from growsim.record.per_image import write_per_image
+from growsim.record.recorder import TrajectoryRecorder
 from growsim.record.trajectory import committed_checkpoints, truncate
 from growsim.runs.directories import claim_run_directory, clear_run_directory, holds_own_files
 from growsim.spec.loading import Spec, parse_spec, spec_to_yaml
@@ -69,15 +70,16 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
         clear_run_directory(run_dir)
         write_text_atomically(run_dir / "spec.yaml", spec_text)
 
-    trainer = Trainer(spec, run_dir, progress=progress)
+    recorder = TrajectoryRecorder.in_run_directory(run_dir)
+    trainer = Trainer(spec, run_dir, progress=progress, recorder=recorder)
     if resuming:
         trainer.load_checkpoint()
-        if committed_checkpoints(trainer.trajectory_path) < trainer.checkpoints_written:
+        if committed_checkpoints(recorder.path) < trainer.checkpoints_written:
             raise RunError(
-                f"{trainer.trajectory_path}: holds fewer checkpoints than checkpoint.pt says were "
+                f"{recorder.path}: holds fewer checkpoints than checkpoint.pt says were "
                 "written; the run directory was altered by hand. Start again with --overwrite."
             )
-        truncate(trainer.trajectory_path, trainer.checkpoints_written)
+        truncate(recorder.path, trainer.checkpoints_written)
         say(f"resuming from iteration {trainer.iteration} of {trainer.total_iterations}")
     summary = trainer.run()
     write_per_image(trainer, run_dir)

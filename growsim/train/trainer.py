@@ -1,14 +1,15 @@
-"""The training loop: task loss + scheduled resource costs, growth checks, checkpoints.
+"""The training loop: task loss + scheduled resource costs, growth and compaction at
+checkpoints, and ``checkpoint.pt`` to resume from.
 
-All randomness after initialisation (batch order, occluders, growth init) comes from
-generators seeded by (seed, purpose, iteration), so a run resumed from a checkpoint draws
-exactly what the uninterrupted run would have drawn.
+The trainer owns all mutable state of a run (model, optimiser, iteration). At each
+checkpoint it measures the model on the validation split (growth and compaction decide on
+it), evaluates the test sets when due (reported only), and hands the result to the
+``Recorder`` it was given (growsim.record.recorder writes the trajectory).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,66 +18,41 @@ from typing import Callable
 import numpy as np
 import torch
 
-from growsim.data.datasets import Dataset, load_dataset, occlude
+from growsim.data.datasets import Dataset, load_dataset
 from growsim.errors import RunError
-from growsim.faults import crash_point
 from growsim.model import costs, memory
-from growsim.model.compaction import compact, compact_tensor, plan_compaction, shrink_to
-from growsim.model.growth import active_region, grown_box
+from growsim.model.compaction import plan_compaction
+from growsim.model.growth import ActiveRegion, active_region, grown_box
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.model.objective import loss_terms
 from growsim.model.proximal import adam_second_moments, apply_pressure
-from growsim.record.checkpoint_values import structure_values, topology_values
-from growsim.record.trajectory import (
-    TrajectoryLayout,
-    TrajectoryWriter,
-    open_trajectory,
-    trajectory_attrs,
-)
-from growsim.spec.loading import Spec, spec_to_yaml
-from growsim.train.schedules import learning_rate_factor, schedule_factor
+from growsim.model.reshape import compact_with_optimizer, grow, grow_with_optimizer, shrink_to
+from growsim.spec import Spec, spec_to_yaml
+from growsim.train.checkpoint_file import read_checkpoint, write_checkpoint
+from growsim.train.checkpoint_state import CheckpointState, Recorder, RunningMetrics
+from growsim.train.evaluation import EvalResult, evaluation_result, not_evaluated, predict_sets
+from growsim.train.run_data import RunData, prepare_run_data, seeded_generator, training_batch
+from growsim.train.schedules import cost_weights, costs_at_full_weight, learning_rate_factor
 
-CHECKPOINT_FORMAT = 5  # 2: channel_ids, compaction; 3: halting_gain, validation split; 4: readout grid;
-# 5: validation metrics per level in the trajectory, test sets at record.test_every
-
-
-@dataclass
-class EvalResult:
-    """Metrics of one evaluation split (validation or test) at one checkpoint."""
-
-    accuracy_by_level: np.ndarray  # (occlusion,)
-    expected_steps_by_level: np.ndarray  # (occlusion,)
-    time_distribution: np.ndarray  # (step,) mean p_t on clean images
-    step_probs: list[np.ndarray]  # per level, (image, step): p_t of every input
-
-
-@dataclass
-class RunningMetrics:
-    """Training metrics accumulated since the last checkpoint."""
-
-    batches: int = 0
-    task_loss: float = 0.0
-    total_loss: float = 0.0
-    time_cost: float = 0.0
-    correct: int = 0
-    seen: int = 0
-
-    def mean(self, name: str) -> float:
-        """Mean of a summed metric over the batches seen (NaN before any)."""
-        return getattr(self, name) / self.batches if self.batches else math.nan
+__all__ = ["EvalResult", "RunningMetrics", "Trainer", "resolve_device"]
 
 
 @dataclass
 class Trainer:
-    """Trains one spec in one run directory. Owns the model, optimiser and iteration."""
+    """Trains one spec in one run directory. Owns the model, optimiser and iteration.
+
+    ``recorder`` receives every checkpoint (None: nothing is recorded, e.g. in benchmarks).
+    """
 
     spec: Spec
     run_dir: Path
     progress: bool = True
+    recorder: Recorder | None = None
     on_checkpoint: Callable[["Trainer", dict], None] | None = None
     compile_backend: str | Callable = "inductor"  # torch.compile's backend (tests count graphs)
     device: torch.device = field(init=False)
     dataset: Dataset = field(init=False)
+    data: RunData = field(init=False)
     model: LatticeNetwork = field(init=False)
     iteration: int = field(init=False, default=0)
     checkpoints_written: int = field(init=False, default=0)
@@ -84,6 +60,8 @@ class Trainer:
     # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
     earlier_seconds: float = field(init=False, default=0.0)
     _segment_started: float | None = field(init=False, default=None)
+    # Training accuracy since the checkpoint before the last (for a resumed, finished run).
+    _last_train_accuracy: float = field(init=False, default=math.nan)
     # The test-set predictions of the model as it was at (iteration, model version, exit
     # threshold): the final checkpoint's pass is reused by per_image instead of being
     # computed again. Code that changes trainer.model's weights by hand must bump
@@ -98,96 +76,47 @@ class Trainer:
         if spec.training.threads:
             torch.set_num_threads(spec.training.threads)
         self.dataset = load_dataset(spec.data, spec.data.seed)
-        self.eval_levels = tuple(sorted({0.0, *spec.data.occlusion.levels}))
-        self.max_box = Box(
-            spec.lattice.layers.max, spec.lattice.channels.max, spec.lattice.steps.max
-        )
-        self._prepare_data()
-        map_size = math.ceil(self.train_images.shape[-1] / spec.lattice.input_stride)
+        self.data = prepare_run_data(spec, self.dataset, self.device)
+        lattice = spec.lattice
+        self.max_box = Box(lattice.layers.max, lattice.channels.max, lattice.steps.max)
+        map_size = math.ceil(self.data.train_images.shape[-1] / lattice.input_stride)
         needed = memory.training_bytes(spec, map_size, len(self.dataset.class_names))
         memory.check_fits(spec, needed, memory.available_bytes(self.device))
-        generator = torch.Generator().manual_seed(spec.training.seed)
         self.model = LatticeNetwork(
-            Box(
-                spec.lattice.layers.initial,
-                spec.lattice.channels.initial,
-                spec.lattice.steps.initial,
-            ),
-            in_channels=self.train_images.shape[1],
+            Box(lattice.layers.initial, lattice.channels.initial, lattice.steps.initial),
+            in_channels=self.data.train_images.shape[1],
             classes=len(self.dataset.class_names),
-            kernel_size=spec.lattice.kernel_size,
-            input_stride=spec.lattice.input_stride,
-            connections=tuple(spec.lattice.connections),
+            kernel_size=lattice.kernel_size,
+            input_stride=lattice.input_stride,
+            connections=tuple(lattice.connections),
             time_mode=spec.time_selection,
-            generator=generator,
-            readout_grid=spec.lattice.readout_grid,
+            generator=torch.Generator().manual_seed(spec.training.seed),
+            readout_grid=lattice.readout_grid,
         ).to(self.device)
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()
         self.running = RunningMetrics()
-        self.layout = TrajectoryLayout(self.max_box, self.eval_levels)
-        self.writer = TrajectoryWriter(
-            self.trajectory_path, self.layout, trajectory_attrs(spec, self.dataset)
-        )
+        if self.recorder is not None:
+            self.recorder.start(spec, self.dataset, self.max_box, self.data.eval_levels)
         self._step = self._make_step_function()
 
-    # ------------------------------------------------------------------ paths
-
-    @property
-    def trajectory_path(self) -> Path:
-        """Where the trajectory store lives."""
-        return self.run_dir / "trajectory.zarr"
+    # ------------------------------------------------------------------ setup
 
     @property
     def checkpoint_path(self) -> Path:
         """Where the latest model checkpoint lives."""
         return self.run_dir / "checkpoint.pt"
 
-    # ------------------------------------------------------------------ setup
-
-    def _prepare_data(self) -> None:
-        data = self.dataset
-        # The validation split: a fixed part of the training images (data.seed), never
-        # trained on. Growth and compaction decide on it; the test set is only reported.
-        count = len(data.train_labels)
-        held_out = max(1, round(self.spec.data.validation_fraction * count))
-        if held_out >= count:
-            raise RunError(
-                f"data.validation_fraction {self.spec.data.validation_fraction} leaves no "
-                f"training images of {count}; lower it or raise data.train_size"
-            )
-        order = torch.randperm(count, generator=torch.Generator().manual_seed(self.spec.data.seed))
-        train_index, validation_index = order[held_out:], order[:held_out]
-        self.train_images = data.train_images[train_index].to(self.device)
-        self.train_labels = data.train_labels[train_index].to(self.device)
-        self.validation_labels = data.train_labels[validation_index].to(self.device)
-        std = float(self.train_images.std()) or 1.0
-        self.normalisation = (float(self.train_images.mean()), std)
-        eval_size = self.spec.record.eval_size or len(data.test_labels)
-        self.test_labels = data.test_labels[:eval_size].to(self.device)
-        self.validation_sets = self._occluded_sets(data.train_images[validation_index], 7907)
-        self.test_sets = self._occluded_sets(data.test_images[:eval_size], 7919)
-
-    def _occluded_sets(self, images: torch.Tensor, salt: int) -> list[torch.Tensor]:
-        """``images`` at every evaluation occlusion level, with fixed occluders per level
-        (so every checkpoint is evaluated on the same images)."""
-        generator = torch.Generator().manual_seed(self.spec.data.seed + salt)
-        images = images.to(self.device)
-        sets = []
-        for level in self.eval_levels:
-            levels = torch.full((len(images),), level)
-            sets.append(occlude(images, levels, self.spec.data.occlusion, generator))
-        return sets
-
-    def _normalise(self, images: torch.Tensor) -> torch.Tensor:
-        mean, std = self.normalisation
-        return (images - mean) / std
+    @property
+    def eval_levels(self) -> tuple[float, ...]:
+        """The occlusion levels evaluated at every checkpoint (0.0 first)."""
+        return self.data.eval_levels
 
     def _total_iterations(self) -> int:
         training = self.spec.training
         if training.steps is not None:
             return training.steps
-        per_epoch = math.ceil(len(self.train_labels) / training.batch_size)
+        per_epoch = math.ceil(len(self.data.train_labels) / training.batch_size)
         return max(1, round(training.epochs * per_epoch))
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -212,42 +141,20 @@ class Trainer:
         torch._dynamo.reset()
         return torch.compile(loss_terms, dynamic=False, backend=self.compile_backend)
 
-    # ------------------------------------------------------------------ batches
-
-    def _generator(self, purpose: int, index: int) -> torch.Generator:
-        seed = (self.spec.training.seed * 1_000_003 + purpose * 7_919 + index) % (2**63)
-        return torch.Generator().manual_seed(seed)
-
-    def _batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-        size = self.spec.training.batch_size
-        count = len(self.train_labels)
-        per_epoch = max(1, count // size) if count >= size else 1
-        epoch, position = divmod(iteration, per_epoch)
-        order = torch.randperm(count, generator=self._generator(1, epoch))
-        index = order[position * size : (position + 1) * size].to(self.device)
-        images, labels = self.train_images[index], self.train_labels[index]
-        occlusion = self.spec.data.occlusion
-        if occlusion.train and any(level > 0 for level in occlusion.levels):
-            generator = self._generator(2, iteration)
-            choice = torch.randint(len(occlusion.levels), (len(index),), generator=generator)
-            levels = torch.tensor(occlusion.levels)[choice]
-            images = occlude(images, levels, occlusion, generator)
-        return self._normalise(images), labels
-
     # ------------------------------------------------------------------ training
 
     def cost_weights(self, iteration: int) -> dict[str, float]:
         """The scheduled weight of each cost at ``iteration``."""
-        weights = {}
-        for name in ("breadth", "depth", "time"):
-            config = getattr(self.spec.costs, name)
-            weights[name] = config.weight * schedule_factor(config.schedule, iteration)
-        return weights
+        return cost_weights(self.spec.costs, iteration)
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The normalised training images and labels of ``iteration``."""
+        return training_batch(self.data, self.spec, iteration)
 
     def train_step(self, iteration: int) -> None:
         """One optimiser step on the batch of ``iteration``, then the breadth and depth
         pressure as a proximal step (see growsim.model.proximal)."""
-        images, labels = self._batch(iteration)
+        images, labels = self.batch(iteration)
         self._model_version += 1
         weights = self.cost_weights(iteration)
         self.model.train()
@@ -256,7 +163,7 @@ class Trainer:
         total, task, time_, correct = self._step(
             self.model, images, labels, time_weight, self.spec.training.step_supervision,
             self.spec.training.time_entropy,
-        )
+        )  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
@@ -308,13 +215,9 @@ class Trainer:
             self.checkpoint(grow=False)
         every = self.spec.record.every
         bar = tqdm(
-            total=self.total_iterations,
-            initial=self.iteration,
-            disable=not self.progress,
-            desc=self.spec.name,
-            unit="it",
-            dynamic_ncols=True,
-        )
+            total=self.total_iterations, initial=self.iteration, disable=not self.progress,
+            desc=self.spec.name, unit="it", dynamic_ncols=True,
+        )  # fmt: skip
         summary: dict = {}
         with bar:
             while self.iteration < self.total_iterations:
@@ -337,12 +240,7 @@ class Trainer:
         wait for them): the box grows only under the pressures it will be trained with."""
         if not self.spec.growth.wait_for_costs:
             return True
-        costs = [getattr(self.spec.costs, name) for name in ("breadth", "depth", "time")]
-        return all(
-            schedule_factor(cost.schedule, self.iteration - 1) >= 1.0
-            for cost in costs
-            if cost.weight > 0
-        )
+        return costs_at_full_weight(self.spec.costs, self.iteration - 1)
 
     def wall_seconds(self) -> float:
         """Wall time of training so far, summed over the segments of a resumed run."""
@@ -351,55 +249,32 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
 
-    @torch.no_grad()
     def predict_test_sets(self) -> list[Prediction]:
         """The model's predictions on the fixed test set of every occlusion level, in order
         (computed once per model state)."""
-        key = (self.iteration, self._model_version, self.spec.record.exit_threshold)
+        threshold = self.spec.record.exit_threshold
+        key = (self.iteration, self._model_version, threshold)
         if self._test_predictions is None or self._test_predictions[0] != key:
-            predictions = self._predict_sets(self.test_sets, self.spec.record.exit_threshold)
+            predictions = predict_sets(self.model, self.data.test_sets, self.data.normalise, threshold)
             self._test_predictions = (key, predictions)
         return self._test_predictions[1]
-
-    @torch.no_grad()
-    def _predict_sets(self, sets: list[torch.Tensor], exit_threshold: float) -> list[Prediction]:
-        self.model.eval()
-        predictions = []
-        for images in sets:
-            batches = [
-                self.model.predict(self._normalise(images[start : start + 500]),
-                                   exit_threshold)
-                for start in range(0, len(images), 500)
-            ]  # fmt: skip
-            predictions.append(Prediction(
-                *(torch.cat([getattr(b, name) for b in batches])
-                  for name in ("class_probs", "step_probs", "steps_computed"))
-            ))  # fmt: skip
-        return predictions
 
     def evaluate(self, split: str = "test") -> EvalResult:
         """Accuracy and expected steps on the fixed ``test`` or ``validation`` sets of every
         occlusion level."""
         if split == "test":
-            predictions, labels = self.predict_test_sets(), self.test_labels
-        else:
-            # Every step computed: growth and compaction decide on the exact distribution
-            # (early exit would fold later steps' probability into the exit step).
-            predictions, labels = self._predict_sets(self.validation_sets, 0.0), self.validation_labels
-        accuracy = [
-            float((p.class_probs.argmax(dim=1) == labels).float().mean()) for p in predictions
-        ]
-        steps = [float(p.expected_steps.mean()) for p in predictions]
-        step_probs = [p.step_probs.cpu().numpy() for p in predictions]
-        return EvalResult(np.asarray(accuracy), np.asarray(steps), step_probs[0].mean(axis=0), step_probs)
+            return evaluation_result(self.predict_test_sets(), self.data.test_labels)
+        # Every step computed: growth and compaction decide on the exact distribution
+        # (early exit would fold later steps' probability into the exit step).
+        predictions = predict_sets(self.model, self.data.validation_sets, self.data.normalise, 0.0)
+        return evaluation_result(predictions, self.data.validation_labels)
 
     def checkpoint(self, grow: bool, final: bool = False) -> dict:
         """Grow if the active region reaches the box edge, evaluate, record, save.
 
         The test sets are evaluated at the ``final`` checkpoint and at every
         ``record.test_every``-th one; in between, the test metrics are recorded as NaN."""
-        model = self.model
-        old_box = model.box
+        old_box = self.model.box
         magnitudes, validation, region = self._measure()
         if grow:  # decided on the validation split only
             new_box = grown_box(
@@ -408,31 +283,34 @@ class Trainer:
             if new_box != old_box:
                 self._grow(new_box)
                 magnitudes, validation, region = self._measure()
-            elif self.spec.compaction.enabled:
-                if self._compact(region, validation):
-                    magnitudes, validation, region = self._measure()
+            elif self.spec.compaction.enabled and self._compact(region, validation):
+                magnitudes, validation, region = self._measure()
         every = self.spec.record.test_every
         due = final or (every > 0 and self.checkpoints_written % every == 0)
-        # reported, never decided on
-        evaluation = self.evaluate("test") if due else self._not_evaluated()
-        values = self._checkpoint_values(old_box, magnitudes, region, validation, evaluation)
-        self.writer.append(self.iteration, values)
+        evaluation = (  # reported, never decided on
+            self.evaluate("test") if due else not_evaluated(len(self.eval_levels), self.model.box.steps)
+        )
+        per_epoch = math.ceil(len(self.data.train_labels) / self.spec.training.batch_size)
+        state = CheckpointState(
+            self.iteration, self.iteration / per_epoch, self.model, old_box, self.max_box,
+            magnitudes, region, validation, evaluation, self.running,
+            self.cost_weights(max(self.iteration - 1, 0)),
+        )  # fmt: skip
+        if self.recorder is not None:
+            self.recorder.record(state)
         self.checkpoints_written += 1
+        self._last_train_accuracy = self.running.accuracy()
         self.save_checkpoint()
         self.running = RunningMetrics()
-        summary = self._summary(region, validation, evaluation, float(values["train_accuracy"]))
+        summary = self._summary(region, validation, evaluation, self._last_train_accuracy)
         if self.on_checkpoint:
             self.on_checkpoint(self, summary)
         return summary
 
-    def _not_evaluated(self) -> EvalResult:
-        """The test metrics of a checkpoint where the test sets are not evaluated: NaN."""
-        blank = np.full(len(self.eval_levels), np.nan)
-        return EvalResult(blank, blank, np.full(self.model.box.steps, np.nan), [])
-
     def _summary(
-        self, region, validation: EvalResult, evaluation: EvalResult, train_accuracy: float
-    ) -> dict:
+        self, region: ActiveRegion, validation: EvalResult, evaluation: EvalResult,
+        train_accuracy: float,
+    ) -> dict:  # fmt: skip
         """What a checkpoint tells the progress bar and the run's caller (test metrics NaN
         where the test sets were not evaluated)."""
         return {
@@ -445,23 +323,16 @@ class Trainer:
             "train_accuracy": train_accuracy,
             "validation_accuracy": float(validation.accuracy_by_level[0]),
             "validation_expected_steps": float(validation.expected_steps_by_level[0]),
-            "accuracy_by_occlusion": dict(
-                zip(self.eval_levels, evaluation.accuracy_by_level.tolist())
-            ),
-            "steps_by_occlusion": dict(
-                zip(self.eval_levels, evaluation.expected_steps_by_level.tolist())
-            ),
-        }
+            "accuracy_by_occlusion": dict(zip(self.eval_levels, evaluation.accuracy_by_level.tolist())),
+            "steps_by_occlusion": dict(zip(self.eval_levels, evaluation.expected_steps_by_level.tolist())),
+        }  # fmt: skip
 
     def final_summary(self) -> dict:
         """The summary of the model as it is now (for a run that had nothing left to train)."""
         _, validation, region = self._measure()
-        evaluation = self.evaluate("test")
-        with open_trajectory(self.trajectory_path) as trajectory:
-            train_accuracy = float(trajectory.train_accuracy.values[-1])
-        return self._summary(region, validation, evaluation, train_accuracy)
+        return self._summary(region, validation, self.evaluate("test"), self._last_train_accuracy)
 
-    def _measure(self):
+    def _measure(self) -> tuple[np.ndarray, EvalResult, ActiveRegion]:
         """Channel magnitudes, validation-set evaluation and active region of the model."""
         magnitudes = costs.channel_magnitudes(self.model.incoming_weights()).detach().cpu().numpy()
         if not np.isfinite(magnitudes).all():
@@ -479,40 +350,15 @@ class Trainer:
 
     def _grow(self, box: Box) -> None:
         """Grow the model and carry the optimiser state over to the grown parameters."""
-        generator = self._generator(3, self.iteration)
-        old_steps = self.model.box.steps
-
-        def carry(name, key, value, param):
-            grown = _pad_like(key, value, param)
-            if name in ("halting_bias", "halting_gain") and param.shape[0] > old_steps:
-                # The old last step's halting terms never had a gradient while it was last:
-                # start their Adam state like the other steps' (not at zero).
-                grown = _restart_entry(key, grown, old_steps - 1)
-            return grown
-
-        self._reshape_model(
-            lambda: self.model.grow(box, self.spec.growth.new_step_mass, generator), carry
-        )
-
-    def _reshape_model(self, change: Callable[[], None], carry) -> None:
-        """Apply ``change`` to the model's shapes, then rebuild the optimiser, keeping each
-        surviving parameter's state as ``carry(name, state_key, state_value, new_parameter)``."""
         self._model_version += 1
-        names_before = {id(p): n for n, p in self.model.named_parameters()}
-        state_by_name = {
-            names_before[id(p)]: s for p, s in self.optimizer.state.items() if id(p) in names_before
-        }
-        change()
-        self.optimizer = self._make_optimizer()
-        for name, param in self.model.named_parameters():
-            if name in state_by_name:
-                self.optimizer.state[param] = {
-                    key: carry(name, key, value, param)
-                    for key, value in state_by_name[name].items()
-                }
+        generator = seeded_generator(self.spec.training.seed, 3, self.iteration)
+        self.optimizer = grow_with_optimizer(
+            self.model, self.optimizer, box, self.spec.growth.new_step_mass, generator,
+            self._make_optimizer,
+        )  # fmt: skip
         self._step = self._make_step_function()
 
-    def _compact(self, region, validation: EvalResult) -> bool:
+    def _compact(self, region: ActiveRegion, validation: EvalResult) -> bool:
         """Shrink the model to its active region when that pays; True when it did."""
         config, model = self.spec.compaction, self.model
         fold = "lateral" in model.connections or "top_down" not in model.connections
@@ -522,54 +368,14 @@ class Trainer:
         )  # fmt: skip
         if plan is None:
             return False
-        def carry(name, key, value, param):
-            if isinstance(value, torch.Tensor) and value.dim() > 0:
-                return compact_tensor(name, value, plan)
-            return value
-
-        self._reshape_model(lambda: compact(model, plan), carry)
+        self._model_version += 1
+        self.optimizer = compact_with_optimizer(model, self.optimizer, plan, self._make_optimizer)
+        self._step = self._make_step_function()
         return True
-
-    def _checkpoint_values(
-        self, old_box, magnitudes, region, validation: EvalResult, evaluation: EvalResult
-    ) -> dict:
-        running = self.running
-        weights = self.cost_weights(max(self.iteration - 1, 0))
-        values = structure_values(
-            self.layout, self.model, old_box, magnitudes, region, evaluation.time_distribution
-        )
-        values.update(
-            topology_values(self.layout, self.model, region, self.spec.active.edge_threshold)
-        )
-        magnitudes_t = torch.from_numpy(magnitudes)
-        per_epoch = math.ceil(len(self.train_labels) / self.spec.training.batch_size)
-        values.update(
-            epoch=self.iteration / per_epoch,
-            expected_steps=evaluation.expected_steps_by_level[0],
-            breadth_cost=float(costs.breadth_cost(magnitudes_t, self.max_box.channels, self.spec.costs.breadth.exponent)),
-            depth_cost=float(costs.depth_cost(magnitudes_t, self.max_box.layers, self.spec.costs.depth.exponent)),
-            time_cost=running.mean("time_cost"),
-            breadth_weight=weights["breadth"],
-            depth_weight=weights["depth"],
-            time_weight=weights["time"],
-            task_loss=running.mean("task_loss"),
-            total_loss=running.mean("total_loss"),
-            train_accuracy=running.correct / running.seen if running.seen else math.nan,
-            test_accuracy=evaluation.accuracy_by_level[0],
-            accuracy_by_occlusion=evaluation.accuracy_by_level,
-            expected_steps_by_occlusion=evaluation.expected_steps_by_level,
-            validation_accuracy=validation.accuracy_by_level[0],
-            validation_expected_steps=validation.expected_steps_by_level[0],
-            validation_accuracy_by_occlusion=validation.accuracy_by_level,
-            validation_expected_steps_by_occlusion=validation.expected_steps_by_level,
-            validation_time_distribution=_pad(validation.time_distribution, self.max_box.steps),
-        )  # fmt: skip
-        return values
 
     def save_checkpoint(self) -> None:
         """Atomically write model, optimiser and position to ``checkpoint.pt``."""
         state = {
-            "format": CHECKPOINT_FORMAT,
             "spec": spec_to_yaml(self.spec),
             "box": self.model.box.__dict__,
             "model": self.model.state_dict(),
@@ -578,42 +384,25 @@ class Trainer:
             "checkpoints_written": self.checkpoints_written,
             "finished": self.iteration >= self.total_iterations,
             "wall_seconds": self.wall_seconds(),
+            "train_accuracy": self._last_train_accuracy,
         }
-        temporary = self.checkpoint_path.with_suffix(".pt.partial")
-        try:
-            torch.save(state, temporary)
-            with open(temporary, "rb") as stream:
-                os.fsync(stream.fileno())
-            self.checkpoints_saved += 1
-            crash_point("checkpoint-rename", self.checkpoints_saved)
-            os.replace(temporary, self.checkpoint_path)
-        except OSError as error:
-            temporary.unlink(missing_ok=True)
-            raise RunError(
-                f"{self.checkpoint_path}: could not save the checkpoint at iteration "
-                f"{self.iteration}: {error.strerror or error}. The previous checkpoint is intact; "
-                "free disk space or fix permissions, then continue with --resume."
-            ) from None
+        write_checkpoint(self.checkpoint_path, state, self.checkpoints_saved)
+        self.checkpoints_saved += 1
 
     def load_checkpoint(self) -> None:
         """Restore model, optimiser and position from ``checkpoint.pt``."""
         self._model_version += 1
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise RunError(
-                f"{self.checkpoint_path}: checkpoint format {state.get('format')}, but this "
-                f"growsim reads format {CHECKPOINT_FORMAT} (the run was written by another "
-                "version). Start it again with --overwrite, or resume it with that version."
-            )
+        state = read_checkpoint(self.checkpoint_path, self.device)
         box = Box(**state["box"])
         shrink_to(self.model, box)  # shapes first (compaction may have shrunk it) ...
-        self.model.grow(box, self.spec.growth.new_step_mass)  # ... values below
+        grow(self.model, box, self.spec.growth.new_step_mass)  # ... values below
         self.model.load_state_dict(state["model"])
         self.optimizer = self._make_optimizer()
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = state["iteration"]
         self.checkpoints_written = state["checkpoints_written"]
         self.earlier_seconds = state.get("wall_seconds", 0.0)
+        self._last_train_accuracy = state.get("train_accuracy", math.nan)
         self._step = self._make_step_function()
 
 
@@ -626,39 +415,6 @@ def resolve_device(name: str) -> torch.device:
             "training.device: cuda was asked for but no CUDA GPU is visible; use auto or cpu"
         )
     return torch.device(name)
-
-
-def _pad(values: np.ndarray, size: int) -> np.ndarray:
-    """``values`` followed by NaN up to ``size`` entries (positions outside the box)."""
-    padded = np.full(size, np.nan, dtype="float64")
-    padded[: len(values)] = values
-    return padded
-
-
-def _restart_entry(name: str, value, index: int):
-    """Optimiser state with entry ``index`` restarted: zero momentum, and for Adam's second
-    moment the mean of the entries before it."""
-    if not isinstance(value, torch.Tensor) or value.dim() == 0:
-        return value
-    value = value.clone()
-    if name == "exp_avg_sq":
-        value[index] = value[:index].mean() if index > 0 else 0.0
-    else:
-        value[index] = 0.0
-    return value
-
-
-def _pad_like(name: str, value, param: torch.Tensor):
-    """Optimiser state for a grown parameter: the old values in the leading corner; new
-    entries start with zero momentum and, for Adam's second moment, the mean of the old
-    entries, so a new weight's first steps are scaled like its neighbours' (a zero second
-    moment would make Adam's first step on it a full ``lr`` whatever its gradient)."""
-    if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape == param.shape:
-        return value
-    fill = value.mean() if name == "exp_avg_sq" and value.numel() else 0.0
-    grown = torch.full_like(param, float(fill))
-    grown[tuple(slice(0, size) for size in value.shape)] = value
-    return grown
 
 
 def _progress_text(summary: dict) -> str:

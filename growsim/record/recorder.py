@@ -1,0 +1,40 @@
+"""The recorder a run's trainer is given: each checkpoint becomes a row of the trajectory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from growsim.data.datasets import Dataset
+from growsim.model.lattice import Box
+from growsim.record.checkpoint_values import checkpoint_values
+from growsim.record.trajectory import TrajectoryLayout, TrajectoryWriter, trajectory_attrs
+from growsim.spec import Spec
+from growsim.train.checkpoint_state import CheckpointState
+
+TRAJECTORY_NAME = "trajectory.zarr"
+
+
+class TrajectoryRecorder:
+    """Writes every checkpoint a Trainer hands it to ``path`` (``trajectory.zarr``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.spec: Spec | None = None
+        self.writer: TrajectoryWriter | None = None
+
+    @classmethod
+    def in_run_directory(cls, run_dir: str | Path) -> "TrajectoryRecorder":
+        """The recorder of the run in ``run_dir``."""
+        return cls(Path(run_dir) / TRAJECTORY_NAME)
+
+    def start(self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]) -> None:
+        """Fix the store's coordinates and attrs (the store is made at the first record)."""
+        self.spec = spec
+        self.layout = TrajectoryLayout(max_box, eval_levels)
+        self.writer = TrajectoryWriter(self.path, self.layout, trajectory_attrs(spec, dataset))
+
+    def record(self, state: CheckpointState) -> None:
+        """Append one checkpoint to the store."""
+        if self.writer is None:
+            raise RuntimeError("TrajectoryRecorder.record before start")  # programming error
+        self.writer.append(state.iteration, checkpoint_values(self.layout, state, self.spec))

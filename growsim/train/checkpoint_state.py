@@ -1,0 +1,67 @@
+"""What the trainer hands a recorder at each checkpoint, and the recorder it expects.
+
+The trainer does not know how a checkpoint is stored: it measures the model, builds a
+``CheckpointState`` and passes it to the ``Recorder`` it was given (growsim.record.recorder
+writes the trajectory store).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from growsim.data.datasets import Dataset
+from growsim.model.growth import ActiveRegion
+from growsim.model.lattice import Box, LatticeNetwork
+from growsim.spec import Spec
+from growsim.train.evaluation import EvalResult
+
+
+@dataclass
+class RunningMetrics:
+    """Training metrics accumulated since the last checkpoint."""
+
+    batches: int = 0
+    task_loss: float = 0.0
+    total_loss: float = 0.0
+    time_cost: float = 0.0
+    correct: int = 0
+    seen: int = 0
+
+    def mean(self, name: str) -> float:
+        """Mean of a summed metric over the batches seen (NaN before any)."""
+        return getattr(self, name) / self.batches if self.batches else math.nan
+
+    def accuracy(self) -> float:
+        """Training accuracy over the batches seen (NaN before any)."""
+        return self.correct / self.seen if self.seen else math.nan
+
+
+@dataclass
+class CheckpointState:
+    """The model and its measurements at one checkpoint, after any growth or compaction."""
+
+    iteration: int
+    epoch: float  # iterations / batches per epoch
+    model: LatticeNetwork
+    old_box: Box  # the box before this checkpoint's growth or compaction
+    max_box: Box
+    magnitudes: np.ndarray  # (layer, channel) norm of each channel's incoming weights
+    region: ActiveRegion
+    validation: EvalResult  # decided on
+    evaluation: EvalResult  # test sets: reported only, NaN when not evaluated
+    running: RunningMetrics  # training since the last checkpoint
+    cost_weights: dict[str, float]  # scheduled weights of the last training iteration
+
+
+class Recorder(Protocol):
+    """Receives a run's checkpoints (see growsim.record.recorder.TrajectoryRecorder)."""
+
+    def start(self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]) -> None:
+        """Called once the trainer has loaded its data, before any checkpoint."""
+
+    def record(self, state: CheckpointState) -> None:
+        """Store one checkpoint."""

@@ -1,0 +1,61 @@
+"""Evaluating a network on fixed evaluation sets: predictions and per-level metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from growsim.model.lattice import LatticeNetwork, Prediction
+
+EVALUATION_BATCH = 500
+
+
+@dataclass
+class EvalResult:
+    """Metrics of one evaluation split (validation or test) at one checkpoint."""
+
+    accuracy_by_level: np.ndarray  # (occlusion,)
+    expected_steps_by_level: np.ndarray  # (occlusion,)
+    time_distribution: np.ndarray  # (step,) mean p_t on clean images
+    step_probs: list[np.ndarray]  # per level, (image, step): p_t of every input
+
+
+@torch.no_grad()
+def predict_sets(
+    model: LatticeNetwork,
+    sets: list[torch.Tensor],
+    normalise: Callable[[torch.Tensor], torch.Tensor],
+    exit_threshold: float,
+) -> list[Prediction]:
+    """The model's predictions on each set (one per occlusion level), in batches."""
+    model.eval()
+    predictions = []
+    for images in sets:
+        batches = [
+            model.predict(normalise(images[start : start + EVALUATION_BATCH]), exit_threshold)
+            for start in range(0, len(images), EVALUATION_BATCH)
+        ]
+        predictions.append(Prediction(
+            *(torch.cat([getattr(b, name) for b in batches])
+              for name in ("class_probs", "step_probs", "steps_computed"))
+        ))  # fmt: skip
+    return predictions
+
+
+def evaluation_result(predictions: list[Prediction], labels: torch.Tensor) -> EvalResult:
+    """Accuracy, expected steps and time distributions of predictions on every level."""
+    accuracy = [
+        float((p.class_probs.argmax(dim=1) == labels).float().mean()) for p in predictions
+    ]
+    steps = [float(p.expected_steps.mean()) for p in predictions]
+    step_probs = [p.step_probs.cpu().numpy() for p in predictions]
+    return EvalResult(np.asarray(accuracy), np.asarray(steps), step_probs[0].mean(axis=0), step_probs)
+
+
+def not_evaluated(levels: int, steps: int) -> EvalResult:
+    """The metrics of a split that was not evaluated at a checkpoint: NaN."""
+    blank = np.full(levels, np.nan)
+    return EvalResult(blank, blank, np.full(steps, np.nan), [])
