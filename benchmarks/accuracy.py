@@ -49,7 +49,7 @@ from torch import nn
 from benchmarks.plain_nets import plain_nets
 from growsim.errors import GrowsimError, RunError
 from growsim.record.reference import fit_logistic_regression
-from growsim.spec.loading import Extent, Spec, TrainingConfig, load_spec
+from growsim.spec import Extent, Spec, TrainingConfig, load_spec
 from growsim.train.schedules import learning_rate_factor
 from growsim.train.trainer import Trainer
 
@@ -57,7 +57,7 @@ ROOT = Path(__file__).parents[1]
 DEFAULT_SPECS = (ROOT / "specs" / "occlusion.yaml", ROOT / "specs" / "quick.yaml")
 # --quick: both default specs in about 3 minutes on one thread. Applied before --set.
 QUICK_OVERRIDES = (
-    "training.steps=200",
+    "training.iterations=200",
     "training.epochs=null",
     "training.batch_size=32",
     "data.train_size=2000",
@@ -366,7 +366,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         dest="overrides",
         metavar="KEY=VALUE",
-        help="override applied to every spec, e.g. training.steps=500 (repeatable)",
+        help="override applied to every spec, e.g. training.iterations=500 (repeatable)",
     )
     parser.add_argument("--seed", type=int, help="training.seed for every model")
     parser.add_argument(

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from growsim.model.lattice import CONNECTIONS, LatticeNetwork
-from growsim.spec.loading import Spec
+from growsim.spec import Spec
 
 
 def _readout(channels: int, grid: int, classes: int) -> nn.Sequential:

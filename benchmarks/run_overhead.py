@@ -22,7 +22,7 @@ from tempfile import TemporaryDirectory
 from growsim.errors import GrowsimError
 from growsim.record.per_image import write_per_image
 from growsim.record.recorder import TrajectoryRecorder
-from growsim.spec.loading import Spec, load_spec, read_raw_spec, read_spec_text
+from growsim.spec import Spec, load_spec, read_raw_spec, read_spec_text
 from growsim.sweep.spec import load_sweep
 
 SPECS = Path(__file__).parents[1] / "specs"

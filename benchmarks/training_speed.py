@@ -145,7 +145,7 @@ def recompiles_over_growth() -> tuple[int, int, float]:
 def early_exit_table() -> list[tuple[str, float, float, float]]:
     """(threshold, images/s ratio vs all steps, accuracy, mean steps run) on a trained model."""
     from growsim.runs.experiment import run_experiment
-    from growsim.spec.loading import parse_spec
+    from growsim.spec import parse_spec
 
     spec = parse_spec(EARLY_EXIT_SPEC)
     with TemporaryDirectory() as directory:
@@ -175,7 +175,7 @@ costs: {time: {weight: 0.1}}
 growth: {enabled: false}
 compaction: {enabled: false}
 data: {dataset: shapes, classes: 6, image_size: 28, train_size: 3000, test_size: 2000}
-training: {steps: 400, batch_size: 64, lr: 0.005, time_lr: 0.01, step_supervision: 0.5, seed: 0}
+training: {iterations: 400, batch_size: 64, lr: 0.005, time_lr: 0.01, step_supervision: 0.5, seed: 0}
 record: {every: 400}
 """
 

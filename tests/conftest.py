@@ -23,7 +23,7 @@ data:
 training:
   lr: 0.01
   batch_size: 32
-  steps: 300
+  iterations: 300
   seed: 0
   threads: 1
 record:

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from growsim.data.datasets import draw_shapes
-from growsim.spec.loading import DataConfig
+from growsim.spec import DataConfig
 
 SHAPE_NAMES = ("disc", "square", "triangle")
 

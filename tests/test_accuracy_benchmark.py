@@ -17,7 +17,7 @@ from benchmarks.plain_nets import (
     plain_nets,
 )
 from growsim.model.lattice import Box
-from growsim.spec.loading import parse_spec
+from growsim.spec import parse_spec
 
 ITERATIONS = 60
 
@@ -45,7 +45,7 @@ training:
   lr_schedule: {{kind: cosine, warmup: 5}}
   step_supervision: 0.5
   batch_size: 32
-  steps: {steps}
+  iterations: {steps}
   seed: {seed}
   threads: 1
 """

@@ -7,7 +7,7 @@ import xarray as xr
 from growsim.cli import main
 from growsim.data.datasets import load_dataset
 from growsim.errors import DataError
-from growsim.spec.loading import DataConfig
+from growsim.spec import DataConfig
 
 RNG = np.random.default_rng(0)
 
@@ -135,7 +135,7 @@ ARRAYS_SPEC = """
 name: arrays
 lattice: {{layers: {{initial: 1, max: 1}}, channels: {{initial: 4, max: 4}}, steps: {{initial: 2, max: 2}}}}
 data: {{dataset: arrays, path: {path}, image_size: 10, channels: 3}}
-training: {{steps: 20, batch_size: 8, threads: 1}}
+training: {{iterations: 20, batch_size: 8, threads: 1}}
 record: {{every: 10}}
 """
 

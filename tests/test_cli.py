@@ -12,10 +12,10 @@ import xarray as xr
 
 from growsim.cli import main
 from growsim.errors import SpecError
-from growsim.spec.loading import load_spec, parse_spec
+from growsim.spec import load_spec, parse_spec
 from tests.conftest import TINY_SPEC
 
-SHORT = ["--set", "training.steps=20", "--set", "record.every=10"]
+SHORT = ["--set", "training.iterations=20", "--set", "record.every=10"]
 
 
 def run(tiny_spec, out, *extra):
@@ -41,7 +41,7 @@ def finished(tmp_path_factory):
 
 
 def test_test_every_evaluates_the_test_sets_at_those_checkpoints_and_the_last(tiny_spec, tmp_path):
-    assert run(tiny_spec, tmp_path, "--set", "record.test_every=2", "--set", "training.steps=500") == 0
+    assert run(tiny_spec, tmp_path, "--set", "record.test_every=2", "--set", "training.iterations=500") == 0
     trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
     assert trajectory.iteration.values.tolist() == [0, 100, 200, 300, 400, 500]
     tested = np.isfinite(trajectory.test_accuracy.values).tolist()
@@ -78,7 +78,7 @@ def test_run_writes_a_trajectory_that_xarray_opens(tiny_spec, tmp_path, capsys):
 
 
 def test_breadth_pressure_ends_narrower(tiny_spec, tmp_path):
-    common = ["--set", "growth.enabled=false", "--set", "training.steps=300"]
+    common = ["--set", "growth.enabled=false", "--set", "training.iterations=300"]
     assert run(tiny_spec, tmp_path, "--name", "free", *common) == 0
     assert (
         run(tiny_spec, tmp_path, "--name", "pressed", "--set", "costs.breadth.weight=0.3", *common)
@@ -92,16 +92,16 @@ def test_breadth_pressure_ends_narrower(tiny_spec, tmp_path):
 
 
 def test_an_existing_run_is_refused_without_resume_or_overwrite(tiny_spec, tmp_path, capsys):
-    assert run(tiny_spec, tmp_path, "--set", "training.steps=40") == 0
+    assert run(tiny_spec, tmp_path, "--set", "training.iterations=40") == 0
     capsys.readouterr()
-    assert run(tiny_spec, tmp_path, "--set", "training.steps=40") == 2
+    assert run(tiny_spec, tmp_path, "--set", "training.iterations=40") == 2
     assert "already exists" in capsys.readouterr().err
-    assert run(tiny_spec, tmp_path, "--set", "training.steps=40", "--overwrite") == 0
+    assert run(tiny_spec, tmp_path, "--set", "training.iterations=40", "--overwrite") == 0
 
 
 def test_bad_spec_prints_one_line_without_traceback(tmp_path):
     spec = tmp_path / "bad.yaml"
-    spec.write_text("training:\n  steps: 10\ncosts:\n  time:\n    weight: -1\n")
+    spec.write_text("training:\n  iterations: 10\ncosts:\n  time:\n    weight: -1\n")
     result = subprocess.run(
         [sys.executable, "-m", "growsim.cli", "validate", str(spec)], capture_output=True, text=True
     )
@@ -158,7 +158,7 @@ def test_overwrite_deletes_only_growsims_own_files(tiny_spec, tmp_path):
     (run_dir / "notes.txt").write_text("mine")
     assert main(["report", str(run_dir)]) == 0
     (run_dir / "report" / "annotated.pdf").write_text("mine too")
-    assert run(tiny_spec, tmp_path, "--set", "training.steps=10", "--set", "record.every=10",
+    assert run(tiny_spec, tmp_path, "--set", "training.iterations=10", "--set", "record.every=10",
                "--overwrite") == 0  # fmt: skip
     assert (run_dir / "notes.txt").read_text() == "mine"
     assert [p.name for p in (run_dir / "report").iterdir()] == ["annotated.pdf"]
@@ -298,3 +298,10 @@ def test_topology_into_a_closed_pipe_ends_quietly(finished):
         os.close(write_end)
     assert result.returncode == 141
     assert result.stderr == ""
+
+
+def test_schema_prints_the_spec_json_schema(capsys):
+    from growsim.spec import spec_schema_text
+
+    assert main(["schema"]) == 0
+    assert capsys.readouterr().out == spec_schema_text()

@@ -109,7 +109,7 @@ def test_early_exit_is_within_its_bound_and_saves_steps():
 def test_a_compacting_run_keeps_trajectory_coordinates(tiny_spec, tmp_path):
     # a strong breadth cost switches channels off; compaction then removes them
     args = ["run", str(tiny_spec), "--out", str(tmp_path), "--no-progress",
-            "--set", "costs.breadth.weight=0.3", "--set", "training.steps=400",
+            "--set", "costs.breadth.weight=0.3", "--set", "training.iterations=400",
             "--set", "compaction.margin=1", "--set", "compaction.min_fraction=0.1"]  # fmt: skip
     assert main(args) == 0
     trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr").load()
@@ -141,7 +141,7 @@ def test_cuda_forward_matches_cpu():
 def test_a_tiny_run_trains_on_cuda_compiled(tiny_spec, tmp_path):
     args = ["run", str(tiny_spec), "--out", str(tmp_path), "--no-progress",
             "--set", "training.device=cuda", "--set", "training.compile=on",
-            "--set", "training.steps=100", "--set", "record.every=50"]  # fmt: skip
+            "--set", "training.iterations=100", "--set", "record.every=50"]  # fmt: skip
     assert main(args) == 0
     trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
     assert np.isfinite(trajectory.validation_accuracy.values).all()

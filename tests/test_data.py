@@ -10,7 +10,7 @@ import torch
 from growsim.data.datasets import draw_shapes, load_dataset, occlude
 from growsim.data.idx import read_idx
 from growsim.errors import DataError, SpecError
-from growsim.spec.loading import DataConfig, OcclusionConfig, parse_spec, spec_to_yaml
+from growsim.spec import DataConfig, OcclusionConfig, parse_spec, spec_to_yaml
 from tests.stimuli import write_idx
 
 
@@ -153,12 +153,12 @@ def test_grey_data_is_repeated_into_three_channels(tmp_path):
 )
 def test_data_section_errors(data, message):
     with pytest.raises(SpecError, match=message):
-        parse_spec(f"training: {{steps: 10}}\ndata: {data}\n")
+        parse_spec(f"training: {{iterations: 10}}\ndata: {data}\n")
 
 
 def test_own_data_defaults_to_all_classes_and_images_and_round_trips():
-    folder = parse_spec("training: {steps: 10}\ndata: {dataset: folder, path: stimuli, channels: 3}\n")
+    folder = parse_spec("training: {iterations: 10}\ndata: {dataset: folder, path: stimuli, channels: 3}\n")
     assert (folder.data.classes, folder.data.train_size, folder.data.test_size) == (None, None, None)
     assert parse_spec(spec_to_yaml(folder)) == folder
-    fashion = parse_spec("training: {steps: 10}\ndata: {dataset: fashion_mnist}\n")
+    fashion = parse_spec("training: {iterations: 10}\ndata: {dataset: fashion_mnist}\n")
     assert (fashion.data.classes, fashion.data.train_size, fashion.data.test_size) == (10, 4000, 1000)

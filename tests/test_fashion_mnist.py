@@ -8,7 +8,7 @@ import xarray as xr
 
 from growsim.cli import main
 from growsim.data.datasets import FASHION_MNIST_DIR, load_dataset
-from growsim.spec.loading import DataConfig
+from growsim.spec import DataConfig
 
 SPECS = Path(__file__).parent.parent / "specs"
 needs_data = pytest.mark.skipif(
@@ -33,7 +33,7 @@ def test_fashion_mnist_loads_subsampled_by_class():
 def test_occlusion_spec_end_to_end(tmp_path):
     code = main([
         "run", str(SPECS / "occlusion.yaml"), "--out", str(tmp_path), "--no-progress",
-        "--set", "training.steps=400", "--set", "record.every=100",
+        "--set", "training.iterations=400", "--set", "record.every=100",
         "--set", "data.train_size=4000", "--set", "data.test_size=500",
         *[f"--set=costs.{cost}.schedule.{key}={value}"
           for cost in ("breadth", "depth", "time") for key, value in (("delay", 50), ("ramp", 100))],
@@ -55,7 +55,7 @@ def test_occlusion_spec_end_to_end(tmp_path):
 @needs_data
 @pytest.mark.parametrize("name", ["tradeoff", "complexity"])
 def test_experiment_sweeps_end_to_end(tmp_path, name):
-    shrink = ["--set", "training.steps=120", "--set", "record.every=60",
+    shrink = ["--set", "training.iterations=120", "--set", "record.every=60",
               "--set", "data.train_size=2000", "--set", "data.test_size=200"]  # fmt: skip
     out = tmp_path / "out"
     assert main(["sweep", str(SPECS / f"{name}.yaml"), "--out", str(out), "--no-progress", *shrink]) == 0

@@ -4,7 +4,7 @@ import numpy as np
 
 from growsim.model.growth import active_region, grown_box
 from growsim.model.lattice import Box
-from growsim.spec.loading import GrowthConfig
+from growsim.spec import GrowthConfig
 
 BOX, MAX = Box(layers=2, channels=4, steps=3), Box(layers=3, channels=6, steps=4)
 

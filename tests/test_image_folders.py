@@ -10,7 +10,7 @@ from growsim.data import array_cache
 from growsim.data import folders as image_folders
 from growsim.data.datasets import load_dataset
 from growsim.errors import DataError
-from growsim.spec.loading import DataConfig
+from growsim.spec import DataConfig
 from tests.stimuli import write_image
 
 RED = np.zeros((16, 16, 3), np.uint8)
@@ -86,7 +86,9 @@ def test_images_are_resized_and_non_square_ones_cropped_or_stretched(tmp_path):
 def test_classes_and_sizes_select_from_all_by_default(tmp_path):
     root = two_classes(tmp_path / "data")
     assert len(load_dataset(config(root), seed=0).train_labels) == 4  # all by default
-    first = load_dataset(config(root, classes=1, train_size=1), seed=0)
+    first_only = config(root, train_size=1)
+    first_only.classes = 1  # below a spec's limit of 2, but the reader must still select it
+    first = load_dataset(first_only, seed=0)
     assert first.class_names == ("grey",) and first.train_labels.tolist() == [0]
     assert first.test_ids.tolist() == ["grey/y.jpg"]
     with pytest.raises(DataError, match="data.classes is 3 but the data has only 2 classes"):

@@ -10,7 +10,7 @@ from growsim.errors import RunError
 from growsim.model.lattice import Box
 from growsim.model.memory import available_bytes, evaluation_bytes, step_bytes
 from growsim.runs.experiment import run_experiment
-from growsim.spec.loading import load_spec
+from growsim.spec import load_spec
 
 
 def test_a_box_too_large_for_the_memory_left_is_refused_before_training(tiny_spec, tmp_path, monkeypatch):
@@ -23,7 +23,7 @@ def test_a_box_too_large_for_the_memory_left_is_refused_before_training(tiny_spe
 
 
 def test_a_box_that_fits_runs(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["training.steps=20", "record.every=20"])
+    spec = load_spec(tiny_spec, ["training.iterations=20", "record.every=20"])
     monkeypatch.setattr(growsim.model.memory, "available_bytes", lambda device: 2 * 2**30)
     run_experiment(spec, tmp_path / "run", progress=False)
     assert (tmp_path / "run" / "checkpoint.pt").exists()

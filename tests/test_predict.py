@@ -24,7 +24,7 @@ data:
   channels: 3
   image_size: 16
   occlusion: {{levels: [0.0], patch_size: 4}}
-training: {{lr: 0.01, step_supervision: 0.5, batch_size: 32, steps: 150, seed: 0, threads: 1}}
+training: {{lr: 0.01, step_supervision: 0.5, batch_size: 32, iterations: 150, seed: 0, threads: 1}}
 record: {{every: 75}}
 """
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from growsim.cli import main
 from growsim.model import costs
 from growsim.model.proximal import apply_pressure
-from growsim.spec.loading import parse_spec
+from growsim.spec import parse_spec
 from growsim.train.trainer import Trainer
 
 
@@ -96,7 +96,7 @@ def test_pressed_channels_stay_exactly_off_while_the_pressure_stays(tiny_spec, t
     at exactly zero at every later iteration (a cost applied as an Adam gradient keeps
     them jittering at about lr * sqrt(fan_in), above zero)."""
     spec = tiny(tiny_spec, "costs.breadth.weight=0.02", "growth.enabled=false",
-                "compaction.enabled=false", "training.steps=400")  # fmt: skip
+                "compaction.enabled=false", "training.iterations=400")  # fmt: skip
     trainer = Trainer(spec, tmp_path / "run", progress=False)
     for iteration in range(250):
         trainer.train_step(iteration)
@@ -120,7 +120,7 @@ def run_final(tiny_spec, out, name, *overrides):
 
 def test_depth_pressure_ends_shallower(tiny_spec, tmp_path):
     common = ("lattice.layers.initial=3", "lattice.layers.max=3", "growth.enabled=false",
-              "training.steps=300")  # fmt: skip
+              "training.iterations=300")  # fmt: skip
     free = run_final(tiny_spec, tmp_path, "free", *common)
     pressed = run_final(tiny_spec, tmp_path, "pressed", *common, "costs.depth.weight=0.3")
     assert int(free.depth) == 3

@@ -19,7 +19,7 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 
 # A run with checkpoints at iterations 0, 600 and 1200 (the README selects 1200 and >= 1000):
 # small batches keep 1200 iterations to a few seconds.
-RUN_SETTINGS = ["training.batch_size=4", "training.steps=1200", "record.every=600",
+RUN_SETTINGS = ["training.batch_size=4", "training.iterations=1200", "record.every=600",
                 "data.train_size=200", "data.test_size=60"]  # fmt: skip
 SWEEP_SPEC = TINY_SPEC.replace("name: tiny", "name: readme-sweep") + """
 sweep:
@@ -43,7 +43,7 @@ def outputs(tmp_path_factory):
     assert main(["run", str(spec), "--name", "occlusion", *overrides, *common]) == 0
     sweep = root / "sweep.yaml"
     sweep.write_text(SWEEP_SPEC)
-    short = ["--set", "training.steps=20", "--set", "record.every=10", "--workers", "2"]
+    short = ["--set", "training.iterations=20", "--set", "record.every=10", "--workers", "2"]
     assert main(["sweep", str(sweep), *short, *common]) == 0
     return {"outputs/occlusion": root / "occlusion", "outputs/tradeoff": root / "readme-sweep"}
 

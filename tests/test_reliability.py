@@ -20,9 +20,9 @@ from growsim.cli import main
 from growsim.errors import RunError
 from growsim.record.trajectory import SCHEMA, committed_checkpoints
 from growsim.runs.experiment import run_experiment
-from growsim.spec.loading import load_spec
+from growsim.spec import load_spec
 
-FAST = ["--set", "training.steps=200", "--set", "record.every=25"]
+FAST = ["--set", "training.iterations=200", "--set", "record.every=25"]
 
 
 def cli(spec, out, *extra, env=None):
@@ -108,7 +108,7 @@ def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_result(refe
 
 
 def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
+    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100"])
     original = growsim.train.trainer.loss_terms
     calls = {"count": 0}
 
@@ -128,7 +128,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
 
 
 def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
+    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100"])
     original = zarr.AsyncArray.append  # the writer appends every array at once, async
     calls = {"count": 0}
     arrays_per_checkpoint = len(SCHEMA) + 1  # every variable and the iteration coordinate
@@ -149,7 +149,7 @@ def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
 
 
 def test_a_failed_checkpoint_save_keeps_the_previous_one(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["record.every=20", "training.steps=100"])
+    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100"])
     original = torch.save
     calls = {"count": 0}
 
@@ -191,9 +191,9 @@ def test_corrupt_dataset_through_the_cli(tiny_spec, tmp_path):
 
 
 def test_resume_refuses_a_different_spec(tiny_spec, tmp_path):
-    assert cli(tiny_spec, tmp_path, "--set", "training.steps=30").returncode == 0
+    assert cli(tiny_spec, tmp_path, "--set", "training.iterations=30").returncode == 0
     result = cli(
-        tiny_spec, tmp_path, "--set", "training.steps=30", "--set", "training.seed=5", "--resume"
+        tiny_spec, tmp_path, "--set", "training.iterations=30", "--set", "training.seed=5", "--resume"
     )
     assert result.returncode == 2 and "differs from the run's spec.yaml" in result.stderr
 
@@ -221,9 +221,9 @@ def test_sigterm_says_how_to_continue_and_wall_time_adds_up_over_segments(refere
 def test_resume_accepts_another_thread_count(tiny_spec, tmp_path):
     """How many cores a machine lends is not part of the experiment: a run started with one
     thread count resumes with another (and with another seed it is still refused)."""
-    assert cli(tiny_spec, tmp_path, "--set", "training.steps=30").returncode == 0
+    assert cli(tiny_spec, tmp_path, "--set", "training.iterations=30").returncode == 0
     result = cli(
-        tiny_spec, tmp_path, "--set", "training.steps=30", "--set", "training.threads=2", "--resume"
+        tiny_spec, tmp_path, "--set", "training.iterations=30", "--set", "training.threads=2", "--resume"
     )
     assert result.returncode == 0, result.stderr
     assert "differs" not in result.stderr

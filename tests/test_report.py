@@ -154,7 +154,7 @@ def table(count):
     return {
         "run": np.array([f"run{i}" for i in range(count)]),
         "accuracy": np.r_[np.full(count - 2, 0.70), 0.5, 0.55] + rng.uniform(0, 0.01, count),
-        "width": rng.uniform(10, 40, count),
+        "channels": rng.uniform(10, 40, count),
         "depth": np.full(count, 3.0),
         "effective_depth": rng.uniform(1, 3, count),
         "steps": rng.uniform(1, 6, count),
@@ -163,7 +163,7 @@ def table(count):
 
 def test_tradeoff_points_are_numbered_and_the_colorbar_sits_apart(drawn, tmp_path):
     runs = table(6)
-    maxima = {k: runs[k].max() for k in ("width", "effective_depth", "steps")}
+    maxima = {k: runs[k].max() for k in ("channels", "effective_depth", "steps")}
     figures.tradeoff_figure(runs, maxima, tmp_path / "t.png", "t")
     (figure,) = drawn
     figure.canvas.draw()

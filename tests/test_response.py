@@ -20,7 +20,7 @@ def table_of(rows):
         "costs.depth.weight": np.asarray(columns[1]),
         "costs.time.weight": np.asarray(columns[2]),
         "training.seed": np.asarray(columns[3]),
-        "width": np.asarray(columns[4], dtype=float),
+        "channels": np.asarray(columns[4], dtype=float),
         "depth": np.asarray(columns[5], dtype=float),
         "steps": np.asarray(columns[6], dtype=float),
         "accuracy": np.asarray(columns[7], dtype=float),

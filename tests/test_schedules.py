@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from growsim.spec.loading import LearningRateSchedule, Schedule
+from growsim.spec import LearningRateSchedule, Schedule
 from growsim.train.schedules import learning_rate_factor, schedule_factor
 
 
@@ -36,7 +36,7 @@ def test_a_constant_learning_rate_is_constant_after_warm_up():
 
 
 def test_the_trainer_sets_both_learning_rates_from_the_schedule(tiny_spec, tmp_path):
-    from growsim.spec.loading import load_spec
+    from growsim.spec import load_spec
     from growsim.train.trainer import Trainer
 
     spec = load_spec(tiny_spec, ["training.lr_schedule.kind=cosine", "training.lr_schedule.warmup=2"])

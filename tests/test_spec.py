@@ -2,16 +2,26 @@
 
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from growsim.errors import SpecError
-from growsim.spec.loading import Spec, load_spec, parse_spec, spec_to_dict, spec_to_yaml
+from growsim.spec import (
+    Spec,
+    load_spec,
+    parse_spec,
+    spec_from_dict,
+    spec_schema,
+    spec_schema_text,
+    spec_to_dict,
+    spec_to_yaml,
+)
 
 SPECS = sorted(Path(__file__).parent.parent.joinpath("specs").glob("*.yaml"))
-MINIMAL = "training: {steps: 10}\n"
+MINIMAL = "training: {iterations: 10}\n"
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
@@ -23,7 +33,7 @@ def test_values_land_in_typed_fields():
     spec = parse_spec(MINIMAL + "costs: {time: {weight: 0.5, schedule: {kind: linear, ramp: 10}}}")
     assert spec.costs.time.weight == 0.5
     assert spec.costs.time.schedule.ramp == 10
-    assert spec.training.steps == 10
+    assert spec.training.iterations == 10
 
 
 def test_spec_round_trips_through_yaml():
@@ -43,14 +53,14 @@ def test_spec_round_trips_through_yaml():
             "spec.yaml:2: lattice.layers.initial: must be <= lattice.layers.max",
         ),
         ("training:\n  stepz: 3\n", "spec.yaml:2: training.stepz: unknown key"),
-        ("training:\n  steps: 'many'\n", "training.steps: must be an integer, got 'many'"),
+        ("training:\n  iterations: 'many'\n", "training.iterations: must be an integer, got 'many'"),
         ("time_selection: sometimes\n", "time_selection: must be one of 'fixed', 'adaptive'"),
         (
             "data:\n  occlusion:\n    levels: [0.0, 1.5]\n",
             "data.occlusion.levels[1]: must be in [0, 1), got 1.5",
         ),
         ("lattice: [1, 2]\n", "lattice: must be a mapping of keys"),
-        ("training: {steps: 3, epochs: 2}\n", "training: set exactly one of training.steps"),
+        ("training: {iterations: 3, epochs: 2}\n", "training: set exactly one of training.iterations"),
         ("lattice: {kernel_size: 2}\n", "lattice.kernel_size: must be odd"),
         ("lattice: {connections: [lateral]}\n", "lattice.connections: must include 'bottom_up'"),
         (
@@ -73,15 +83,15 @@ def test_spec_round_trips_through_yaml():
         ("record: {exit_threshold: 0.9}\n", "record.exit_threshold: must be <= 0.5"),
         ("lattice: {readout_grid: 15}\n", "lattice.readout_grid: 15 exceeds the 14 x 14 positions"),
         (
-            "training: {steps: 10, lr_schedule: {final: 0.1}}\n",
+            "training: {iterations: 10, lr_schedule: {final: 0.1}}\n",
             "training.lr_schedule.final: a constant schedule has no final rate",
         ),
         (
-            "training: {steps: 10, lr_schedule: {kind: cosine, warmup: 10}}\n",
+            "training: {iterations: 10, lr_schedule: {kind: cosine, warmup: 10}}\n",
             "training.lr_schedule.warmup: 10 iterations of warm-up leave none",
         ),
         (
-            "training: {steps: 10, time_entropy: 0.1}\n",
+            "training: {iterations: 10, time_entropy: 0.1}\n",
             "training.time_entropy: with costs.time.weight 0 the entropy bonus",
         ),
     ],
@@ -121,13 +131,13 @@ def test_overrides_set_single_keys_and_are_validated():
 
 
 def test_bare_on_and_off_mean_on_and_off():
-    assert parse_spec("training: {steps: 1, compile: on}").training.compile == "on"
+    assert parse_spec("training: {iterations: 1, compile: on}").training.compile == "on"
     assert parse_spec(MINIMAL, overrides=["training.compile=off"]).training.compile == "off"
 
 
 def test_exponent_strings_are_read_as_numbers():
     # YAML 1.1 reads 1e-3 (no dot) as a string; a number field accepts it.
-    assert parse_spec("training: {steps: 1, lr: 1e-3}").training.lr == 1e-3
+    assert parse_spec("training: {iterations: 1, lr: 1e-3}").training.lr == 1e-3
 
 
 # ------------------------------------------------------------------ fuzzing
@@ -180,10 +190,10 @@ def test_fuzzed_specs_raise_only_spec_errors(mutations, add_unknown):
 @pytest.mark.parametrize(
     "text, first, second, key",
     [
-        ("costs:\n  time: {weight: 0.2}\ntraining: {steps: 5}\ncosts:\n  breadth: {weight: 0.1}\n",
+        ("costs:\n  time: {weight: 0.2}\ntraining: {iterations: 5}\ncosts:\n  breadth: {weight: 0.1}\n",
          1, 4, "costs"),
-        ("training:\n  steps: 5\n  lr: 0.1\n  seed: 1\n  lr: 0.2\n", 3, 5, "training.lr"),
-        ("training: {steps: 5, seed: 1, seed: 2}\n", 1, 1, "training.seed"),
+        ("training:\n  iterations: 5\n  lr: 0.1\n  seed: 1\n  lr: 0.2\n", 3, 5, "training.lr"),
+        ("training: {iterations: 5, seed: 1, seed: 2}\n", 1, 1, "training.seed"),
     ],
 )  # fmt: skip
 def test_a_key_given_twice_is_refused_with_both_lines(tmp_path, text, first, second, key):
@@ -214,7 +224,7 @@ def test_a_binary_file_is_not_a_spec(tmp_path, content):
 
 def test_an_error_in_a_set_value_names_the_set_not_a_line_of_the_file(tmp_path):
     path = tmp_path / "spec.yaml"
-    path.write_text("name: x\ntraining:\n  steps: 10\n  seed: 1\n")
+    path.write_text("name: x\ntraining:\n  iterations: 10\n  seed: 1\n")
     with pytest.raises(SpecError) as raised:
         load_spec(path, ["training.seed=-2"])
     assert str(raised.value).startswith("--set 'training.seed=-2': training.seed: must be >= 0")
@@ -224,7 +234,7 @@ def test_an_error_in_a_set_value_names_the_set_not_a_line_of_the_file(tmp_path):
     with pytest.raises(SpecError, match=r"^--set 'lattice.layers.initial=9': lattice.layers"):
         load_spec(path, ["lattice.layers.initial=9"])
     # while an error in the file still names its line, whatever else is overridden
-    path.write_text("name: x\ntraining:\n  steps: 10\n  seed: -1\n")
+    path.write_text("name: x\ntraining:\n  iterations: 10\n  seed: -1\n")
     with pytest.raises(SpecError, match=r"spec.yaml:4: training.seed: must be >= 0"):
         load_spec(path, ["training.lr=0.1"])
 
@@ -232,14 +242,57 @@ def test_an_error_in_a_set_value_names_the_set_not_a_line_of_the_file(tmp_path):
 @pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".", "", "a\\b"])
 def test_a_run_name_is_one_path_component(name):
     with pytest.raises(SpecError, match=r"<spec>:1: name: the run's directory name"):
-        parse_spec(f"name: {name!r}\ntraining: {{steps: 1}}\n")
+        parse_spec(f"name: {name!r}\ntraining: {{iterations: 1}}\n")
 
 
 def test_files_are_checked_only_when_asked(tmp_path):
-    text = f"training: {{steps: 1}}\ndata:\n  dataset: fashion_mnist\n  path: {tmp_path / 'gone'}\n"
+    text = f"training: {{iterations: 1}}\ndata:\n  dataset: fashion_mnist\n  path: {tmp_path / 'gone'}\n"
     parse_spec(text)  # a spec is valid wherever its data is
     with pytest.raises(SpecError, match=r"<spec>:4: data.path: .*gone does not exist"):
         parse_spec(text, check_files=True)
     (tmp_path / "gone").mkdir()
     parse_spec(text, check_files=True)
-    assert parse_spec("training: {steps: 1}\n", check_files=True)  # shapes read no files
+    assert parse_spec("training: {iterations: 1}\n", check_files=True)  # shapes read no files
+
+
+def test_the_committed_schema_is_the_one_growsim_prints():
+    committed = SPECS[0].parent.joinpath("spec.schema.json").read_text()
+    assert committed == spec_schema_text(), "regenerate it: growsim schema > specs/spec.schema.json"
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_every_shipped_spec_names_the_schema_and_passes_it(path):
+    text = path.read_text()
+    assert text.splitlines()[0] == "# yaml-language-server: $schema=spec.schema.json"
+    jsonschema.validate(yaml.safe_load(text), spec_schema())
+
+
+def test_the_schema_refuses_what_the_loader_refuses():
+    schema = spec_schema()
+    for bad in ({"training": {"iterations": 0}}, {"training": {"stepz": 3}},
+                {"time_selection": "sometimes"}, {"lattice": {"layers": {"initial": 1.5}}}):  # fmt: skip
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+        with pytest.raises(SpecError):
+            spec_from_dict(bad)
+
+
+def test_the_old_training_steps_key_is_refused_with_the_new_name(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: x\ntraining:\n  steps: 10\n")
+    with pytest.raises(SpecError, match=r"spec.yaml:3: training.steps: renamed to training.iterations"):
+        load_spec(path)
+    path.write_text(MINIMAL)
+    with pytest.raises(SpecError, match=r"--set 'training.steps=5': training.steps was renamed to training.iterations"):
+        load_spec(path, ["training.steps=5"])
+
+
+def test_every_type_and_range_problem_is_reported_at_once(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(MINIMAL + "growth:\n  enabled: 1\nrecord:\n  every: 0\n")
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    assert str(raised.value).splitlines() == [
+        f"{path}:3: growth.enabled: must be true or false, got 1",
+        f"{path}:5: record.every: must be >= 1, got 0",
+    ]

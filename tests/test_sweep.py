@@ -33,7 +33,7 @@ SWEEPABLE = {
 
 # 2 members x 60 iterations of the tiny spec: a few seconds each.
 TINY_SWEEP = TINY_SPEC.replace("name: tiny", "name: tinysweep").replace(
-    "steps: 300", "steps: 60"
+    "iterations: 300", "iterations: 60"
 ).replace("every: 100", "every: 30") + """
 sweep:
   grid:

@@ -25,7 +25,7 @@ from growsim.analysis.findings import (  # noqa: E402
 from growsim.errors import RunError  # noqa: E402
 
 RESOURCE_LABELS = {
-    "width": "active channels (sum over layers)",
+    "channels": "active channels (sum over layers)",
     "depth": "active layers",
     "effective_depth": "effective depth (layers weighted by strength)",
     "steps": "expected time steps",
@@ -230,7 +230,7 @@ def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path
     """
     band, centre = equal_accuracy_band(table["accuracy"], tolerance)
     figure, axes = plt.subplots(1, 4, figsize=(19, 5.2), layout="constrained")
-    pairs = [("width", "effective_depth"), ("width", "steps"), ("effective_depth", "steps")]
+    pairs = [("channels", "effective_depth"), ("channels", "steps"), ("effective_depth", "steps")]
     accuracy = table["accuracy"]
     numbers = [str(index + 1) for index in range(len(accuracy))]
     for axis, (x, y) in zip(axes, pairs):
@@ -252,7 +252,7 @@ def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path
     axes[3].scatter(cost, accuracy, color="tab:gray", alpha=0.6, label="runs")
     axes[3].plot(cost[front], accuracy[front], "-o", color="tab:red", label="frontier")
     _number_points(axes[3], cost, accuracy, numbers)
-    axes[3].set_xlabel("total resources (width/max + effective depth/max + steps/max)")
+    axes[3].set_xlabel("total resources (channels/max + effective depth/max + steps/max)")
     axes[3].set_ylabel("test accuracy")
     axes[3].grid(alpha=0.3)
     axes[3].legend(fontsize=8)
@@ -317,7 +317,7 @@ def response_figure(arms, path: Path, title: str) -> Path:
             accuracy_axis.plot(arm.weights, arm.accuracy, "s--", color=colour, alpha=0.5)
         axis.set_xscale("log")
         axis.set_xlabel(f"{cost} cost weight")
-        resource = {"breadth": "width", "depth": "depth", "time": "steps"}[cost]
+        resource = {"breadth": "channels", "depth": "depth", "time": "steps"}[cost]
         axis.set_ylabel(RESOURCE_LABELS[resource])
         if resource == "depth":
             axis.yaxis.get_major_locator().set_params(integer=True)

@@ -24,7 +24,7 @@ from growsim.analysis.statistics import (
 
 # ----------------------------------------------------------------------------- sweeps
 
-RESOURCE_COLUMNS = ("width", "effective_depth", "steps")
+RESOURCE_COLUMNS = ("channels", "effective_depth", "steps")
 
 
 def final_checkpoints(dataset: xr.Dataset) -> xr.Dataset:
@@ -38,7 +38,8 @@ def final_checkpoints(dataset: xr.Dataset) -> xr.Dataset:
 def run_table(sweep: xr.Dataset) -> dict[str, np.ndarray]:
     """Per run: accuracy and the resources used at the end (columns of equal length).
 
-    width: active channels summed over layers; depth: active layers; effective_depth:
+    channels: active channels summed over layers (not a width: 3 full layers of 16 give
+    48); depth: active layers; effective_depth:
     layers weighted by their strength (see ``effective_depth``); steps: expected steps on
     clean test images; plus each swept key.
     """
@@ -47,7 +48,7 @@ def run_table(sweep: xr.Dataset) -> dict[str, np.ndarray]:
     table = {
         "run": final.run.values.astype(str),
         "accuracy": final.test_accuracy.values.astype(float),
-        "width": final.active_width.sum("layer").values.astype(float),
+        "channels": final.active_width.sum("layer").values.astype(float),
         "depth": final.depth.values.astype(float),
         "effective_depth": effective_depth(layer_mass),
         "steps": final.expected_steps.values.astype(float),

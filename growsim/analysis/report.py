@@ -277,11 +277,11 @@ def sweep_report_lines(sweep: xr.Dataset, name: str, out: Path) -> list[str]:
     failed = sweep.attrs.get("failed_members", [])
     if failed:
         lines += [f"Failed members (not in the figures): {', '.join(failed)}.", ""]
-    header = ["#", "run", *keys, "accuracy", "width", "depth", "effective depth", "steps"]
+    header = ["#", "run", *keys, "accuracy", "active channels", "depth", "effective depth", "steps"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index in range(count):
         cells = [str(index + 1), table["run"][index], *(_cell(table[k][index]) for k in keys)]
-        cells += [f"{table['accuracy'][index]:.3f}", f"{table['width'][index]:.0f}",
+        cells += [f"{table['accuracy'][index]:.3f}", f"{table['channels'][index]:.0f}",
                   f"{table['depth'][index]:.0f}", f"{table['effective_depth'][index]:.2f}",
                   f"{table['steps'][index]:.2f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
@@ -316,7 +316,7 @@ def _tradeoff_section(table, maxima, cost_knobs: list[str], out: Path, name: str
     if in_band >= MIN_RANK_RUNS:
         lines += ["Within them, a negative rank correlation between two resources means one "
                   "substitutes for the other:", ""]  # fmt: skip
-        for x, y in (("width", "effective_depth"), ("width", "steps"), ("effective_depth", "steps")):
+        for x, y in (("channels", "effective_depth"), ("channels", "steps"), ("effective_depth", "steps")):
             rho = spearman(table[x][band], table[y][band])
             lines.append(f"- {x} vs {y}: Spearman rho = {_rho(rho)} (n = {in_band})")
     else:
@@ -333,7 +333,7 @@ def _knob_section(table, knobs: list[str], out: Path, name: str) -> list[str]:
         lines.append(_too_few(count, "runs"))
     else:
         for knob in numeric:  # text-valued keys get the figure, not a rank correlation
-            for column in ("width", "depth", "effective_depth", "steps", "accuracy"):
+            for column in ("channels", "depth", "effective_depth", "steps", "accuracy"):
                 rho = spearman(table[knob], table[column])
                 lines.append(f"- {column} vs {knob}: Spearman rho = {_rho(rho)} (n = {count})")
     return lines + ["", "![complexity](complexity.png)", ""]

@@ -21,7 +21,7 @@ import numpy as np
 from growsim.analysis.statistics import spearman
 
 COSTS = ("breadth", "depth", "time")
-RESOURCE_OF_COST = {"breadth": "width", "depth": "depth", "time": "steps"}
+RESOURCE_OF_COST = {"breadth": "channels", "depth": "depth", "time": "steps"}
 WEIGHT_KEY = "costs.{}.weight"
 SEED_KEY = "training.seed"
 

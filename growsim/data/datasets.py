@@ -19,7 +19,7 @@ from growsim.data.arrays import read_array_dataset
 from growsim.data.folders import read_folder_dataset
 from growsim.data.idx import read_idx_source
 from growsim.data.sources import SourceData, select, to_channels
-from growsim.spec.loading import DATA_DEFAULT_PATHS, DataConfig, OcclusionConfig
+from growsim.spec import DATA_DEFAULT_PATHS, DataConfig, OcclusionConfig
 
 FASHION_MNIST_DIR = DATA_DEFAULT_PATHS["fashion_mnist"]
 FASHION_MNIST_INSTALL = "sudo apt-get install -y dataset-fashion-mnist"

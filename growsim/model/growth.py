@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from growsim.model.lattice import Box
-from growsim.spec.loading import GrowthConfig
+from growsim.spec import GrowthConfig
 
 
 @dataclass

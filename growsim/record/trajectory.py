@@ -27,7 +27,7 @@ from growsim.data.datasets import Dataset
 from growsim.errors import RunError
 from growsim.faults import crash_point
 from growsim.model.lattice import CONNECTIONS, Box
-from growsim.spec.loading import Spec, spec_to_yaml
+from growsim.spec import Spec, spec_to_yaml
 
 RESOURCES = ("channel", "layer", "step")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from growsim.errors import RunError, SpecError
 from growsim.files import make_writable_directory, write_text_atomically
-from growsim.spec.loading import Spec, run_name_problem
+from growsim.spec import Spec, run_name_problem
 
 RUN_MARKER = ".growsim-run"
 SWEEP_MARKER = ".growsim-sweep"

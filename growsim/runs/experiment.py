@@ -14,7 +14,7 @@ from growsim.record.per_image import write_per_image
 from growsim.record.recorder import TrajectoryRecorder
 from growsim.record.trajectory import committed_checkpoints, truncate
 from growsim.runs.directories import claim_run_directory, clear_run_directory, holds_own_files
-from growsim.spec.loading import Spec, parse_spec, spec_to_yaml
+from growsim.spec import Spec, parse_spec, spec_to_yaml
 from growsim.train.trainer import Trainer
 
 

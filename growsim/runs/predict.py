@@ -28,9 +28,9 @@ from growsim.errors import DataError, RunError
 from growsim.files import write_text_atomically, write_zarr_atomically
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.record.per_image import PER_IMAGE_NAME, image_ids
-from growsim.spec.loading import Spec, load_spec
+from growsim.spec import Spec, load_spec
 from growsim.train.checkpoint_file import CHECKPOINT_FORMAT
-from growsim.train.trainer import resolve_device
+from growsim.train.run_data import resolve_device
 
 PREDICTIONS_NAME = "predictions.zarr"
 PREDICTIONS_CSV = "predictions.csv"

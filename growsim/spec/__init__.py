@@ -1,21 +1,48 @@
 """Stage 1, spec: YAML text -> a typed, validated ``Spec``.
 
-Every error names the file, the line and the key path. Imports nothing else of growsim
-but ``growsim.errors``.
+``config`` (the typed sections, pydantic dataclasses with defaults and limits), ``loading``
+(YAML with key lines, ``--set`` overrides, errors with file, line and key path, the JSON
+Schema) and ``checks`` (checks across keys, run names, data on disk). Imports nothing else
+of growsim but ``growsim.errors``.
 """
 
-from growsim.spec.loading import (
-    DATA_DEFAULT_PATHS,
+from growsim.spec.checks import DATA_DEFAULT_PATHS, data_source, run_name_problem
+from growsim.spec.config import (
+    ActiveConfig,
+    CompactionConfig,
+    CostConfig,
+    CostsConfig,
     DataConfig,
+    Extent,
+    GrowthConfig,
+    LatticeConfig,
+    LearningRateSchedule,
     OcclusionConfig,
+    RecordConfig,
+    Schedule,
     Spec,
+    TrainingConfig,
+)
+from growsim.spec.loading import (
+    apply_overrides,
+    check_data_source,
     load_spec,
     parse_spec,
+    read_raw_spec,
+    read_spec_text,
+    spec_error,
+    spec_from_dict,
+    spec_schema,
+    spec_schema_text,
     spec_to_dict,
     spec_to_yaml,
 )
 
 __all__ = [
-    "DATA_DEFAULT_PATHS", "DataConfig", "OcclusionConfig", "Spec", "load_spec", "parse_spec",
-    "spec_to_dict", "spec_to_yaml",
+    "DATA_DEFAULT_PATHS", "ActiveConfig", "CompactionConfig", "CostConfig", "CostsConfig",
+    "DataConfig", "Extent", "GrowthConfig", "LatticeConfig", "LearningRateSchedule",
+    "OcclusionConfig", "RecordConfig", "Schedule", "Spec", "TrainingConfig", "apply_overrides",
+    "check_data_source", "data_source", "load_spec", "parse_spec", "read_raw_spec",
+    "read_spec_text", "run_name_problem", "spec_error", "spec_from_dict", "spec_schema",
+    "spec_schema_text", "spec_to_dict", "spec_to_yaml",
 ]  # fmt: skip

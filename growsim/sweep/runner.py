@@ -23,7 +23,7 @@ from growsim.errors import GrowsimError, RunError
 from growsim.files import jsonable, write_text_atomically
 from growsim.record.combine import combine_trajectories
 from growsim.runs.directories import claim_sweep_directory
-from growsim.spec.loading import spec_to_yaml
+from growsim.spec import spec_to_yaml
 from growsim.sweep.spec import Sweep, SweepMember
 
 DASK_CONNECT_TIMEOUT = "20s"  # how long to try reaching a --scheduler before giving up
@@ -129,7 +129,7 @@ def run_member(spec_text: str, run_dir: str, threads: int | None, overwrite: boo
     import torch
 
     from growsim.runs.experiment import run_experiment
-    from growsim.spec.loading import parse_spec
+    from growsim.spec import parse_spec
 
     if threads:
         torch.set_num_threads(threads)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from growsim.errors import SpecError
-from growsim.spec.loading import (
+from growsim.spec import (
     Spec,
     apply_overrides,
     check_data_source,

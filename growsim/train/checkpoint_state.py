@@ -65,3 +65,33 @@ class Recorder(Protocol):
 
     def record(self, state: CheckpointState) -> None:
         """Store one checkpoint."""
+
+
+def checkpoint_summary(
+    iteration: int, box: Box, region: ActiveRegion, validation: EvalResult, evaluation: EvalResult,
+    train_accuracy: float, eval_levels: tuple[float, ...],
+) -> dict:  # fmt: skip
+    """What a checkpoint tells the progress bar and the run's caller (test metrics NaN
+    where the test sets were not evaluated)."""
+    return {
+        "iteration": iteration,
+        "box": box,
+        "width": region.width.tolist(),
+        "depth": region.depth,
+        "expected_steps": float(evaluation.expected_steps_by_level[0]),
+        "test_accuracy": float(evaluation.accuracy_by_level[0]),
+        "train_accuracy": train_accuracy,
+        "validation_accuracy": float(validation.accuracy_by_level[0]),
+        "validation_expected_steps": float(validation.expected_steps_by_level[0]),
+        "accuracy_by_occlusion": dict(zip(eval_levels, evaluation.accuracy_by_level.tolist())),
+        "steps_by_occlusion": dict(zip(eval_levels, evaluation.expected_steps_by_level.tolist())),
+    }
+
+
+def progress_text(summary: dict) -> str:
+    """The progress bar's note: validation accuracy, active width per layer, depth, steps."""
+    width = "/".join(str(w) for w in summary["width"])
+    return (
+        f"val acc {summary['validation_accuracy']:.3f} width {width} depth {summary['depth']} "
+        f"steps {summary['validation_expected_steps']:.2f}"
+    )

@@ -77,6 +77,17 @@ def prepare_run_data(spec: Spec, dataset: Dataset, device: torch.device) -> RunD
     )  # fmt: skip
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RunError(
+            "training.device: cuda was asked for but no CUDA GPU is visible; use auto or cpu"
+        )
+    return torch.device(name)
+
+
 def seeded_generator(seed: int, purpose: int, index: int) -> torch.Generator:
     """A generator for one (purpose, index) of a training seed: 1 batch order per epoch,
     2 occluders per iteration, 3 growth initialisation per iteration."""

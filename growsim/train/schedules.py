@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from growsim.spec.loading import CostsConfig, LearningRateSchedule, Schedule
+from growsim.spec import CostsConfig, LearningRateSchedule, Schedule
 
 
 def schedule_factor(schedule: Schedule, iteration: int) -> float:

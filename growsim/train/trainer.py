@@ -29,12 +29,23 @@ from growsim.model.proximal import adam_second_moments, apply_pressure
 from growsim.model.reshape import compact_with_optimizer, grow, grow_with_optimizer, shrink_to
 from growsim.spec import Spec, spec_to_yaml
 from growsim.train.checkpoint_file import read_checkpoint, write_checkpoint
-from growsim.train.checkpoint_state import CheckpointState, Recorder, RunningMetrics
+from growsim.train.checkpoint_state import (
+    CheckpointState,
+    Recorder,
+    RunningMetrics,
+    checkpoint_summary,
+    progress_text,
+)
 from growsim.train.evaluation import EvalResult, evaluation_result, not_evaluated, predict_sets
-from growsim.train.run_data import RunData, prepare_run_data, seeded_generator, training_batch
+from growsim.train.run_data import (
+    RunData,
+    batches_per_epoch,
+    prepare_run_data,
+    resolve_device,
+    seeded_generator,
+    training_batch,
+)
 from growsim.train.schedules import cost_weights, costs_at_full_weight, learning_rate_factor
-
-__all__ = ["EvalResult", "RunningMetrics", "Trainer", "resolve_device"]
 
 
 @dataclass
@@ -98,14 +109,17 @@ class Trainer:
         self.running = RunningMetrics()
         if self.recorder is not None:
             self.recorder.start(spec, self.dataset, self.max_box, self.data.eval_levels)
-        self._step = self._make_step_function()
-
-    # ------------------------------------------------------------------ setup
+        self._loss_terms = self._make_loss_function()
 
     @property
     def checkpoint_path(self) -> Path:
         """Where the latest model checkpoint lives."""
         return self.run_dir / "checkpoint.pt"
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Iterations in one pass over the training split (full batches)."""
+        return batches_per_epoch(len(self.data.train_labels), self.spec.training.batch_size)
 
     @property
     def eval_levels(self) -> tuple[float, ...]:
@@ -114,10 +128,9 @@ class Trainer:
 
     def _total_iterations(self) -> int:
         training = self.spec.training
-        if training.steps is not None:
-            return training.steps
-        per_epoch = math.ceil(len(self.data.train_labels) / training.batch_size)
-        return max(1, round(training.epochs * per_epoch))
+        if training.iterations is not None:
+            return training.iterations
+        return max(1, round(training.epochs * self.batches_per_epoch))
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         time_ids = {id(p) for p in self.model.time_parameters()}
@@ -130,7 +143,7 @@ class Trainer:
             return torch.optim.SGD(groups, momentum=0.9)
         return torch.optim.Adam(groups)
 
-    def _make_step_function(self):
+    def _make_loss_function(self):
         mode = self.spec.training.compile
         use_compile = mode == "on" or (mode == "auto" and self.device.type == "cuda")
         if not use_compile:
@@ -140,8 +153,6 @@ class Trainer:
         # than dynamo's recompile limit from falling back to eager for good.
         torch._dynamo.reset()
         return torch.compile(loss_terms, dynamic=False, backend=self.compile_backend)
-
-    # ------------------------------------------------------------------ training
 
     def cost_weights(self, iteration: int) -> dict[str, float]:
         """The scheduled weight of each cost at ``iteration``."""
@@ -160,7 +171,7 @@ class Trainer:
         self.model.train()
         self._set_learning_rates(iteration)
         time_weight = torch.tensor(weights["time"], dtype=images.dtype, device=self.device)
-        total, task, time_, correct = self._step(
+        total, task, time_, correct = self._loss_terms(
             self.model, images, labels, time_weight, self.spec.training.step_supervision,
             self.spec.training.time_entropy,
         )  # fmt: skip
@@ -229,7 +240,7 @@ class Trainer:
                     # The final model is the trained one: no growth or compaction after it.
                     grow = not last and self._costs_at_full_weight()
                     summary = self.checkpoint(grow=grow, final=last)
-                    bar.set_postfix_str(_progress_text(summary))
+                    bar.set_postfix_str(progress_text(summary))
         if not summary:
             summary = self.final_summary()
         summary["seconds"] = self.wall_seconds()
@@ -246,8 +257,6 @@ class Trainer:
         """Wall time of training so far, summed over the segments of a resumed run."""
         running = time.perf_counter() - self._segment_started if self._segment_started else 0.0
         return self.earlier_seconds + running
-
-    # ------------------------------------------------------------------ checkpoints
 
     def predict_test_sets(self) -> list[Prediction]:
         """The model's predictions on the fixed test set of every occlusion level, in order
@@ -290,9 +299,8 @@ class Trainer:
         evaluation = (  # reported, never decided on
             self.evaluate("test") if due else not_evaluated(len(self.eval_levels), self.model.box.steps)
         )
-        per_epoch = math.ceil(len(self.data.train_labels) / self.spec.training.batch_size)
         state = CheckpointState(
-            self.iteration, self.iteration / per_epoch, self.model, old_box, self.max_box,
+            self.iteration, self.iteration / self.batches_per_epoch, self.model, old_box, self.max_box,
             magnitudes, region, validation, evaluation, self.running,
             self.cost_weights(max(self.iteration - 1, 0)),
         )  # fmt: skip
@@ -302,35 +310,21 @@ class Trainer:
         self._last_train_accuracy = self.running.accuracy()
         self.save_checkpoint()
         self.running = RunningMetrics()
-        summary = self._summary(region, validation, evaluation, self._last_train_accuracy)
+        summary = checkpoint_summary(
+            self.iteration, self.model.box, region, validation, evaluation,
+            self._last_train_accuracy, self.eval_levels,
+        )  # fmt: skip
         if self.on_checkpoint:
             self.on_checkpoint(self, summary)
         return summary
 
-    def _summary(
-        self, region: ActiveRegion, validation: EvalResult, evaluation: EvalResult,
-        train_accuracy: float,
-    ) -> dict:  # fmt: skip
-        """What a checkpoint tells the progress bar and the run's caller (test metrics NaN
-        where the test sets were not evaluated)."""
-        return {
-            "iteration": self.iteration,
-            "box": self.model.box,
-            "width": region.width.tolist(),
-            "depth": region.depth,
-            "expected_steps": float(evaluation.expected_steps_by_level[0]),
-            "test_accuracy": float(evaluation.accuracy_by_level[0]),
-            "train_accuracy": train_accuracy,
-            "validation_accuracy": float(validation.accuracy_by_level[0]),
-            "validation_expected_steps": float(validation.expected_steps_by_level[0]),
-            "accuracy_by_occlusion": dict(zip(self.eval_levels, evaluation.accuracy_by_level.tolist())),
-            "steps_by_occlusion": dict(zip(self.eval_levels, evaluation.expected_steps_by_level.tolist())),
-        }  # fmt: skip
-
     def final_summary(self) -> dict:
         """The summary of the model as it is now (for a run that had nothing left to train)."""
         _, validation, region = self._measure()
-        return self._summary(region, validation, self.evaluate("test"), self._last_train_accuracy)
+        return checkpoint_summary(
+            self.iteration, self.model.box, region, validation, self.evaluate("test"),
+            self._last_train_accuracy, self.eval_levels,
+        )  # fmt: skip
 
     def _measure(self) -> tuple[np.ndarray, EvalResult, ActiveRegion]:
         """Channel magnitudes, validation-set evaluation and active region of the model."""
@@ -356,7 +350,7 @@ class Trainer:
             self.model, self.optimizer, box, self.spec.growth.new_step_mass, generator,
             self._make_optimizer,
         )  # fmt: skip
-        self._step = self._make_step_function()
+        self._loss_terms = self._make_loss_function()
 
     def _compact(self, region: ActiveRegion, validation: EvalResult) -> bool:
         """Shrink the model to its active region when that pays; True when it did."""
@@ -370,7 +364,7 @@ class Trainer:
             return False
         self._model_version += 1
         self.optimizer = compact_with_optimizer(model, self.optimizer, plan, self._make_optimizer)
-        self._step = self._make_step_function()
+        self._loss_terms = self._make_loss_function()
         return True
 
     def save_checkpoint(self) -> None:
@@ -403,23 +397,4 @@ class Trainer:
         self.checkpoints_written = state["checkpoints_written"]
         self.earlier_seconds = state.get("wall_seconds", 0.0)
         self._last_train_accuracy = state.get("train_accuracy", math.nan)
-        self._step = self._make_step_function()
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunError(
-            "training.device: cuda was asked for but no CUDA GPU is visible; use auto or cpu"
-        )
-    return torch.device(name)
-
-
-def _progress_text(summary: dict) -> str:
-    width = "/".join(str(w) for w in summary["width"])
-    return (
-        f"val acc {summary['validation_accuracy']:.3f} width {width} depth {summary['depth']} "
-        f"steps {summary['validation_expected_steps']:.2f}"
-    )
+        self._loss_terms = self._make_loss_function()

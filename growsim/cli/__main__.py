@@ -1,0 +1,7 @@
+"""``python -m growsim.cli``: the growsim command."""
+
+import sys
+
+from growsim.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,262 @@
+"""The typed config of a growsim experiment: pydantic dataclasses with defaults and limits.
+
+Each section of a YAML spec is one dataclass below; a key's type and range are checked when
+a spec is loaded (growsim.spec.loading), and ``growsim schema`` prints them as a JSON Schema.
+Checks that involve several keys live in growsim.spec.checks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, Strict
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
+
+SECTION = ConfigDict(extra="forbid")
+
+
+def _number(value: Any) -> Any:
+    """YAML 1.1 reads "1e-3" as a string: take it as the number it means; refuse NaN and inf."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "must be a finite number, got {value}", {"value": value})
+    return value
+
+
+def _on_off(value: Any) -> Any:
+    """YAML 1.1 reads a bare on/off as a boolean: take it as the word."""
+    return ("on" if value else "off") if isinstance(value, bool) else value
+
+
+Integer = Annotated[int, Strict()]
+Number = Annotated[float, BeforeValidator(_number), Strict()]
+Flag = Annotated[bool, Strict()]
+Text = Annotated[str, Strict()]
+
+
+@dataclass(config=SECTION)
+class Extent:
+    """Initial and maximum size of the lattice box along one axis."""
+
+    initial: Integer = Field(2, ge=1)
+    max: Integer = Field(4, ge=1)
+
+
+@dataclass(config=SECTION)
+class LatticeConfig:
+    """The box of the lattice the network occupies, and how its positions connect."""
+
+    layers: Extent = Field(default_factory=lambda: Extent(2, 4))
+    channels: Extent = Field(default_factory=lambda: Extent(8, 32))
+    steps: Extent = Field(default_factory=lambda: Extent(3, 6), description="recurrent time steps")
+    connections: list[Literal["bottom_up", "lateral", "top_down"]] = Field(
+        default_factory=lambda: ["bottom_up", "lateral", "top_down"]
+    )
+    kernel_size: Integer = Field(3, ge=1)
+    input_stride: Integer = Field(2, ge=1)
+    readout_grid: Integer = Field(1, ge=1, description=(
+        "the readout reads the top layer average-pooled to readout_grid x readout_grid "
+        "positions (1: a global average; 2 keeps where in the image a feature is)"))  # fmt: skip
+
+
+@dataclass(config=SECTION)
+class Schedule:
+    """How a cost weight is switched on over training iterations.
+
+    ``constant``: full weight from ``delay`` on. ``linear``: zero until ``delay``, then a
+    linear ramp to full weight over ``ramp`` iterations.
+    """
+
+    kind: Literal["constant", "linear"] = "constant"
+    delay: Integer = Field(0, ge=0)
+    ramp: Integer = Field(0, ge=0)
+
+
+@dataclass(config=SECTION)
+class CostConfig:
+    """One resource cost: its weight, the exponent of its rank/layer profile, its schedule."""
+
+    weight: Number = Field(0.0, ge=0)
+    exponent: Number = Field(1.0, ge=0)
+    schedule: Schedule = Field(default_factory=Schedule)
+
+
+@dataclass(config=SECTION)
+class CostsConfig:
+    """The three resource costs."""
+
+    breadth: CostConfig = Field(default_factory=CostConfig)
+    depth: CostConfig = Field(default_factory=CostConfig)
+    time: CostConfig = Field(default_factory=CostConfig)
+
+
+@dataclass(config=SECTION)
+class ActiveConfig:
+    """Thresholds that define the active sub-lattice."""
+
+    channel_threshold: Number = Field(0.1, gt=0, description=(
+        "a channel is active when the norm of its incoming weights exceeds this fraction of "
+        "the norm a freshly initialised channel has"))  # fmt: skip
+    edge_threshold: Number = Field(0.1, gt=0, description=(
+        "a kernel is an edge of the topology graph when its norm, scaled by sqrt(kernels into "
+        "the channel), exceeds this (fresh kernels sit near 1 on that scale)"))  # fmt: skip
+    time_threshold: Number = Field(0.05, gt=0, le=1, description=(
+        "the time box grows when the mean probability of halting at its last step exceeds this"))  # fmt: skip
+
+
+@dataclass(config=SECTION)
+class GrowthConfig:
+    """How much the box grows by when the active region reaches its edge."""
+
+    enabled: Flag = True
+    channels: Integer = Field(4, ge=1)
+    layers: Integer = Field(1, ge=1)
+    steps: Integer = Field(1, ge=1)
+    new_step_mass: Number = Field(1e-3, gt=0, le=0.5, description=(
+        "fraction of the old last step's probability a new time step starts with"))  # fmt: skip
+    wait_for_costs: Flag = Field(True, description=(
+        "check for growth only once every cost has reached its full scheduled weight, so the "
+        "box does not grow to its maximum before the pressures are on"))  # fmt: skip
+
+
+@dataclass(config=SECTION)
+class CompactionConfig:
+    """Shrinking the tensors to the active region (see growsim.model.compaction)."""
+
+    enabled: Flag = True
+    margin: Integer = Field(4, ge=0, description=(
+        "inactive channels kept beside the active ones, so the box edge stays inactive"))  # fmt: skip
+    min_fraction: Number = Field(0.25, ge=0, le=1, description=(
+        "channels are compacted only when at least this fraction of them would go"))  # fmt: skip
+    step_mass: Number = Field(0.005, ge=0, le=0.5, description=(
+        "trailing steps are dropped while the step_quantile of their total probability over "
+        "validation inputs (every occlusion level) is below step_mass"))  # fmt: skip
+    step_quantile: Number = Field(0.99, ge=0, le=1)
+
+
+@dataclass(config=SECTION)
+class OcclusionConfig:
+    """Opaque square patches covering a set fraction of the image."""
+
+    levels: list[Number] = Field(default_factory=lambda: [0.0], description=(
+        "fractions of the image covered, each in [0, 1)"))  # fmt: skip
+    train: Flag = True
+    patch_size: Integer = Field(4, ge=1)
+    value: Number = 0.5
+
+
+@dataclass(config=SECTION)
+class DataConfig:
+    """Which images, how many, and how they are corrupted.
+
+    ``shapes`` draws images; ``fashion_mnist`` and ``idx`` read MNIST-format (IDX) files;
+    ``folder`` reads ``path/train/<class>/*`` and ``path/test/<class>/*`` image files;
+    ``arrays`` reads an ``.npz`` file. ``classes``, ``train_size`` and ``test_size`` left
+    unset mean all of a dataset's classes and images (shapes and fashion_mnist: 10 classes,
+    4000 and 1000 images); when set, the first ``classes`` classes and a random subset of
+    at most that many images are used.
+    """
+
+    dataset: Literal["shapes", "fashion_mnist", "idx", "folder", "arrays"] = "shapes"
+    path: Text | None = None
+    seed: Integer = Field(0, ge=0, description="draws and subsamples the data; fixed across training seeds")
+    classes: Integer | None = Field(None, ge=2)
+    image_size: Integer = Field(28, ge=8)
+    channels: Integer = Field(1, ge=1, le=3, description="1 (grey) or 3 (RGB); images are converted to it")
+    resize: Literal["square", "crop", "stretch"] = Field("square", description=(
+        "image files that are not square: refused (square), centre-cropped (crop) or stretched"))  # fmt: skip
+    class_names: list[Text] | None = Field(None, description="idx only: names of labels 0, 1, ...")
+    train_size: Integer | None = Field(None, ge=1)
+    test_size: Integer | None = Field(None, ge=1)
+    validation_fraction: Number = Field(0.1, gt=0, lt=1, description=(
+        "fraction of the training images held out as the validation split (growth and "
+        "compaction decide on it; the test set is only reported)"))  # fmt: skip
+    noise: Number = Field(0.0, ge=0)
+    clutter: Integer = Field(0, ge=0)
+    occlusion: OcclusionConfig = Field(default_factory=OcclusionConfig)
+
+    def __post_init__(self) -> None:
+        # The built-in datasets keep their fixed defaults; a user's own data defaults to all.
+        if self.dataset in ("shapes", "fashion_mnist"):
+            for name, default in (("classes", 10), ("train_size", 4000), ("test_size", 1000)):
+                if getattr(self, name) is None:
+                    setattr(self, name, default)
+
+
+@dataclass(config=SECTION)
+class LearningRateSchedule:
+    """How the learning rates change over training iterations.
+
+    ``constant``: ``lr`` throughout. ``cosine``: a cosine decay from ``lr`` to
+    ``final * lr`` at the last iteration. Both start with a linear warm-up over ``warmup``
+    iterations.
+    """
+
+    kind: Literal["constant", "cosine"] = "constant"
+    warmup: Integer = Field(0, ge=0)
+    final: Number = Field(0.0, ge=0, le=1)
+
+
+@dataclass(config=SECTION)
+class TrainingConfig:
+    """Optimiser, duration, seed and hardware."""
+
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: Number = Field(1e-2, gt=0)
+    time_lr: Number = Field(3e-2, gt=0)
+    lr_schedule: LearningRateSchedule = Field(default_factory=LearningRateSchedule, description=(
+        "applies to lr and time_lr alike (and so to the breadth and depth pressure)"))  # fmt: skip
+    step_supervision: Number = Field(0.0, ge=0, description=(
+        "weight of the mean cross-entropy of every step's readout, added to the task loss "
+        "(0: the expected cross-entropy alone)"))  # fmt: skip
+    time_entropy: Number = Field(0.0, ge=0, description=(
+        "weight of an entropy bonus on each input's time distribution: it keeps halting from "
+        "locking every input onto one step"))  # fmt: skip
+    batch_size: Integer = Field(64, ge=1)
+    iterations: Integer | None = Field(None, ge=1, description=(
+        "optimiser iterations (set this or epochs)"))  # fmt: skip
+    epochs: Number | None = Field(None, gt=0, description="passes over the training split (set this or iterations)")
+    seed: Integer = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compile: Annotated[Literal["auto", "on", "off"], BeforeValidator(_on_off)] = Field(
+        "auto", description="torch.compile the training step (auto: on CUDA only)"
+    )
+    threads: Integer | None = Field(None, ge=1)
+
+
+@dataclass(config=SECTION)
+class RecordConfig:
+    """How often the trajectory gets a checkpoint, and on how many test images."""
+
+    every: Integer = Field(50, ge=1, description="training iterations between checkpoints")
+    eval_size: Integer | None = Field(None, ge=1)
+    test_every: Integer = Field(0, ge=0, description=(
+        "the validation sets are evaluated at every checkpoint (growth decides on them); the "
+        "test sets only at every test_every-th checkpoint (counting from the first, at "
+        "iteration 0) and at the last (0: the last only). Test metrics are NaN in between"))  # fmt: skip
+    exit_threshold: Number = Field(0.0, ge=0, le=0.5, description=(
+        "evaluation stops computing an input's steps once its remaining halting mass is at "
+        "most this (0: every step)"))  # fmt: skip
+
+
+@dataclass(config=SECTION)
+class Spec:
+    """A whole growsim experiment."""
+
+    name: Text = "run"
+    lattice: LatticeConfig = Field(default_factory=LatticeConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    time_selection: Literal["fixed", "adaptive"] = "adaptive"
+    active: ActiveConfig = Field(default_factory=ActiveConfig)
+    growth: GrowthConfig = Field(default_factory=GrowthConfig)
+    compaction: CompactionConfig = Field(default_factory=CompactionConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+    sweep: dict[str, Any] | None = Field(None, description="a sweep over key values (growsim sweep)")
