@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 
@@ -135,16 +135,19 @@ def read_reaction_times(
     )
 
 
+def _data_rows(path, reader, column: dict[str, int], names) -> Iterator[tuple[int, list[str]]]:
+    """(line number, the cells of ``names``) of every row of ``reader`` that is not blank."""
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            yield reader.line_num, _cells(path, reader.line_num, row, column, names)
+
+
 def _read_per_image(path, header, reader, options) -> ReactionTimes:
     column = {name: header.index(name) for name in ("image_id", "rt")}
     names, keys, rts, lines = [], [], [], {}
-    rows = 0
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        rows += 1
-        line = reader.line_num
-        name, rt_text = _cells(path, line, row, column, ("image_id", "rt"))
+    data_rows = list(_data_rows(path, reader, column, ("image_id", "rt")))
+    rows = len(data_rows)
+    for line, (name, rt_text) in data_rows:
         rt = _number(path, line, rt_text)
         if not math.isfinite(rt) or rt <= 0:
             raise DataError(
@@ -184,13 +187,10 @@ def _read_trials(path, header, reader, options) -> ReactionTimes:
     trials: dict[str, list[float]] = {}
     first_name: dict[str, str] = {}
     skipped = {"incorrect": 0, "without an RT (no response)": 0, "not matching the key pattern": 0}
-    rows = 0
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        rows += 1
-        line = reader.line_num
-        cells = dict(zip(needed, _cells(path, line, row, column, needed)))
+    data_rows = list(_data_rows(path, reader, column, needed))
+    rows = len(data_rows)
+    for line, values in data_rows:
+        cells = dict(zip(needed, values))
         if cells["rt"].strip().lower() in MISSING_RT:
             skipped["without an RT (no response)"] += 1
             continue
