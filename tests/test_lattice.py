@@ -159,3 +159,24 @@ def test_grown_units_are_silent_but_learn():
 def test_grow_refuses_to_shrink():
     with pytest.raises(ValueError, match="cannot shrink"):
         grow(network(Box(2, 4, 3)), Box(1, 4, 3))
+
+
+@pytest.mark.parametrize("reads_confidence", [True, False])
+def test_halting_reads_the_readout_confidence_only_when_asked(reads_confidence):
+    """Changing only the readout moves each step's confidence but not the features: the time
+    distribution follows it when halting reads the confidence, and not when it does not."""
+    net = LatticeNetwork(
+        Box(2, 4, 4), in_channels=1, classes=5, generator=torch.Generator().manual_seed(0),
+        halting_reads_confidence=reads_confidence,
+    )  # fmt: skip
+    with torch.no_grad():
+        net.halting_bias.normal_(0, 1, generator=torch.Generator().manual_seed(5))
+        net.halting_weight.normal_(0, 1, generator=torch.Generator().manual_seed(6))
+        if reads_confidence:
+            net.halting_confidence.fill_(3.0)
+    before = net(images()).step_probs
+    with torch.no_grad():
+        net.readout_weight.mul_(4.0)  # sharper readouts: higher confidence, same features
+    after = net(images()).step_probs
+    assert torch.allclose(before, after) != reads_confidence
+    assert hasattr(net, "halting_confidence") == reads_confidence

@@ -296,3 +296,10 @@ def test_every_type_and_range_problem_is_reported_at_once(tmp_path):
         f"{path}:3: growth.enabled: must be true or false, got 1",
         f"{path}:5: record.every: must be >= 1, got 0",
     ]
+
+
+def test_halting_without_confidence_needs_adaptive_time_selection():
+    spec = parse_spec(MINIMAL + "lattice: {halting_reads_confidence: false}\n")
+    assert spec.lattice.halting_reads_confidence is False
+    with pytest.raises(SpecError, match="lattice.halting_reads_confidence: only adaptive halting"):
+        parse_spec(MINIMAL + "time_selection: fixed\nlattice: {halting_reads_confidence: false}\n")

@@ -326,3 +326,22 @@ def response_figure(arms, path: Path, title: str) -> Path:
         axis.legend(fontsize=8, loc="lower left")
     figure.suptitle(title)
     return _save(figure, path)
+
+
+def speed_accuracy_figure(per_image: xr.Dataset, path: Path, title: str) -> Path:
+    """Accuracy against the exit threshold and against the mean steps computed, one line per
+    occlusion level (``exit_accuracy`` and ``exit_steps`` of per_image.zarr)."""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    thresholds = per_image.exit_threshold.values
+    for index, level in enumerate(per_image.occlusion.values):
+        accuracy = per_image.exit_accuracy.values[:, index]
+        label = f"{level:.0%} occluded"
+        axes[0].plot(thresholds, accuracy, "-o", markersize=3, label=label)
+        axes[1].plot(per_image.exit_steps.values[:, index], accuracy, "-o", markersize=3, label=label)
+    axes[0].set_xlabel("exit threshold (halting mass left when an input stops)")
+    axes[1].set_xlabel("mean steps computed")
+    for axis in axes:
+        axis.set_ylabel("test accuracy")
+    axes[1].legend(fontsize=8)
+    figure.suptitle(title)
+    return _save(figure, path)

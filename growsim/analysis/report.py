@@ -112,6 +112,8 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -
     if len(per_image.occlusion) > 1:
         lines += _occlusion_section(per_image, out, name)
     lines += _time_spread_lines(time_spread(per_image))
+    if "exit_accuracy" in per_image:  # written since the speed-accuracy curve was added
+        lines += _speed_accuracy_section(per_image, out, name)
     lines += _difficulty_section(per_image, out, name, times, notify)
     return lines
 
@@ -151,6 +153,20 @@ def _occlusion_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]
         lines.append(f"| {class_name} | {values} |")
     lines += ["", "![occlusion](occlusion.png)", ""]
     return lines
+
+
+def _speed_accuracy_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]:
+    figures.speed_accuracy_figure(per_image, out / "speed_accuracy.png", f"{name}: speed and accuracy")
+    levels = per_image.occlusion.values
+    lines = ["## Speed and accuracy", "", "Each input stops once its remaining halting mass is at "
+             "most the exit threshold: test accuracy (mean steps computed) per occlusion level.", "",
+             "| exit threshold | " + " | ".join(f"{level:.0%}" for level in levels) + " |",
+             "|---|" + "---|" * len(levels)]  # fmt: skip
+    for row, threshold in enumerate(per_image.exit_threshold.values):
+        cells = [f"{per_image.exit_accuracy.values[row, column]:.3f} "
+                 f"({per_image.exit_steps.values[row, column]:.2f})" for column in range(len(levels))]  # fmt: skip
+        lines.append(f"| {threshold:g} | " + " | ".join(cells) + " |")
+    return lines + ["", "![speed and accuracy](speed_accuracy.png)", ""]
 
 
 def _time_spread_lines(spread: TimeSpread) -> list[str]:

@@ -17,7 +17,8 @@ lambda_s), the last step taking what remains. ``fixed`` time selection learns on
 lambda per step; ``adaptive`` adds per-input terms: a linear read of the top layer's
 pooled features and a learned multiple of the step's readout confidence (its largest class
 probability, detached so halting reads the readout without reshaping it). The confidence
-term lets an input halt once its readout is sure, which is what makes time input-dependent.
+term lets an input halt once its readout is sure, which is what makes time input-dependent
+(``halting_reads_confidence=False`` drops it: halting then reads the features alone).
 Each step scales those per-input terms by its own gain g_t:
 
     halting logit_t = bias_t + g_t * (w . pooled features + k * confidence)
@@ -95,6 +96,7 @@ class LatticeNetwork(nn.Module):
         time_mode: str = "adaptive",
         generator: torch.Generator | None = None,
         readout_grid: int = 1,
+        halting_reads_confidence: bool = True,
     ) -> None:
         super().__init__()
         unknown = set(connections) - set(CONNECTIONS)
@@ -107,6 +109,8 @@ class LatticeNetwork(nn.Module):
         self.connections = tuple(c for c in CONNECTIONS if c in connections)
         self.time_mode = time_mode
         self.readout_grid = readout_grid
+        # adaptive halting reads the readout's confidence (off: the pooled features only)
+        self.reads_confidence = time_mode == "adaptive" and halting_reads_confidence
         C, k = box.channels, kernel_size
         self.bottom_up = nn.ParameterList()
         self.lateral = nn.ParameterList()
@@ -128,7 +132,8 @@ class LatticeNetwork(nn.Module):
         self.halting_bias = nn.Parameter(_uniform_halting_bias(box.steps))
         if time_mode == "adaptive":
             self.halting_weight = nn.Parameter(torch.zeros(C))
-            self.halting_confidence = nn.Parameter(torch.zeros(()))
+            if self.reads_confidence:
+                self.halting_confidence = nn.Parameter(torch.zeros(()))
             self.halting_gain = nn.Parameter(torch.ones(box.steps))
         elif time_mode != "fixed":
             raise ValueError(f"time_mode must be 'fixed' or 'adaptive', got {time_mode!r}")
@@ -180,7 +185,9 @@ class LatticeNetwork(nn.Module):
         """Parameters of time selection (they get their own learning rate)."""
         params = [self.halting_bias]
         if self.time_mode == "adaptive":
-            params += [self.halting_weight, self.halting_confidence, self.halting_gain]
+            params += [self.halting_weight, self.halting_gain]
+            if self.reads_confidence:
+                params.insert(2, self.halting_confidence)
         return params
 
     # ------------------------------------------------------------------ forward
@@ -313,8 +320,10 @@ class LatticeNetwork(nn.Module):
     ) -> torch.Tensor:
         bias = self.halting_bias[step].expand(features.shape[0])
         if self.time_mode == "adaptive":
-            confidence = step_logits.detach().softmax(dim=-1).amax(dim=-1)
-            per_input = features @ self.halting_weight + self.halting_confidence * confidence
+            per_input = features @ self.halting_weight
+            if self.reads_confidence:
+                confidence = step_logits.detach().softmax(dim=-1).amax(dim=-1)
+                per_input = per_input + self.halting_confidence * confidence
             return bias + self.halting_gain[step] * per_input
         return bias
 

@@ -5,7 +5,8 @@ the prediction, the probability of the true class, the expected number of steps 
 whole time distribution, plus a reference classifier's probability of the true class (a
 difficulty measure independent of the grown network). ``image_id`` identifies the image in
 its source (an index into the test file, or a path relative to ``test/`` for folders): the
-key a file of human reaction times refers to.
+key a file of human reaction times refers to. It also holds the model's speed-accuracy
+curve over exit thresholds (growsim.record.speed_accuracy).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import xarray as xr
 from growsim.data.datasets import occlude_at_training_levels
 from growsim.files import write_zarr_atomically
 from growsim.record.reference import fit_logistic_regression, true_class_probability
+from growsim.record.speed_accuracy import speed_accuracy
 from growsim.train.trainer import Trainer
 
 PER_IMAGE_NAME = "per_image.zarr"
@@ -78,7 +80,8 @@ def per_image_results(trainer: Trainer) -> xr.Dataset:
 
 def write_per_image(trainer: Trainer, run_dir: Path) -> Path:
     """Compute the per-image results and write them to ``run_dir/per_image.zarr`` atomically."""
-    return write_zarr_atomically(per_image_results(trainer), Path(run_dir) / PER_IMAGE_NAME)
+    results = xr.merge([per_image_results(trainer), speed_accuracy(trainer)], combine_attrs="override")
+    return write_zarr_atomically(results, Path(run_dir) / PER_IMAGE_NAME)
 
 
 def _reference_confidence(trainer: Trainer) -> np.ndarray:

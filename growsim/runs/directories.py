@@ -34,6 +34,7 @@ RUN_FILE_PREFIXES = (".spec.yaml.partial-", ".summary.json.partial-", ".write-te
 REPORT_DIRECTORY = "report"
 REPORT_FILES = (
     "report.md", "growth.png", "occlusion.png", "difficulty.png", "tradeoff.png", "complexity.png",
+    "response.png", "speed_accuracy.png",
 )  # fmt: skip
 
 

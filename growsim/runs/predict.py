@@ -92,6 +92,7 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
         connections=tuple(spec.lattice.connections),
         time_mode=spec.time_selection,
         readout_grid=spec.lattice.readout_grid,
+        halting_reads_confidence=spec.lattice.halting_reads_confidence,
     )
     model.load_state_dict(weights)
     model.to(device or torch.device("cpu")).eval()

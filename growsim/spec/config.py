@@ -60,6 +60,9 @@ class LatticeConfig:
     )
     kernel_size: Integer = Field(3, ge=1)
     input_stride: Integer = Field(2, ge=1)
+    halting_reads_confidence: Flag = Field(True, description=(
+        "adaptive halting reads the readout's confidence at each step besides the top layer's "
+        "pooled features (false: the features alone; the ablation of the occlusion finding)"))  # fmt: skip
     readout_grid: Integer = Field(1, ge=1, description=(
         "the readout reads the top layer average-pooled to readout_grid x readout_grid "
         "positions (1: a global average; 2 keeps where in the image a feature is)"))  # fmt: skip

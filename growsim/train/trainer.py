@@ -103,6 +103,7 @@ class Trainer:
             time_mode=spec.time_selection,
             generator=torch.Generator().manual_seed(spec.training.seed),
             readout_grid=lattice.readout_grid,
+            halting_reads_confidence=lattice.halting_reads_confidence,
         ).to(self.device)
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()

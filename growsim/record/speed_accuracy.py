@@ -1,0 +1,34 @@
+"""Speed-accuracy trade-off of a trained model (as in Spoerer et al. 2020): its accuracy and
+the steps it computes when each input stops once its remaining halting mass is at most an
+exit threshold, on the test set of every occlusion level."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from growsim.train.evaluation import predict_sets
+from growsim.train.trainer import Trainer
+
+# 0 computes every step (the exact prediction); 0.5 is the largest threshold predict allows.
+EXIT_THRESHOLDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def speed_accuracy(trainer: Trainer, thresholds=EXIT_THRESHOLDS) -> xr.Dataset:
+    """Accuracy and mean steps computed per (exit threshold, occlusion level)."""
+    labels = trainer.data.test_labels
+    accuracy = np.zeros((len(thresholds), len(trainer.eval_levels)), dtype="float32")
+    steps = np.zeros_like(accuracy)
+    for row, threshold in enumerate(thresholds):
+        predictions = predict_sets(trainer.model, trainer.data.test_sets, trainer.data.normalise, threshold)
+        for column, prediction in enumerate(predictions):
+            correct = prediction.class_probs.argmax(dim=1) == labels
+            accuracy[row, column] = float(correct.float().mean())
+            steps[row, column] = float(prediction.steps_computed.float().mean())
+    return xr.Dataset(
+        {
+            "exit_accuracy": (("exit_threshold", "occlusion"), accuracy, {"units": "fraction", "long_name": "test accuracy with early exit at the threshold"}),
+            "exit_steps": (("exit_threshold", "occlusion"), steps, {"units": "steps", "long_name": "mean steps computed with early exit at the threshold"}),
+        },
+        coords={"exit_threshold": ("exit_threshold", np.asarray(thresholds, dtype="float64"), {"units": "probability", "long_name": "halting mass left when an input stops"})},
+    )  # fmt: skip
