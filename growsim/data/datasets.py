@@ -1,8 +1,8 @@
 """Datasets and occlusion: the one place that knows which reader a spec's dataset needs.
 
-Procedural shapes are drawn here; stored data is read by ``idx_data`` (Fashion-MNIST and any
-MNIST-format directory), ``image_folders`` and ``array_data``, then selected by
-``source_data.select``. Images are float32 tensors of shape (n, channels, size, size) with
+Procedural shapes are drawn here; stored data is read by ``idx`` (Fashion-MNIST and any
+MNIST-format directory), ``folders`` and ``arrays``, then selected by
+``sources.select``. Images are float32 tensors of shape (n, channels, size, size) with
 values in [0, 1]; labels are int64 class indices in [0, classes).
 """
 
