@@ -37,7 +37,7 @@ training:
   time_entropy: 0.1
   step_supervision: 0.5
   batch_size: 64
-  steps: {iterations}
+  iterations: {iterations}
 record: {{every: {every}}}
 sweep:
   seeds: {seeds}

@@ -3,6 +3,7 @@ what the command line refuses, deletes and prints."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -204,6 +205,18 @@ def test_resume_of_a_finished_run_changes_nothing(finished, capsys):
     assert (run_dir / "summary.json").read_text() == summary  # the recorded wall time stays
     assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == checkpoint_time
     assert f"{json.loads(summary)['seconds']:.1f} s" in printed
+
+
+def test_a_run_made_before_training_steps_was_renamed_still_resumes(finished, tmp_path, capsys):
+    spec, out, run_dir = finished
+    old = tmp_path / "tiny"
+    shutil.copytree(run_dir, old)
+    stored = (old / "spec.yaml").read_text()
+    assert "\n  iterations: " in stored
+    (old / "spec.yaml").write_text(stored.replace("\n  iterations: ", "\n  steps: "))
+    capsys.readouterr()
+    assert run(spec, tmp_path, "--resume") == 0
+    assert "the run has finished; nothing to resume" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- discoverability

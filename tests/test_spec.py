@@ -1,5 +1,6 @@
 """Spec loading: typed config, key-path errors with file and line, overrides, fuzzing."""
 
+import re
 from pathlib import Path
 
 import jsonschema
@@ -13,6 +14,7 @@ from growsim.spec import (
     Spec,
     load_spec,
     parse_spec,
+    parse_stored_spec,
     spec_from_dict,
     spec_schema,
     spec_schema_text,
@@ -269,7 +271,7 @@ def test_every_shipped_spec_names_the_schema_and_passes_it(path):
 
 def test_the_schema_refuses_what_the_loader_refuses():
     schema = spec_schema()
-    for bad in ({"training": {"iterations": 0}}, {"training": {"stepz": 3}},
+    for bad in ({"training": {"iterations": 0}}, {"training": {"stepz": 3}}, {"training": {"epochs": -1}},
                 {"time_selection": "sometimes"}, {"lattice": {"layers": {"initial": 1.5}}}):  # fmt: skip
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
@@ -303,3 +305,45 @@ def test_halting_without_confidence_needs_adaptive_time_selection():
     assert spec.lattice.halting_reads_confidence is False
     with pytest.raises(SpecError, match="lattice.halting_reads_confidence: only adaptive halting"):
         parse_spec(MINIMAL + "time_selection: fixed\nlattice: {halting_reads_confidence: false}\n")
+
+
+def test_the_schema_uses_json_schema_keywords_only():
+    def keys(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield key
+                yield from keys(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from keys(item)
+
+    assert not {"gt", "ge", "lt", "le"} & set(keys(spec_schema()))  # pydantic's, not JSON Schema's
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("lattice: {connections: !!set {bottom_up, lateral}}\n", "spec.yaml:2: lattice.connections: must be a list"),
+        ("1: x\n", "spec.yaml:2: 1: a key must be a name, got 1"),
+        ("data: {occlusion: {levels: [0.1, x]}}\n", "spec.yaml:2: data.occlusion.levels[1]: must be a number, got 'x'"),
+    ],
+)
+def test_sets_numeric_keys_and_list_items_are_named_with_their_line(tmp_path, text, message):
+    path = tmp_path / "spec.yaml"
+    path.write_text(MINIMAL + text)
+    with pytest.raises(SpecError, match=re.escape(message)):
+        load_spec(path)
+
+
+def test_a_wrong_list_item_set_by_an_override_names_the_set(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(MINIMAL)
+    with pytest.raises(SpecError, match=re.escape("--set 'data.occlusion.levels=[0.5, x]': data.occlusion.levels[1]")):
+        load_spec(path, ["data.occlusion.levels=[0.5, x]"])
+
+
+def test_a_runs_stored_spec_is_read_with_its_renamed_keys():
+    stored = parse_stored_spec("training:\n  steps: 12\n", "run/spec.yaml")
+    assert stored.training.iterations == 12
+    with pytest.raises(SpecError, match="renamed"):
+        parse_spec("training:\n  steps: 12\n")

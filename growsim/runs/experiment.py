@@ -14,7 +14,7 @@ from growsim.record.per_image import write_per_image
 from growsim.record.recorder import TrajectoryRecorder
 from growsim.record.trajectory import committed_checkpoints, truncate
 from growsim.runs.directories import claim_run_directory, clear_run_directory, holds_own_files
-from growsim.spec import Spec, parse_spec, spec_to_yaml
+from growsim.spec import Spec, parse_stored_spec, spec_to_yaml
 from growsim.train.trainer import Trainer
 
 
@@ -54,7 +54,7 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     resuming = resume and started
     if resuming:
         stored = (run_dir / "spec.yaml").read_text() if (run_dir / "spec.yaml").exists() else None
-        if stored is not None and not _same_experiment(stored, spec):
+        if stored is not None and not _same_experiment(stored, spec, str(run_dir / "spec.yaml")):
             raise RunError(
                 f"{run_dir}: --resume with a spec that differs from the run's spec.yaml. "
                 "Resume with the same spec and overrides (training.threads may differ), or "
@@ -88,9 +88,9 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     return summary
 
 
-def _same_experiment(stored_text: str, spec: Spec) -> bool:
+def _same_experiment(stored_text: str, spec: Spec, source: str = "spec.yaml") -> bool:
     """True when ``spec`` asks for the run ``stored_text`` describes: every key equal except
     ``training.threads`` (how many cores a machine lends is not part of the experiment)."""
-    stored = parse_spec(stored_text, "spec.yaml")
+    stored = parse_stored_spec(stored_text, source)
     threads = replace(spec, training=replace(spec.training, threads=stored.training.threads))
     return spec_to_yaml(threads) == spec_to_yaml(stored)

@@ -28,7 +28,7 @@ from growsim.errors import DataError, RunError
 from growsim.files import write_text_atomically, write_zarr_atomically
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.record.per_image import PER_IMAGE_NAME, image_ids
-from growsim.spec import Spec, load_spec
+from growsim.spec import Spec, parse_stored_spec, read_spec_text
 from growsim.train.checkpoint_file import CHECKPOINT_FORMAT
 from growsim.train.run_data import resolve_device
 
@@ -81,7 +81,8 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
             f"{run_dir}: the run has not finished, so it has no final model; finish it with "
             "`growsim run SPEC --resume`"
         )
-    spec = load_spec(run_dir / "spec.yaml")
+    spec_path = run_dir / "spec.yaml"
+    spec = parse_stored_spec(read_spec_text(spec_path), str(spec_path))
     weights = state["model"]
     model = LatticeNetwork(
         Box(**state["box"]),

@@ -36,6 +36,7 @@ def _on_off(value: Any) -> Any:
 
 Integer = Annotated[int, Strict()]
 Number = Annotated[float, BeforeValidator(_number), Strict()]
+PositiveNumber = Annotated[float, Field(gt=0), BeforeValidator(_number), Strict()]  # Field first: the schema keeps it
 Flag = Annotated[bool, Strict()]
 Text = Annotated[str, Strict()]
 
@@ -55,7 +56,7 @@ class LatticeConfig:
     layers: Extent = Field(default_factory=lambda: Extent(2, 4))
     channels: Extent = Field(default_factory=lambda: Extent(8, 32))
     steps: Extent = Field(default_factory=lambda: Extent(3, 6), description="recurrent time steps")
-    connections: list[Literal["bottom_up", "lateral", "top_down"]] = Field(
+    connections: Annotated[list[Literal["bottom_up", "lateral", "top_down"]], Strict()] = Field(
         default_factory=lambda: ["bottom_up", "lateral", "top_down"]
     )
     kernel_size: Integer = Field(3, ge=1)
@@ -147,7 +148,7 @@ class CompactionConfig:
 class OcclusionConfig:
     """Opaque square patches covering a set fraction of the image."""
 
-    levels: list[Number] = Field(default_factory=lambda: [0.0], description=(
+    levels: Annotated[list[Number], Strict()] = Field(default_factory=lambda: [0.0], description=(
         "fractions of the image covered, each in [0, 1)"))  # fmt: skip
     train: Flag = True
     patch_size: Integer = Field(4, ge=1)
@@ -174,7 +175,7 @@ class DataConfig:
     channels: Integer = Field(1, ge=1, le=3, description="1 (grey) or 3 (RGB); images are converted to it")
     resize: Literal["square", "crop", "stretch"] = Field("square", description=(
         "image files that are not square: refused (square), centre-cropped (crop) or stretched"))  # fmt: skip
-    class_names: list[Text] | None = Field(None, description="idx only: names of labels 0, 1, ...")
+    class_names: Annotated[list[Text], Strict()] | None = Field(None, description="idx only: names of labels 0, 1, ...")
     train_size: Integer | None = Field(None, ge=1)
     test_size: Integer | None = Field(None, ge=1)
     validation_fraction: Number = Field(0.1, gt=0, lt=1, description=(
@@ -224,7 +225,8 @@ class TrainingConfig:
     batch_size: Integer = Field(64, ge=1)
     iterations: Integer | None = Field(None, ge=1, description=(
         "optimiser iterations (set this or epochs)"))  # fmt: skip
-    epochs: Number | None = Field(None, gt=0, description="passes over the training split (set this or iterations)")
+    epochs: PositiveNumber | None = Field(None, description=(
+        "passes over the training split of full batches (set this or iterations)"))  # fmt: skip
     seed: Integer = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compile: Annotated[Literal["auto", "on", "off"], BeforeValidator(_on_off)] = Field(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -101,6 +102,18 @@ def read_raw_spec(
     return apply_overrides(raw, overrides, source), _override_lines(lines, overrides)
 
 
+def parse_stored_spec(text: str, source: str) -> Spec:
+    """A run's own ``spec.yaml``, also as an older growsim wrote it (renamed keys are read
+    under their new names, so runs made before a rename can be resumed and predicted from)."""
+    raw, lines = read_raw_spec(text, source)
+    for old, new in RENAMED.items():
+        section, _, key = old.rpartition(".")
+        new_key = new.split()[0].rpartition(".")[2]
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            raw[section].setdefault(new_key, raw[section].pop(key))
+    return spec_from_dict(raw, source, lines)
+
+
 def spec_error(source: str, lines: dict, path: str, message: str) -> SpecError:
     """A SpecError reading ``source:line: key.path: message`` (line of the nearest known key)."""
     return _Context(source, lines).error(path, message)
@@ -109,6 +122,7 @@ def spec_error(source: str, lines: dict, path: str, message: str) -> SpecError:
 def spec_from_dict(raw: dict, source: str = "<spec>", lines: dict | None = None) -> Spec:
     """Build a validated Spec from a plain nested mapping."""
     context = _Context(source, lines or {})
+    _check_keys_are_names(raw, "", context)
     for old, new in RENAMED.items():
         section, _, key = old.rpartition(".")
         if isinstance(raw.get(section), dict) and key in raw[section]:
@@ -194,8 +208,27 @@ class _Context:
         while path:
             if path in self.lines:
                 return self.lines[path]
-            path = path.rpartition(".")[0]
+            shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)  # drop the last key or index
+            path = "" if shorter == path else shorter  # a top-level key: nothing above it
         return None
+
+
+def _check_keys_are_names(value: Any, path: str, context: _Context) -> None:
+    """Refuse a mapping key that is not text (YAML reads ``1:`` or ``null:`` as a number or
+    None), naming where it is."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if not isinstance(key, str):
+                spelled = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+                raise context.error(_join(path, spelled), f"a key must be a name, got {key!r}")
+            _check_keys_are_names(child, _join(path, key), context)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_keys_are_names(item, f"{path}[{index}]", context)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _override_lines(lines: dict[str, int | str], overrides: list[str]) -> dict[str, int | str]:

@@ -19,11 +19,11 @@ from multiprocessing import active_children, get_context
 from pathlib import Path
 from typing import Any, Callable
 
-from growsim.errors import GrowsimError, RunError
+from growsim.errors import GrowsimError, RunError, SpecError
 from growsim.files import jsonable, write_text_atomically
 from growsim.record.combine import combine_trajectories
 from growsim.runs.directories import claim_sweep_directory
-from growsim.spec import spec_to_yaml
+from growsim.spec import parse_stored_spec, spec_to_yaml
 from growsim.sweep.spec import Sweep, SweepMember
 
 DASK_CONNECT_TIMEOUT = "20s"  # how long to try reaching a --scheduler before giving up
@@ -103,7 +103,11 @@ def _member_state(run_dir: Path, member: SweepMember) -> str:
     spec_file = run_dir / "spec.yaml"
     if not spec_file.exists():
         return "pending"
-    if spec_file.read_text() != spec_to_yaml(member.spec):
+    try:  # an older growsim's spec.yaml is read with its renamed keys
+        stored = spec_to_yaml(parse_stored_spec(spec_file.read_text(), str(spec_file)))
+    except SpecError:
+        return "stale"
+    if stored != spec_to_yaml(member.spec):
         return "stale"
     return "finished" if (run_dir / "summary.json").exists() else "pending"
 

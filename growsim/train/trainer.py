@@ -50,10 +50,8 @@ from growsim.train.schedules import cost_weights, costs_at_full_weight, learning
 
 @dataclass
 class Trainer:
-    """Trains one spec in one run directory. Owns the model, optimiser and iteration.
-
-    ``recorder`` receives every checkpoint (None: nothing is recorded, e.g. in benchmarks).
-    """
+    """Trains one spec in one run directory; owns the model, optimiser and iteration.
+    ``recorder`` receives every checkpoint (None: nothing is recorded, e.g. in benchmarks)."""
 
     spec: Spec
     run_dir: Path
@@ -71,7 +69,7 @@ class Trainer:
     # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
     earlier_seconds: float = field(init=False, default=0.0)
     _segment_started: float | None = field(init=False, default=None)
-    # Training accuracy since the checkpoint before the last (for a resumed, finished run).
+    # Training accuracy over the last checkpoint's interval (summary of a resumed, finished run)
     _last_train_accuracy: float = field(init=False, default=math.nan)
     # The test-set predictions of the model as it was at (iteration, model version, exit
     # threshold): the final checkpoint's pass is reused by per_image instead of being
