@@ -203,14 +203,14 @@ def test_the_speed_accuracy_curve_agrees_with_predictions_at_each_threshold(trai
     run, data = trained
     per_image = xr.open_zarr(run / "per_image.zarr").load()
     thresholds = per_image.exit_threshold.values.tolist()
-    assert thresholds[0] == 0.0 and 0.3 in thresholds
+    assert thresholds[0] == 0.0 and 0.2 in thresholds
     exact = per_image.exit_accuracy.sel(exit_threshold=0.0).values
     np.testing.assert_allclose(exact, per_image.correct.mean("image").values, atol=1e-6)
     assert (per_image.exit_steps.sel(exit_threshold=0.0) == 3).all()
     assert (np.diff(per_image.exit_steps.values, axis=0) <= 1e-6).all()  # later exit, never more steps
-    assert predict(run, data / "test", "--out", str(tmp_path / "exit"), "--exit-threshold", "0.3") == 0
+    assert predict(run, data / "test", "--out", str(tmp_path / "exit"), "--exit-threshold", "0.2") == 0
     early = xr.open_zarr(tmp_path / "exit" / "predictions.zarr").load().isel(occlusion=0)
-    at = per_image.sel(exit_threshold=0.3).isel(occlusion=0)
+    at = per_image.sel(exit_threshold=0.2).isel(occlusion=0)
     assert float(at.exit_steps) == pytest.approx(float(early.steps_computed.mean()), abs=1e-5)
     assert float(at.exit_accuracy) == pytest.approx(float(early.correct.mean()), abs=1e-6)
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
