@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmarks.accuracy import MODELS, fixed_box_spec, main, plain_loss, train_growsim
+from benchmarks.accuracy import fixed_box_spec, main, plain_loss, train_growsim
+from benchmarks.accuracy_report import MODELS
 from benchmarks.plain_nets import (
     FeedforwardConvNet,
     PlainRecurrentConvNet,
