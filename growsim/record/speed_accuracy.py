@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from growsim.train.evaluation import predict_sets
+from growsim.train.evaluation import evaluation_result, predict_sets
 from growsim.train.trainer import Trainer
 
 # 0 computes every step (the exact prediction); 0.5 is the largest threshold predict allows.
@@ -24,10 +24,8 @@ def speed_accuracy(trainer: Trainer, thresholds=EXIT_THRESHOLDS) -> xr.Dataset:
             predictions = trainer.predict_test_sets()
         else:
             predictions = predict_sets(trainer.model, trainer.data.test_sets, trainer.data.normalise, threshold)
-        for column, prediction in enumerate(predictions):
-            correct = prediction.class_probs.argmax(dim=1) == labels
-            accuracy[row, column] = float(correct.float().mean())
-            steps[row, column] = float(prediction.steps_computed.float().mean())
+        accuracy[row] = evaluation_result(predictions, labels).accuracy_by_level
+        steps[row] = [float(p.steps_computed.float().mean()) for p in predictions]
     return xr.Dataset(
         {
             "exit_accuracy": (("exit_threshold", "occlusion"), accuracy, {"units": "fraction", "long_name": "test accuracy with early exit at the threshold"}),

@@ -29,7 +29,7 @@ from growsim.files import write_text_atomically, write_zarr_atomically
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.record.per_image import PER_IMAGE_NAME, image_ids
 from growsim.spec import Spec, parse_stored_spec, read_spec_text
-from growsim.train.checkpoint_file import CHECKPOINT_FORMAT
+from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.run_data import resolve_device
 
 PREDICTIONS_NAME = "predictions.zarr"
@@ -69,13 +69,10 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
             "directory `growsim run` wrote"
         )
     per_image_path = run_dir / PER_IMAGE_NAME
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise RunError(
-            f"{checkpoint}: checkpoint format {state.get('format')}, but this growsim reads "
-            f"format {CHECKPOINT_FORMAT} (the run was written by another version); rerun it "
-            "with this version, or predict with the version that wrote it"
-        )
+    state = read_checkpoint(
+        checkpoint, torch.device("cpu"),
+        advice="; rerun it with this version, or predict with the version that wrote it",
+    )  # fmt: skip
     if not state.get("finished") or not per_image_path.exists():
         raise RunError(
             f"{run_dir}: the run has not finished, so it has no final model; finish it with "

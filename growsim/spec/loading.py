@@ -27,9 +27,10 @@ from growsim.spec.config import Spec
 
 SPEC_ADAPTER = TypeAdapter(Spec)
 # Keys that were renamed: old key path -> new key path.
-RENAMED = {
-    "training.steps": "training.iterations (it counts optimiser iterations; lattice.steps "
-    "counts recurrent time steps)",
+RENAMED = {  # old key path: (new key path, why)
+    "training.steps": (
+        "training.iterations", "it counts optimiser iterations; lattice.steps counts recurrent time steps"
+    ),
 }
 
 
@@ -106,11 +107,8 @@ def parse_stored_spec(text: str, source: str) -> Spec:
     """A run's own ``spec.yaml``, also as an older growsim wrote it (renamed keys are read
     under their new names, so runs made before a rename can be resumed and predicted from)."""
     raw, lines = read_raw_spec(text, source)
-    for old, new in RENAMED.items():
-        section, _, key = old.rpartition(".")
-        new_key = new.split()[0].rpartition(".")[2]
-        if isinstance(raw.get(section), dict) and key in raw[section]:
-            raw[section].setdefault(new_key, raw[section].pop(key))
+    for old, section, key in _renamed_keys(raw):
+        raw[section].setdefault(RENAMED[old][0].rpartition(".")[2], raw[section].pop(key))
     return spec_from_dict(raw, source, lines)
 
 
@@ -123,10 +121,8 @@ def spec_from_dict(raw: dict, source: str = "<spec>", lines: dict | None = None)
     """Build a validated Spec from a plain nested mapping."""
     context = _Context(source, lines or {})
     _check_keys_are_names(raw, "", context)
-    for old, new in RENAMED.items():
-        section, _, key = old.rpartition(".")
-        if isinstance(raw.get(section), dict) and key in raw[section]:
-            raise context.error(old, f"renamed to {new}")
+    for old, _, _ in _renamed_keys(raw):
+        raise context.error(old, f"renamed to {_renamed_to(old)}")
     try:
         spec = SPEC_ADAPTER.validate_python(raw)
     except ValidationError as error:
@@ -271,9 +267,9 @@ def _key_lines(node: yaml.Node | None, source: str, prefix: str = "") -> dict[st
 def _check_override_path(parts: list[str], item: str) -> None:
     cls: Any = Spec
     for depth, part in enumerate(parts):
-        renamed = RENAMED.get(".".join(parts[: depth + 1]))
-        if renamed:
-            raise SpecError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} was renamed to {renamed}")
+        old = ".".join(parts[: depth + 1])
+        if old in RENAMED:
+            raise SpecError(f"--set {item!r}: {old} was renamed to {_renamed_to(old)}")
         hints = typing.get_type_hints(cls)
         if part not in hints:
             where = ".".join(parts[:depth]) or "the top level"
@@ -284,6 +280,22 @@ def _check_override_path(parts: list[str], item: str) -> None:
                 return
             raise SpecError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is not a section")
         cls = inner
+
+
+def _renamed_keys(raw: dict) -> list[tuple[str, str, str]]:
+    """(old key path, section, key) of every renamed key ``raw`` still uses."""
+    found = []
+    for old in RENAMED:
+        section, _, key = old.rpartition(".")
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            found.append((old, section, key))
+    return found
+
+
+def _renamed_to(old: str) -> str:
+    """The new key path of a renamed key, with why: ``training.iterations (it counts ...)``."""
+    new, why = RENAMED[old]
+    return f"{new} ({why})"
 
 
 def _strip_optional(hint: Any) -> Any:

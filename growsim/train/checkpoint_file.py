@@ -34,13 +34,16 @@ def write_checkpoint(path: Path, state: dict, saved_before: int) -> None:
         ) from None
 
 
-def read_checkpoint(path: Path, device: torch.device) -> dict:
-    """The state saved in ``path``; a RunError when another growsim version wrote it."""
+RESUME_ADVICE = ". Start it again with --overwrite, or resume it with that version."
+
+
+def read_checkpoint(path: Path, device: torch.device, advice: str = RESUME_ADVICE) -> dict:
+    """The state saved in ``path``; a RunError ending in ``advice`` when another growsim
+    version wrote it."""
     state = torch.load(path, map_location=device, weights_only=True)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise RunError(
             f"{path}: checkpoint format {state.get('format')}, but this growsim reads format "
-            f"{CHECKPOINT_FORMAT} (the run was written by another version). Start it again "
-            "with --overwrite, or resume it with that version."
+            f"{CHECKPOINT_FORMAT} (the run was written by another version){advice}"
         )
     return state
