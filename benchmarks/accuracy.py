@@ -1,7 +1,7 @@
 """Accuracy: growsim at its largest box with no pressure, against plain PyTorch nets of the
 same size trained on the very same batches, and a floor from logistic regression on pixels.
 
-    python -m benchmarks.accuracy [--spec PATH ...] [--set KEY=VALUE ...] [--seed N]
+    python -m benchmarks.accuracy [--spec PATH ...] [--set KEY=VALUE ...] [--seed N ...]
                                   [--quick] [--json] [--out FILE] [--threads N]
 
 Per spec (default: specs/occlusion.yaml and specs/quick.yaml), four models:
@@ -25,7 +25,11 @@ measured on the trainer's fixed test sets, one per occlusion level. ``train s`` 
 time of the optimiser steps (batches included), not of growsim's checkpoints; this module
 sets ``torch.set_num_threads(--threads)``, 1 by default.
 
-Not part of ``python -m benchmarks``: it trains every model, minutes per spec.
+With several ``--seed``, every model is trained once per seed (the seed sets the batches
+and the initialisation) and a second table gives each model's mean over seeds and growsim
+minus plain recurrent with 95% t intervals across seeds.
+
+Not part of ``python -m benchmarks``: it trains every model, minutes per spec and seed.
 """
 
 from __future__ import annotations
@@ -203,7 +207,8 @@ def last_step_scores(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]
 
 def _row(spec: Spec, trainer: Trainer, model: str, parameters: int, accuracy, log) -> Row:
     return Row(
-        spec=spec.name, dataset=spec.data.dataset, model=model, parameters=parameters,
+        spec=spec.name, dataset=spec.data.dataset, seed=spec.training.seed, model=model,
+        parameters=parameters,
         levels=list(trainer.eval_levels), accuracy=list(accuracy), train_seconds=log.seconds,
         batches=log.batches if log.batches else None,
         batch_digest=log.digest if log.batches else None,
@@ -291,7 +296,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override applied to every spec, e.g. training.iterations=500 (repeatable)",
     )
-    parser.add_argument("--seed", type=int, help="training.seed for every model")
+    parser.add_argument(
+        "--seed", type=int, action="append", dest="seeds", metavar="N",
+        help="training.seed for every model (repeatable: every model once per seed)",
+    )  # fmt: skip
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -305,13 +313,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def overrides(args: argparse.Namespace) -> list[str]:
-    """The --set list every spec is loaded with: threads, --quick, --seed, then --set."""
+def overrides(args: argparse.Namespace, seed: int | None = None) -> list[str]:
+    """The --set list every spec is loaded with: threads, --quick, the seed, then --set."""
     result = [f"training.threads={args.threads}"]
     if args.quick:
         result += QUICK_OVERRIDES
-    if args.seed is not None:
-        result.append(f"training.seed={args.seed}")
+    if seed is not None:
+        result.append(f"training.seed={seed}")
     return result + args.overrides
 
 
@@ -323,7 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.spec or list(DEFAULT_SPECS)
     started = time.perf_counter()
     try:
-        specs = [load_spec(path, overrides(args), check_files=True) for path in paths]
+        seeds = args.seeds or [None]
+        if len(set(seeds)) < len(seeds):
+            raise GrowsimError(f"--seed: each seed once (got {' '.join(map(str, seeds))})")
+        specs = [load_spec(path, overrides(args, seed), check_files=True)
+                 for path in paths for seed in seeds]  # fmt: skip
         rows = [row for spec in specs for row in benchmark_spec(spec)]
         table = markdown_table(rows)
         if args.out:
@@ -336,11 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     if args.json:
         settings = {"specs": [str(p) for p in paths], "overrides": overrides(args),
+                    "seeds": sorted({spec.training.seed for spec in specs}),
                     "threads": args.threads, "wall_seconds": wall}  # fmt: skip
         print(json_report(rows, settings))
     else:
         print(table)
-        print(f"\n{len(rows)} models on {len(specs)} spec(s) in {wall:.0f} s, "
+        print(f"\n{len(rows)} models on {len(specs)} spec(s) x seed(s) in {wall:.0f} s, "
               f"{args.threads} thread(s); overrides: {' '.join(overrides(args))}")  # fmt: skip
     return 0
 

@@ -2,12 +2,18 @@
 
 For each spec in ``specs/`` (a sweep spec: its first member) whose data is on this machine,
 at the spec's initial box and at its largest (a run spends its time in between): the seconds of one
-training iteration, of one checkpoint (validation, trajectory values, topology, trajectory
-write, ``checkpoint.pt``) and of the end-of-run work (test-set evaluation, ``per_image.zarr``
-with its pixel-regression reference). The run's overhead is
+training iteration, of one checkpoint (validation, trajectory values, topology; kept in
+memory), of one write (the trajectory rows and ``checkpoint.pt``, at most every
+``record.write_seconds``) and of the end-of-run work (test-set evaluation,
+``per_image.zarr`` with its pixel-regression reference). The run's overhead is
 
-    per checkpoint:  checkpoints x checkpoint seconds / (iterations x iteration seconds)
+    per checkpoint:  (checkpoints x (checkpoint seconds + seconds a row)
+                      + writes x (seconds of a one-row write - seconds a row))
+                     / (iterations x iteration seconds)
     end of run:      end-of-run seconds / (iterations x iteration seconds)
+
+with writes = 1 + (training + checkpoint seconds) / write_seconds (at most one per
+checkpoint); a write's cost per row is timed from a write of 8 copies of one row.
 
 Growth checkpoints validate twice (before and after the box changes); the few of them are
 left out of the estimate. ``measured_run`` times a whole run of the quick spec to check it.
@@ -15,6 +21,7 @@ left out of the estimate. ``measured_run`` times a whole run of the quick spec t
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -63,24 +70,51 @@ def spec_overhead(spec: Spec, largest: bool, steps: int = 10) -> dict[str, float
         for iteration in range(later, later + steps):
             trainer.train_step(iteration)
         step = (time.perf_counter() - started) / steps
-        trainer.checkpoint(grow=False)  # creates the store: a one-off, not timed
-        started = time.perf_counter()
+        trainer.saver.write_seconds = math.inf  # write only when told: timed apart
         trainer.checkpoint(grow=False)
+        trainer.saver.write_unsaved()  # creates the store: a one-off, not timed
+        started = time.perf_counter()
+        trainer.checkpoint(grow=False)  # kept in memory
         checkpoint = time.perf_counter() - started
+        row = recorder.pending[-1]
+        one_row = _timed_write(trainer, row, copies=1)  # trajectory rows and checkpoint.pt
+        more_rows = _timed_write(trainer, row, copies=1 + EXTRA_ROWS)
+        per_row = max(more_rows - one_row, 0.0) / EXTRA_ROWS
         started = time.perf_counter()
         trainer.checkpoint(grow=False, final=True)
         write_per_image(trainer, Path(directory))
-        final = time.perf_counter() - started - checkpoint
+        final = time.perf_counter() - started - checkpoint - one_row
     iterations = trainer.total_iterations
     checkpoints = -(-iterations // spec.record.every) + 1  # and the last, if off the grid
     training = iterations * step
+    every = spec.record.write_seconds
+    before_end = training + checkpoints * checkpoint
+    writes = checkpoints if every == 0 else min(checkpoints, 1 + int(before_end // every))
+    # Each write costs a fixed part (checkpoint.pt, the store's metadata) and a part per row.
+    spent = checkpoints * (checkpoint + per_row) + writes * (one_row - per_row)
     return {
         "iteration_seconds": step,
         "checkpoint_seconds": checkpoint,
+        "write_seconds": one_row,
+        "row_seconds": per_row,
+        "writes": writes,
         "end_seconds": final,
-        "per_checkpoint": checkpoints * checkpoint / training,
+        "per_checkpoint": spent / training,
         "end_of_run": final / training,
     }
+
+
+EXTRA_ROWS = 7
+
+
+def _timed_write(trainer, row: tuple, copies: int) -> float:
+    """Seconds of one write of the trajectory ``row`` repeated ``copies`` times (a write of
+    that many rows; the store is thrown away) and of ``checkpoint.pt``."""
+    trainer.recorder.pending = [row] * copies
+    trainer.saver._unsaved = trainer._checkpoint_contents()
+    started = time.perf_counter()
+    trainer.saver.write_unsaved()
+    return time.perf_counter() - started
 
 
 def measured_run(spec_name: str = "quick.yaml") -> dict[str, float]:
@@ -132,7 +166,9 @@ def rows(quick: bool = False) -> list[dict]:
                    else f"{lattice.layers.initial} x {lattice.channels.initial} x {lattice.steps.initial}")
             detail = (f"{figures['iteration_seconds'] * 1e3:.0f} ms per iteration, "
                       f"{figures['checkpoint_seconds']:.2f} s per checkpoint (every "
-                      f"{spec.record.every}), {figures['end_seconds']:.1f} s at the end")  # fmt: skip
+                      f"{spec.record.every}), {figures['write_seconds']:.2f} s per write of one row "
+                      f"+ {figures['row_seconds'] * 1e3:.0f} ms a row "
+                      f"({figures['writes']} in a run), {figures['end_seconds']:.1f} s at the end")  # fmt: skip
             where = "largest" if largest else "initial"
             result.append({"measure": f"run overhead per checkpoint / training time, {name}, {where} box {box}",
                            "value": figures["per_checkpoint"], "unit": "fraction",

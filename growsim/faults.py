@@ -2,8 +2,9 @@
 
 Set ``GROWSIM_KILL_AT=<point>:<n>`` to SIGKILL the process the n-th time (1-based) it
 reaches ``point``, or ``<point>:<n>:<SIGNAL>`` to send it another signal (``SIGTERM``).
-Points: ``trajectory-commit`` (checkpoint data written, metadata not yet consolidated) and
-``checkpoint-rename`` (model checkpoint written to its temporary file, not yet renamed).
+Points: ``trajectory-commit`` (checkpoint data written, metadata not yet consolidated),
+``checkpoint-rename`` (model checkpoint written to its temporary file, not yet renamed) and
+``checkpoint-taken`` (a checkpoint recorded, maybe kept in memory, before it is written).
 Unset, it does nothing.
 """
 

@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,8 @@ from benchmarks.plain_nets import (
 from growsim.model.lattice import Box
 from growsim.spec import parse_spec
 
-ITERATIONS = 60
+ITERATIONS = 30
+SEEDS = (0, 1)
 
 # A 2 x 4 x 2 box on a few hundred small shapes; `{extra}` varies connections and readout,
 # `{seed}` the batch order.
@@ -63,9 +65,11 @@ def tiny_spec_text(variant: str, steps: int = ITERATIONS) -> str:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """The JSON report of the benchmark on both tiny specs."""
+    """The JSON report of the benchmark on both tiny specs, each with two seeds."""
     directory = tmp_path_factory.mktemp("accuracy")
     argv = ["--json", "--out", str(directory / "table.md")]
+    for seed in SEEDS:
+        argv += ["--seed", str(seed)]
     for variant in VARIANTS:
         path = directory / f"{variant}.yaml"
         path.write_text(tiny_spec_text(variant))
@@ -79,35 +83,43 @@ def report(tmp_path_factory):
 def test_report_has_one_row_per_model_per_spec_with_accuracies(report):
     result, table = report
     rows = result["rows"]
-    assert sorted((r["spec"], r["model"]) for r in rows) == sorted(
-        (spec, model) for spec in VARIANTS for model in MODELS
+    assert sorted((r["spec"], r["seed"], r["model"]) for r in rows) == sorted(
+        (spec, seed, model) for spec in VARIANTS for seed in SEEDS for model in MODELS
     )
     for row in rows:
         assert row["levels"] == [0.0, 0.25]
         assert len(row["accuracy"]) == 2
         assert all(0.0 <= a <= 1.0 for a in row["accuracy"])
         assert row["train_seconds"] > 0
-    for spec in VARIANTS:  # the table shows every row and growsim minus plain recurrent
-        assert sum(line.startswith(f"| {spec} |") for line in table.splitlines()) == 5
+    runs, means = table.split("\n\n")
+    for spec in VARIANTS:  # every run's rows and growsim minus plain recurrent, per seed
+        for seed in SEEDS:
+            assert sum(line.startswith(f"| {spec} | shapes | {seed} |")
+                       for line in runs.splitlines()) == 5  # fmt: skip
+        assert sum(line.startswith(f"| {spec} | shapes | 0, 1 |")
+                   for line in means.splitlines()) == 5  # fmt: skip
 
 
 def test_every_net_trains_on_the_same_batches(report):
     """growsim and both plain nets draw the trainer's batches 0 .. steps-1: equal counts and
-    an equal digest of the images and labels, in order."""
+    an equal digest of the images and labels, in order. The seed sets the batches: both
+    specs (same data) draw the same ones at one seed, other ones at another."""
     rows = report[0]["rows"]
     for spec in VARIANTS:
-        nets = {r["model"]: r for r in rows if r["spec"] == spec and r["batches"] is not None}
-        assert set(nets) == {"growsim", "plain_recurrent", "plain_feedforward"}
-        assert {r["batches"] for r in nets.values()} == {ITERATIONS}
-        assert len({r["batch_digest"] for r in nets.values()}) == 1
-    digests = {r["batch_digest"] for r in rows if r["model"] == "growsim"}
-    assert len(digests) == len(VARIANTS)  # another seed, other batches: the digest tells
+        for seed in SEEDS:
+            nets = {r["model"]: r for r in rows
+                    if (r["spec"], r["seed"]) == (spec, seed) and r["batches"] is not None}  # fmt: skip
+            assert set(nets) == {"growsim", "plain_recurrent", "plain_feedforward"}
+            assert {r["batches"] for r in nets.values()} == {ITERATIONS}
+            assert len({r["batch_digest"] for r in nets.values()}) == 1
+    digests = {(r["seed"], r["batch_digest"]) for r in rows if r["model"] == "growsim"}
+    assert len(digests) == len({digest for _, digest in digests}) == len(SEEDS)
 
 
 def test_plain_recurrent_net_has_growsims_size(report):
     """Equal size: growsim's parameters minus its halting terms (bias and gain per step, a
     weight per channel, the confidence multiple) are the plain recurrent net's."""
-    rows = {(r["spec"], r["model"]): r for r in report[0]["rows"]}
+    rows = {(r["spec"], r["model"]): r for r in report[0]["rows"] if r["seed"] == 0}
     steps, channels = 2, 4
     for spec in VARIANTS:
         halting = 2 * steps + channels + 1
@@ -117,11 +129,34 @@ def test_plain_recurrent_net_has_growsims_size(report):
 
 def test_differences_are_growsim_minus_plain_recurrent_in_points(report):
     result = report[0]
-    rows = {(r["spec"], r["model"]): r for r in result["rows"]}
+    rows = {(r["spec"], r["seed"], r["model"]): r for r in result["rows"]}
+    assert len(result["differences"]) == len(VARIANTS) * len(SEEDS)
     for entry in result["differences"]:
-        growsim = rows[entry["spec"], "growsim"]["accuracy"]
-        plain = rows[entry["spec"], "plain_recurrent"]["accuracy"]
+        growsim = rows[entry["spec"], entry["seed"], "growsim"]["accuracy"]
+        plain = rows[entry["spec"], entry["seed"], "plain_recurrent"]["accuracy"]
         assert entry["points"] == pytest.approx([100 * (g - p) for g, p in zip(growsim, plain)])
+
+
+def test_means_over_seeds_have_t_intervals(report):
+    """The second table's numbers: each model's mean accuracy over the seeds, and the mean
+    of growsim minus plain recurrent, with 95% Student-t intervals across seeds."""
+    from scipy.stats import t
+
+    result = report[0]
+    assert [entry["spec"] for entry in result["over_seeds"]] == list(VARIANTS)
+    for entry in result["over_seeds"]:
+        assert entry["seeds"] == list(SEEDS)
+        for model in MODELS:
+            runs = [r["accuracy"] for r in result["rows"]
+                    if r["spec"] == entry["spec"] and r["model"] == model]  # fmt: skip
+            for level, (mean, low, high) in enumerate(entry["accuracy"][model]):
+                values = [run[level] for run in runs]
+                half = t.ppf(0.975, 1) * np.std(values, ddof=1) / np.sqrt(2)
+                assert (mean, low, high) == pytest.approx(
+                    (np.mean(values), np.mean(values) - half, np.mean(values) + half))
+        gaps = [d["points"] for d in result["differences"] if d["spec"] == entry["spec"]]
+        means = [level[0] for level in entry["gap_points"]]
+        assert means == pytest.approx(np.mean(gaps, axis=0).tolist())
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -172,6 +207,11 @@ def test_feedforward_net_is_the_recurrent_net_with_one_step_and_no_recurrence():
         stepped = recurrent(images)
         torch.testing.assert_close(stepped[:, :1], logits)
         assert not torch.allclose(stepped[:, 1:2], logits, atol=1e-4)
+
+
+def test_a_seed_given_twice_is_refused(capsys):
+    assert main(["--seed", "1", "--seed", "1", "--quick"]) == 2
+    assert "--seed: each seed once (got 1 1)" in capsys.readouterr().err
 
 
 def test_plain_loss_is_last_step_plus_supervision_times_mean_over_steps():

@@ -15,7 +15,13 @@ from growsim.analysis.findings import (
     time_spread,
 )
 from growsim.analysis.reaction_times import match_reaction_times, read_reaction_times
-from growsim.analysis.statistics import average_ranks, bootstrap_spearman, paired_increase, spearman
+from growsim.analysis.statistics import (
+    average_ranks,
+    bootstrap_spearman,
+    mean_interval,
+    paired_increase,
+    spearman,
+)
 
 
 @pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
@@ -140,6 +146,20 @@ def test_time_spread_tells_locked_halting_from_spread_halting():
     assert spread_spread.steps_std[0] > 0.25
     assert spread_spread.steps_used[0] == 3  # the fourth step holds about 1%
     np.testing.assert_allclose(spread_spread.mean_step_probs.sum(axis=1), 1.0)
+
+
+def test_mean_interval_is_a_student_t_interval_that_covers_at_its_level():
+    found = mean_interval([0.80, 0.84, 0.85])
+    half = scipy.stats.t.ppf(0.975, 2) * np.std([0.80, 0.84, 0.85], ddof=1) / np.sqrt(3)
+    assert (found.mean, found.low, found.high, found.n) == pytest.approx((0.83, 0.83 - half, 0.83 + half, 3))
+    assert found.text(scale=100) == "83.0 [76.4, 89.6] (n = 3)"
+    single = mean_interval([0.5])
+    assert (single.low, single.high) == (0.5, 0.5) and "no interval" in single.text()
+    rng = np.random.default_rng(0)  # 3 normal draws a run: covers the true mean ~95% of runs
+    covered = [(f := mean_interval(rng.normal(1.0, 2.0, 3))).low <= 1.0 <= f.high for _ in range(2000)]
+    assert 0.93 < np.mean(covered) < 0.97
+    with pytest.raises(ValueError, match="non-empty"):
+        mean_interval([])
 
 
 def test_holm_adjusts_step_down_and_keeps_the_order():

@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "growsim"
 STAGES = ["spec", "data", "model", "train", "record", "runs", "analysis", "sweep", "cli"]
-SHARED = {"errors", "files", "locks", "faults"}  # helpers any stage may use
+SHARED = {"errors", "files", "locks", "faults", "stopping"}  # helpers any stage may use
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 

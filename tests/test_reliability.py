@@ -22,7 +22,8 @@ from growsim.record.trajectory import SCHEMA, committed_checkpoints
 from growsim.runs.experiment import run_experiment
 from growsim.spec import load_spec
 
-FAST = ["--set", "training.iterations=200", "--set", "record.every=25"]
+# Every checkpoint written at once: the crash points below count writes.
+FAST = ["--set", "training.iterations=200", "--set", "record.every=25", "--set", "record.write_seconds=0"]
 
 
 def cli(spec, out, *extra, env=None):
@@ -44,8 +45,13 @@ def model_state(run_dir):
     return torch.load(run_dir / "checkpoint.pt", weights_only=True)["model"]
 
 
-def assert_same_run(run_dir, reference_dir):
+def assert_same_run(run_dir, reference_dir, same_spec=True):
+    """The same trajectory and final model; ``same_spec=False``: the spec attribute may
+    differ (in keys that change no result, such as record.write_seconds)."""
     resumed, reference = trajectory(run_dir), trajectory(reference_dir)
+    if not same_spec:
+        for dataset in (resumed, reference):
+            dataset.attrs.pop("spec")
     iterations = resumed.iteration.values.tolist()
     assert iterations == sorted(set(iterations)), "missing or duplicated checkpoints"
     xr.testing.assert_identical(resumed, reference)
@@ -108,7 +114,9 @@ def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_result(refe
 
 
 def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100"])
+    # Nothing is due for writing before the fault (write_seconds 1000): the checkpoints kept
+    # in memory are written on the way out, and checkpoint.pt agrees with the trajectory.
+    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=1000"])
     original = growsim.train.trainer.loss_terms
     calls = {"count": 0}
 
@@ -125,10 +133,12 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
     dataset = trajectory(tmp_path / "run")
     assert dataset.iteration.values.tolist() == [0, 20, 40]
     assert np.isfinite(dataset.validation_accuracy.values).all()
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert (state["iteration"], state["checkpoints_written"]) == (40, 3)
 
 
 def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100"])
+    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=0"])
     original = zarr.AsyncArray.append  # the writer appends every array at once, async
     calls = {"count": 0}
     arrays_per_checkpoint = len(SCHEMA) + 1  # every variable and the iteration coordinate
@@ -149,7 +159,7 @@ def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
 
 
 def test_a_failed_checkpoint_save_keeps_the_previous_one(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100"])
+    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=0"])
     original = torch.save
     calls = {"count": 0}
 
@@ -218,12 +228,67 @@ def test_sigterm_says_how_to_continue_and_wall_time_adds_up_over_segments(refere
     assert first_segment < seconds < first_segment + second_segment_bound
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_a_run_stopped_with_checkpoints_in_memory_resumes_to_the_same_result(reference, tmp_path, stop):
+    """Stopped at the 5th checkpoint (iteration 100) with nothing written yet: SIGTERM
+    writes the 4 complete ones kept in memory (resume from iteration 75); a hard kill loses
+    them (resume from the start, writing all 9 checkpoints at the end in one write). Either
+    way the finished run is the one that wrote at every checkpoint."""
+    spec, reference_dir = reference
+    slow = ["--set", "record.write_seconds=1000"]
+    stopped = cli(spec, tmp_path, *slow, env={"GROWSIM_KILL_AT": f"checkpoint-taken:5:{stop}"})
+    assert stopped.returncode == {"SIGTERM": 143, "SIGKILL": -signal.SIGKILL}[stop]
+    run_dir = tmp_path / "tiny"
+    if stop == "SIGTERM":
+        assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["iteration"] == 75
+        assert committed_checkpoints(run_dir / "trajectory.zarr") >= 4
+    else:
+        assert not (run_dir / "checkpoint.pt").exists()
+    one_write = {"GROWSIM_KILL_AT": "trajectory-commit:2"}  # a second write would be killed
+    resumed = cli(spec, tmp_path, *slow, "--resume", env=one_write if stop == "SIGKILL" else None)
+    assert resumed.returncode == 0, resumed.stderr
+    if stop == "SIGTERM":
+        assert "resuming from iteration 75 of 200" in resumed.stdout
+    assert_same_run(run_dir, reference_dir, same_spec=False)
+
+
 def test_resume_accepts_another_thread_count(tiny_spec, tmp_path):
-    """How many cores a machine lends is not part of the experiment: a run started with one
-    thread count resumes with another (and with another seed it is still refused)."""
+    """How many cores a machine lends and how often the disk is written are not part of the
+    experiment: a run resumes with other values (and with another seed it is still refused)."""
     assert cli(tiny_spec, tmp_path, "--set", "training.iterations=30").returncode == 0
     result = cli(
-        tiny_spec, tmp_path, "--set", "training.iterations=30", "--set", "training.threads=2", "--resume"
-    )
+        tiny_spec, tmp_path, "--set", "training.iterations=30", "--set", "training.threads=2",
+        "--set", "record.write_seconds=7", "--resume",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "differs" not in result.stderr
+
+
+def test_the_saver_writes_kept_checkpoints_on_a_stop_but_never_retries_a_cut_write(tmp_path):
+    from growsim.train.saving import CheckpointSaver
+
+    class Recorder:
+        flushes = 0
+        stop_in_flush = False
+
+        def flush(self):
+            self.flushes += 1
+            if self.stop_in_flush:
+                raise KeyboardInterrupt
+
+    recorder = Recorder()
+    saver = CheckpointSaver(tmp_path / "checkpoint.pt", recorder, write_seconds=1000)
+    weights = torch.zeros(3)
+    assert not saver.taken({"iteration": 5, "w": weights})  # not due: kept, as a copy
+    weights += 1  # training goes on changing the tensors
+    with pytest.raises(KeyboardInterrupt), saver.writing_unsaved_on_exit():
+        raise KeyboardInterrupt  # Ctrl-C during training: the kept checkpoint is written
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["iteration"] == 5 and torch.equal(state["w"], torch.zeros(3))
+    assert recorder.flushes == 1
+    saver.taken({"iteration": 10, "w": weights})
+    recorder.stop_in_flush = True
+    with pytest.raises(KeyboardInterrupt), saver.writing_unsaved_on_exit():
+        saver.taken({"iteration": 15, "w": weights}, write=True)  # Ctrl-C mid-write
+    assert recorder.flushes == 2  # not retried: --resume cuts what the cut write left
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["iteration"] == 5

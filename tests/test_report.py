@@ -179,8 +179,9 @@ def test_tradeoff_points_are_numbered_and_the_colorbar_sits_apart(drawn, tmp_pat
     assert below_all or right_of_all  # never squeezed between two panels
 
 
-def sweep_store(path, key, values):
-    """A combined sweep store with one run per value of ``key`` (two checkpoints each)."""
+def sweep_store(path, key, values, validation=None):
+    """A combined sweep store with one run per value of ``key`` (two checkpoints each);
+    ``validation``: each run's final validation accuracy (none recorded if not given)."""
     runs = len(values)
     rng = np.random.default_rng(2)
     dataset = xr.Dataset(
@@ -198,6 +199,8 @@ def sweep_store(path, key, values):
         },
         attrs={"swept_keys": [key], "failed_members": []},
     )  # fmt: skip
+    if validation is not None:
+        dataset["validation_accuracy"] = (("run", "checkpoint"), np.c_[np.full(runs, 0.3), validation])
     dataset.to_zarr(path / "sweep.zarr", mode="w", consolidated=True, zarr_format=2)
 
 
@@ -216,6 +219,17 @@ def test_a_cost_sweep_gets_the_tradeoff_and_rank_correlations_from_five_runs(tmp
     assert "## Trade-offs" in text
     assert "- steps vs costs.time.weight: Spearman rho =" in text and "(n = 6)" in text
     assert "| # | run |" in text and "| 6 | weight=0.8 |" in text  # rows numbered as in the figure
+
+
+def test_the_equal_accuracy_band_is_chosen_on_validation_accuracy(tmp_path):
+    """Test accuracies 0.700-0.710 would put all six runs in one band; on validation only
+    runs 1, 2 and 3 agree within 0.02, so the band holds those three."""
+    sweep_store(tmp_path, "costs.time.weight", [0.0, 0.05, 0.1, 0.2, 0.4, 0.8],
+                validation=[0.80, 0.81, 0.79, 0.70, 0.60, 0.50])  # fmt: skip
+    text = write_report(tmp_path).read_text()
+    assert "3 runs reach validation accuracy 0.800 ± 0.02" in text
+    assert "the band is chosen on validation accuracy; their test accuracy 0.700-0.704" in text
+    assert "| 1 | weight=0.0 | 0 | 0.800 | 0.700 |" in text  # validation and test columns
 
 
 def test_report_files_are_the_ones_overwrite_may_delete(tmp_path):

@@ -3,6 +3,7 @@
 import json
 import math
 import multiprocessing
+import os
 import struct
 import time
 
@@ -314,6 +315,32 @@ def test_members_of_a_changed_spec_are_refused_until_overwritten(tmp_path, capsy
     assert main(["sweep", str(spec), *out, *changed]) == 1
     assert "holds a run of a different spec" in capsys.readouterr().err
     assert main(["sweep", str(spec), *out, *changed, "--overwrite"]) == 0
+    capsys.readouterr()
+    # how often the disk is written is not part of the experiment: the member is finished
+    assert main(["sweep", str(spec), *out, *changed, "--set", "record.write_seconds=5"]) == 0
+    assert "skipped  " in capsys.readouterr().out
+
+
+def test_a_sweep_member_stopped_by_sigterm_writes_the_checkpoints_it_kept(tmp_path):
+    """A member runs in its own worker process, without the command line's handler: SIGTERM
+    (what the sweep sends its workers on Ctrl-C) still writes the checkpoints kept in memory."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from growsim.spec import parse_spec, spec_to_yaml
+
+    spec = parse_spec(TINY_SPEC, overrides=["training.iterations=200", "record.every=25", "record.write_seconds=1000"])
+    script = ("import sys; from growsim.sweep.runner import run_member; "
+              "run_member(sys.stdin.read(), sys.argv[1], 1, False)")  # fmt: skip
+    stopped = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "member")], input=spec_to_yaml(spec),
+        text=True, capture_output=True, env={**os.environ, "GROWSIM_KILL_AT": "checkpoint-taken:5:SIGTERM"},
+    )  # fmt: skip
+    assert stopped.returncode != 0 and "Terminated" in stopped.stderr
+    state = torch.load(tmp_path / "member" / "checkpoint.pt", weights_only=True)
+    assert (state["iteration"], state["checkpoints_written"]) == (75, 4)
 
 
 def test_sweep_overwrite_never_touches_directories_growsim_did_not_make(tmp_path, capsys):

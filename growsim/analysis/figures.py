@@ -18,6 +18,7 @@ from growsim.analysis.findings import (  # noqa: E402
     RESOURCE_COLUMNS,
     DifficultyCorrelation,
     OcclusionEffect,
+    choice_accuracy,
     equal_accuracy_band,
     pareto_front,
     resource_cost,
@@ -228,7 +229,8 @@ def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path
 
     Every point is numbered by its run's row in the report's table (1 = the first run).
     """
-    band, centre = equal_accuracy_band(table["accuracy"], tolerance)
+    chosen_on, chosen_name = choice_accuracy(table)
+    band, centre = equal_accuracy_band(chosen_on, tolerance)
     figure, axes = plt.subplots(1, 4, figsize=(19, 5.2), layout="constrained")
     pairs = [("channels", "effective_depth"), ("channels", "steps"), ("effective_depth", "steps")]
     accuracy = table["accuracy"]
@@ -238,7 +240,7 @@ def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path
                               vmin=accuracy.min(), vmax=accuracy.max(), marker="o", alpha=0.5)  # fmt: skip
         axis.scatter(table[x][band], table[y][band], c=accuracy[band], cmap="viridis",
                      vmin=accuracy.min(), vmax=accuracy.max(), marker="*", s=160,
-                     edgecolors="k", label=f"accuracy {centre:.2f} ± {tolerance}")  # fmt: skip
+                     edgecolors="k", label=f"{chosen_name} {centre:.2f} ± {tolerance}")  # fmt: skip
         _number_points(axis, table[x], table[y], numbers)
         axis.set_xlabel(RESOURCE_LABELS[x])
         axis.set_ylabel(RESOURCE_LABELS[y])

@@ -38,17 +38,26 @@ def final_checkpoints(dataset: xr.Dataset) -> xr.Dataset:
 def run_table(sweep: xr.Dataset) -> dict[str, np.ndarray]:
     """Per run: accuracy and the resources used at the end (columns of equal length).
 
-    channels: active channels summed over layers (not a width: 3 full layers of 16 give
-    48); depth: active layers; effective_depth:
-    layers weighted by their strength (see ``effective_depth``); steps: expected steps on
-    clean test images; plus each swept key.
+    accuracy: clean test accuracy (for reporting); validation_accuracy: on the held-out
+    part of the training data (what choices such as the equal-accuracy band are made on;
+    NaN in stores written before it was recorded); channels: active channels summed over
+    layers (not a width: 3 full layers of 16 give 48); width: active channels per active
+    layer (mean over the layers with any); depth: active layers; effective_depth: layers
+    weighted by their strength (see ``effective_depth``); steps: expected steps on clean
+    test images; plus each swept key.
     """
     final = final_checkpoints(sweep).compute()
     layer_mass = final.channel_norm.fillna(0).sum("channel").values
+    active = final.active_width.fillna(0).values.astype(float)  # (run, layer)
+    layers_with_any = np.maximum((active > 0).sum(axis=-1), 1)
+    validation = (final.validation_accuracy.values.astype(float) if "validation_accuracy" in final
+                  else np.full(final.sizes["run"], np.nan))  # fmt: skip
     table = {
         "run": final.run.values.astype(str),
         "accuracy": final.test_accuracy.values.astype(float),
-        "channels": final.active_width.sum("layer").values.astype(float),
+        "validation_accuracy": validation,
+        "channels": active.sum(axis=-1),
+        "width": active.sum(axis=-1) / layers_with_any,
         "depth": final.depth.values.astype(float),
         "effective_depth": effective_depth(layer_mass),
         "steps": final.expected_steps.values.astype(float),
@@ -70,6 +79,16 @@ def effective_depth(layer_mass: np.ndarray) -> np.ndarray:
     layer_mass = np.atleast_2d(np.asarray(layer_mass, dtype=float))
     strongest = layer_mass.max(axis=1, keepdims=True)
     return (layer_mass / np.where(strongest > 0, strongest, 1.0)).sum(axis=1)
+
+
+def choice_accuracy(table: dict[str, np.ndarray]) -> tuple[np.ndarray, str]:
+    """The accuracy runs are compared and chosen on, and its name: validation accuracy when
+    every run has it (the test set is for reporting only), else test accuracy (stores
+    written before validation accuracy was recorded)."""
+    validation = table.get("validation_accuracy")
+    if validation is not None and np.all(np.isfinite(validation)):
+        return validation, "validation accuracy"
+    return table["accuracy"], "test accuracy"
 
 
 def equal_accuracy_band(accuracy: np.ndarray, tolerance: float = 0.02) -> tuple[np.ndarray, float]:

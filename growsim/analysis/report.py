@@ -12,6 +12,7 @@ from growsim.analysis import figures
 from growsim.analysis.findings import (
     RESOURCE_COLUMNS,
     TimeSpread,
+    choice_accuracy,
     equal_accuracy_band,
     occlusion_effect,
     run_table,
@@ -293,11 +294,13 @@ def sweep_report_lines(sweep: xr.Dataset, name: str, out: Path) -> list[str]:
     failed = sweep.attrs.get("failed_members", [])
     if failed:
         lines += [f"Failed members (not in the figures): {', '.join(failed)}.", ""]
-    header = ["#", "run", *keys, "accuracy", "active channels", "depth", "effective depth", "steps"]
+    header = ["#", "run", *keys, "validation accuracy", "test accuracy", "active channels",
+              "width", "depth", "effective depth", "steps"]  # fmt: skip
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index in range(count):
         cells = [str(index + 1), table["run"][index], *(_cell(table[k][index]) for k in keys)]
-        cells += [f"{table['accuracy'][index]:.3f}", f"{table['channels'][index]:.0f}",
+        cells += [f"{table['validation_accuracy'][index]:.3f}", f"{table['accuracy'][index]:.3f}",
+                  f"{table['channels'][index]:.0f}", f"{table['width'][index]:.1f}",
                   f"{table['depth'][index]:.0f}", f"{table['effective_depth'][index]:.2f}",
                   f"{table['steps'][index]:.2f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
@@ -318,15 +321,18 @@ def sweep_report_lines(sweep: xr.Dataset, name: str, out: Path) -> list[str]:
 
 def _tradeoff_section(table, maxima, cost_knobs: list[str], out: Path, name: str) -> list[str]:
     figures.tradeoff_figure(table, maxima, out / "tradeoff.png", f"{name}: resources at equal accuracy")
-    band, centre = equal_accuracy_band(table["accuracy"])
+    chosen_on, chosen_name = choice_accuracy(table)
+    band, centre = equal_accuracy_band(chosen_on)
     in_band = int(band.sum())
+    test = table["accuracy"][band]
     lines = [
         "## Trade-offs",
         "",
         f"The sweep varies cost weights ({', '.join(cost_knobs)}), so runs that reach the same "
         f"accuracy with different resources show how one resource substitutes for another. "
-        f"{in_band} runs reach accuracy {centre:.3f} ± 0.02 (stars in the figure; numbers are "
-        "the table's rows).",
+        f"{in_band} runs reach {chosen_name} {centre:.3f} ± 0.02 (stars in the figure; numbers "
+        f"are the table's rows; the band is chosen on {chosen_name}; their test accuracy "
+        f"{test.min():.3f}-{test.max():.3f}).",
         "",
     ]
     if in_band >= MIN_RANK_RUNS:
@@ -349,7 +355,7 @@ def _knob_section(table, knobs: list[str], out: Path, name: str) -> list[str]:
         lines.append(_too_few(count, "runs"))
     else:
         for knob in numeric:  # text-valued keys get the figure, not a rank correlation
-            for column in ("channels", "depth", "effective_depth", "steps", "accuracy"):
+            for column in ("channels", "width", "depth", "effective_depth", "steps", "accuracy"):
                 rho = spearman(table[knob], table[column])
                 lines.append(f"- {column} vs {knob}: Spearman rho = {_rho(rho)} (n = {count})")
     return lines + ["", "![complexity](complexity.png)", ""]

@@ -1,4 +1,5 @@
-"""Rank correlation with bootstrap intervals, and a paired test of a time increase."""
+"""Rank correlation with bootstrap intervals, a paired test of a time increase, and the mean
+of a few runs with a t interval."""
 
 from __future__ import annotations
 
@@ -40,6 +41,39 @@ class PairedIncrease:
     p_value: float
     n: int
     p_holm: float | None = None  # p adjusted (Holm) across the family it was tested in
+
+
+@dataclass(frozen=True)
+class MeanInterval:
+    """The mean of a few independent runs (seeds) with a Student-t interval."""
+
+    mean: float
+    low: float  # equal to mean when n < 2
+    high: float
+    n: int  # runs
+    confidence: float
+
+    def text(self, scale: float = 1.0, digits: int = 1, sign: bool = False) -> str:
+        """``+1.2 [-0.3, +2.7] (n = 3)``, every value times ``scale``."""
+        form = f"{'+' if sign else ''}.{digits}f"
+        values = [format(v * scale, form) for v in (self.mean, self.low, self.high)]
+        if self.n < 2:
+            return f"{values[0]} (n = {self.n}, no interval)"
+        return f"{values[0]} [{values[1]}, {values[2]}] (n = {self.n})"
+
+
+def mean_interval(values, confidence: float = 0.95) -> MeanInterval:
+    """Mean of ``values`` (one per run) with a two-sided Student-t interval across runs."""
+    from scipy.stats import t
+
+    values = np.asarray(values, dtype="float64")
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError("mean_interval needs a non-empty 1-d sequence of values")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return MeanInterval(mean, mean, mean, len(values), confidence)
+    half = float(t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return MeanInterval(mean, mean - half, mean + half, len(values), confidence)
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:

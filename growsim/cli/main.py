@@ -14,9 +14,10 @@ import sys
 from growsim import __version__
 from growsim.cli.inspection import add_predict, add_report, add_schema, add_topology, add_validate
 from growsim.cli.parsing import HelpFormatter
-from growsim.cli.signals import Terminated, discard_stdout, sigterm_raises
+from growsim.cli.signals import discard_stdout
 from growsim.cli.training import add_run, add_sweep
 from growsim.errors import GrowsimError
+from growsim.stopping import Terminated, sigterm_raises
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports it

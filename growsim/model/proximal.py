@@ -77,6 +77,15 @@ def apply_pressure(
             tensor.mul_(scale.to(tensor.dtype).view(-1, *([1] * (tensor.dim() - 1))))
 
 
+def pressure_learning_rate(optimizer: torch.optim.Optimizer) -> float:
+    """The step size of the proximal pressure: ``lr``, and for SGD with momentum the step a
+    steady gradient settles at, lr / (1 - momentum)."""
+    group = optimizer.param_groups[0]
+    if isinstance(optimizer, torch.optim.SGD):
+        return group["lr"] / (1.0 - group["momentum"])
+    return group["lr"]
+
+
 def adam_second_moments(
     optimizer: torch.optim.Optimizer, layers: list[dict[str, torch.Tensor]]
 ) -> list[dict[str, torch.Tensor]] | None:

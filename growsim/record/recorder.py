@@ -1,4 +1,5 @@
-"""The recorder a run's trainer is given: each checkpoint becomes a row of the trajectory."""
+"""The recorder a run's trainer is given: each checkpoint becomes a row of the trajectory,
+kept in memory until the trainer flushes (when it also saves ``checkpoint.pt``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class TrajectoryRecorder:
         self.path = Path(path)
         self.spec: Spec | None = None
         self.writer: TrajectoryWriter | None = None
+        self.pending: list[tuple[int, dict]] = []  # recorded, not yet written
 
     @classmethod
     def in_run_directory(cls, run_dir: str | Path) -> "TrajectoryRecorder":
@@ -34,7 +36,13 @@ class TrajectoryRecorder:
         self.writer = TrajectoryWriter(self.path, self.layout, trajectory_attrs(spec, dataset))
 
     def record(self, state: CheckpointState) -> None:
-        """Append one checkpoint to the store."""
+        """Compute one checkpoint's values and keep them for the next ``flush``."""
         if self.writer is None:
             raise RuntimeError("TrajectoryRecorder.record before start")  # programming error
-        self.writer.append(state.iteration, checkpoint_values(self.layout, state, self.spec))
+        self.pending.append((state.iteration, checkpoint_values(self.layout, state, self.spec)))
+
+    def flush(self) -> None:
+        """Append every recorded checkpoint not yet written to the store, at once."""
+        if self.writer is not None and self.pending:
+            self.writer.append_many(self.pending)
+            self.pending = []

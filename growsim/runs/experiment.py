@@ -54,11 +54,11 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     resuming = resume and started
     if resuming:
         stored = (run_dir / "spec.yaml").read_text() if (run_dir / "spec.yaml").exists() else None
-        if stored is not None and not _same_experiment(stored, spec, str(run_dir / "spec.yaml")):
+        if stored is not None and not same_experiment(stored, spec, str(run_dir / "spec.yaml")):
             raise RunError(
                 f"{run_dir}: --resume with a spec that differs from the run's spec.yaml. "
-                "Resume with the same spec and overrides (training.threads may differ), or "
-                "start a new run with --name."
+                "Resume with the same spec and overrides (training.threads and "
+                "record.write_seconds may differ), or start a new run with --name."
             )
         if (run_dir / "summary.json").exists():  # written last: the run is complete
             say(f"{run_dir}: the run has finished; nothing to resume")
@@ -88,9 +88,13 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     return summary
 
 
-def _same_experiment(stored_text: str, spec: Spec, source: str = "spec.yaml") -> bool:
+def same_experiment(stored_text: str, spec: Spec, source: str = "spec.yaml") -> bool:
     """True when ``spec`` asks for the run ``stored_text`` describes: every key equal except
-    ``training.threads`` (how many cores a machine lends is not part of the experiment)."""
+    ``training.threads`` and ``record.write_seconds`` (how many cores a machine lends and how
+    often the disk is written are not part of the experiment)."""
     stored = parse_stored_spec(stored_text, source)
-    threads = replace(spec, training=replace(spec.training, threads=stored.training.threads))
-    return spec_to_yaml(threads) == spec_to_yaml(stored)
+    same_machine = replace(
+        spec, training=replace(spec.training, threads=stored.training.threads),
+        record=replace(spec.record, write_seconds=stored.record.write_seconds),
+    )  # fmt: skip
+    return spec_to_yaml(same_machine) == spec_to_yaml(stored)

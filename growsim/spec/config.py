@@ -248,6 +248,11 @@ class RecordConfig:
     exit_threshold: Number = Field(0.0, ge=0, le=0.5, description=(
         "evaluation stops computing an input's steps once its remaining halting mass is at "
         "most this (0: every step)"))  # fmt: skip
+    write_seconds: Number = Field(30.0, ge=0, description=(
+        "checkpoints are kept in memory and written (trajectory rows and checkpoint.pt "
+        "together) once this many seconds have passed since the last write, and at the "
+        "end; Ctrl-C, SIGTERM and errors write them too, a hard kill loses at most this "
+        "much training (0: write at every checkpoint)"))  # fmt: skip
 
 
 @dataclass(config=SECTION)

@@ -23,7 +23,9 @@ from growsim.errors import GrowsimError, RunError, SpecError
 from growsim.files import jsonable, write_text_atomically
 from growsim.record.combine import combine_trajectories
 from growsim.runs.directories import claim_sweep_directory
-from growsim.spec import parse_stored_spec, spec_to_yaml
+from growsim.runs.experiment import same_experiment
+from growsim.spec import spec_to_yaml
+from growsim.stopping import sigterm_raises
 from growsim.sweep.spec import Sweep, SweepMember
 
 DASK_CONNECT_TIMEOUT = "20s"  # how long to try reaching a --scheduler before giving up
@@ -104,10 +106,10 @@ def _member_state(run_dir: Path, member: SweepMember) -> str:
     if not spec_file.exists():
         return "pending"
     try:  # an older growsim's spec.yaml is read with its renamed keys
-        stored = spec_to_yaml(parse_stored_spec(spec_file.read_text(), str(spec_file)))
+        same = same_experiment(spec_file.read_text(), member.spec, str(spec_file))
     except SpecError:
         return "stale"
-    if stored != spec_to_yaml(member.spec):
+    if not same:  # training.threads and record.write_seconds may differ
         return "stale"
     return "finished" if (run_dir / "summary.json").exists() else "pending"
 
@@ -138,9 +140,10 @@ def run_member(spec_text: str, run_dir: str, threads: int | None, overwrite: boo
     if threads:
         torch.set_num_threads(threads)
     spec = parse_spec(spec_text, source=f"{run_dir}/spec.yaml")
-    summary = run_experiment(
-        spec, Path(run_dir), resume=not overwrite, overwrite=overwrite, progress=False
-    )
+    with sigterm_raises():  # stopped by the sweep: write what is kept in memory first
+        summary = run_experiment(
+            spec, Path(run_dir), resume=not overwrite, overwrite=overwrite, progress=False
+        )
     return {"summary": jsonable(summary), "seconds": time.perf_counter() - started}
 
 

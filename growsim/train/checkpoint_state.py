@@ -64,7 +64,11 @@ class Recorder(Protocol):
         """Called once the trainer has loaded its data, before any checkpoint."""
 
     def record(self, state: CheckpointState) -> None:
-        """Store one checkpoint."""
+        """Take one checkpoint (it may be kept in memory until ``flush``)."""
+
+    def flush(self) -> None:
+        """Write every checkpoint taken so far (the trainer saves ``checkpoint.pt`` right
+        after, so the two always agree on disk)."""
 
 
 def checkpoint_summary(

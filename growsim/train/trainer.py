@@ -20,15 +20,16 @@ import torch
 
 from growsim.data.datasets import Dataset, load_dataset
 from growsim.errors import RunError
+from growsim.faults import crash_point
 from growsim.model import costs, memory
 from growsim.model.compaction import plan_compaction
 from growsim.model.growth import ActiveRegion, active_region, grown_box
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.model.objective import loss_terms
-from growsim.model.proximal import adam_second_moments, apply_pressure
+from growsim.model.proximal import adam_second_moments, apply_pressure, pressure_learning_rate
 from growsim.model.reshape import compact_with_optimizer, grow, grow_with_optimizer, shrink_to
 from growsim.spec import Spec, spec_to_yaml
-from growsim.train.checkpoint_file import read_checkpoint, write_checkpoint
+from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.checkpoint_state import (
     CheckpointState,
     Recorder,
@@ -45,6 +46,7 @@ from growsim.train.run_data import (
     seeded_generator,
     training_batch,
 )
+from growsim.train.saving import CheckpointSaver
 from growsim.train.schedules import cost_weights, costs_at_full_weight, learning_rate_factor
 
 
@@ -65,7 +67,6 @@ class Trainer:
     model: LatticeNetwork = field(init=False)
     iteration: int = field(init=False, default=0)
     checkpoints_written: int = field(init=False, default=0)
-    checkpoints_saved: int = field(init=False, default=0)  # by this process (crash points)
     # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
     earlier_seconds: float = field(init=False, default=0.0)
     _segment_started: float | None = field(init=False, default=None)
@@ -108,6 +109,8 @@ class Trainer:
         self.running = RunningMetrics()
         if self.recorder is not None:
             self.recorder.start(spec, self.dataset, self.max_box, self.data.eval_levels)
+        self.saver = CheckpointSaver(self.checkpoint_path, self.recorder, spec.record.write_seconds)
+        self._spec_text = spec_to_yaml(spec)
         self._loss_terms = self._make_loss_function()
 
     @property
@@ -181,7 +184,7 @@ class Trainer:
             config, layers = self.spec.costs, self.model.incoming_weights()
             apply_pressure(
                 layers, adam_second_moments(self.optimizer, layers), weights["breadth"], weights["depth"],
-                self._pressure_learning_rate(), self.max_box.channels, self.max_box.layers,
+                pressure_learning_rate(self.optimizer), self.max_box.channels, self.max_box.layers,
                 config.breadth.exponent, config.depth.exponent,
             )  # fmt: skip
         values = torch.stack([total.detach(), task.detach(), time_.detach()]).tolist()
@@ -208,14 +211,6 @@ class Trainer:
         for group, base in zip(self.optimizer.param_groups, (training.lr, training.time_lr)):
             group["lr"] = base * factor
 
-    def _pressure_learning_rate(self) -> float:
-        """The step size of the proximal pressure: ``lr``, and for SGD with momentum the
-        step a steady gradient settles at, lr / (1 - momentum)."""
-        group = self.optimizer.param_groups[0]
-        if isinstance(self.optimizer, torch.optim.SGD):
-            return group["lr"] / (1.0 - group["momentum"])
-        return group["lr"]
-
     def run(self) -> dict:
         """Train to the end, writing checkpoints; returns the final summary."""
         from tqdm.auto import tqdm
@@ -229,7 +224,7 @@ class Trainer:
             desc=self.spec.name, unit="it", dynamic_ncols=True,
         )  # fmt: skip
         summary: dict = {}
-        with bar:
+        with bar, self.saver.writing_unsaved_on_exit():
             while self.iteration < self.total_iterations:
                 self.train_step(self.iteration)
                 self.iteration += 1
@@ -307,7 +302,8 @@ class Trainer:
             self.recorder.record(state)
         self.checkpoints_written += 1
         self._last_train_accuracy = self.running.accuracy()
-        self.save_checkpoint()
+        crash_point("checkpoint-taken", self.checkpoints_written)
+        self.saver.taken(self._checkpoint_contents(), write=final)
         self.running = RunningMetrics()
         summary = checkpoint_summary(
             self.iteration, self.model.box, region, validation, evaluation,
@@ -366,10 +362,10 @@ class Trainer:
         self._loss_terms = self._make_loss_function()
         return True
 
-    def save_checkpoint(self) -> None:
-        """Atomically write model, optimiser and position to ``checkpoint.pt``."""
-        state = {
-            "spec": spec_to_yaml(self.spec),
+    def _checkpoint_contents(self) -> dict:
+        """What ``checkpoint.pt`` holds: the model, optimiser and position now."""
+        return {
+            "spec": self._spec_text,
             "box": self.model.box.__dict__,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -379,8 +375,6 @@ class Trainer:
             "wall_seconds": self.wall_seconds(),
             "train_accuracy": self._last_train_accuracy,
         }
-        write_checkpoint(self.checkpoint_path, state, self.checkpoints_saved)
-        self.checkpoints_saved += 1
 
     def load_checkpoint(self) -> None:
         """Restore model, optimiser and position from ``checkpoint.pt``."""
