@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from growsim.cli import main
 from growsim.model import costs
-from growsim.model.proximal import apply_pressure
+from growsim.model.proximal import apply_pressure, pressure_learning_rate
 from growsim.spec import parse_spec
 from growsim.train.trainer import Trainer
 
@@ -210,7 +210,7 @@ def test_pressure_on_a_one_step_box_whose_recurrent_weights_never_had_a_gradient
 def test_sgd_pressure_is_measured_in_the_step_momentum_settles_at(tiny_spec, tmp_path):
     spec = tiny(tiny_spec, "training.optimizer=sgd", "training.lr=0.05")
     trainer = Trainer(spec, tmp_path / "run", progress=False)
-    assert trainer._pressure_learning_rate() == pytest.approx(0.05 / (1 - 0.9))
+    assert pressure_learning_rate(trainer.optimizer) == pytest.approx(0.05 / (1 - 0.9))
 
 
 def test_growth_decisions_see_every_step_even_with_early_exit(tiny_spec, tmp_path):

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from growsim.model.proximal import pressure_learning_rate
 from growsim.spec import LearningRateSchedule, Schedule
 from growsim.train.schedules import learning_rate_factor, schedule_factor
 
@@ -47,5 +48,5 @@ def test_the_trainer_sets_both_learning_rates_from_the_schedule(tiny_spec, tmp_p
         lrs = [group["lr"] for group in trainer.optimizer.param_groups]
         assert lrs == pytest.approx([spec.training.lr * factor, spec.training.time_lr * factor])
     # and the proximal pressure takes its step size from the scheduled rate
-    assert trainer._pressure_learning_rate() == pytest.approx(0.0)
+    assert pressure_learning_rate(trainer.optimizer) == pytest.approx(0.0)
     assert torch.isfinite(torch.tensor(lrs)).all()
