@@ -95,6 +95,7 @@ def test_a_run_killed_mid_write_resumes_to_the_uninterrupted_result(reference, t
     assert_same_run(run_dir, reference_dir)
 
 
+@pytest.mark.slow  # the kills at fixed points above cover each crash point; this one is a soak
 def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_result(reference, tmp_path):
     spec, reference_dir = reference
     rng = random.Random(1234)
@@ -208,47 +209,45 @@ def test_resume_refuses_a_different_spec(tiny_spec, tmp_path):
     assert result.returncode == 2 and "differs from the run's spec.yaml" in result.stderr
 
 
-def test_sigterm_says_how_to_continue_and_wall_time_adds_up_over_segments(reference, tmp_path):
+def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(reference, tmp_path):
+    """Stopped at the 5th checkpoint (iteration 100) with nothing written yet (write_seconds
+    1000): SIGTERM writes the 4 complete ones kept in memory, and the resumed run goes on
+    from iteration 75 to the result of the run that wrote at every checkpoint."""
     spec, reference_dir = reference
-    # stopped while saving the checkpoint of iteration 175: the last saved one is 150's
-    stopped = cli(spec, tmp_path, env={"GROWSIM_KILL_AT": "checkpoint-rename:8:SIGTERM"})
+    slow = ["--set", "record.write_seconds=1000"]
+    stopped = cli(spec, tmp_path, *slow, env={"GROWSIM_KILL_AT": "checkpoint-taken:5:SIGTERM"})
     assert stopped.returncode == 143
     assert "terminated (SIGTERM)" in stopped.stderr and "--resume" in stopped.stderr
     assert "Traceback" not in stopped.stderr
     run_dir = tmp_path / "tiny"
-    first_segment = torch.load(run_dir / "checkpoint.pt", weights_only=True)["wall_seconds"]
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert (state["iteration"], state["checkpoints_written"]) == (75, 4)
+    assert committed_checkpoints(run_dir / "trajectory.zarr") >= 4  # extra rows: cut on resume
+    first_segment = state["wall_seconds"]
     started = time.perf_counter()
-    resumed = cli(spec, tmp_path, "--resume")
+    resumed = cli(spec, tmp_path, *slow, "--resume")
     second_segment_bound = time.perf_counter() - started
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from iteration 150 of 200" in resumed.stdout
-    assert_same_run(run_dir, reference_dir)
+    assert "resuming from iteration 75 of 200" in resumed.stdout
+    assert_same_run(run_dir, reference_dir, same_spec=False)
     seconds = json.loads((run_dir / "summary.json").read_text())["seconds"]
-    # 150 iterations before the stop, 50 after: the total covers both segments
+    # 75 iterations before the stop, 125 after: the total covers both segments
     assert first_segment < seconds < first_segment + second_segment_bound
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
-def test_a_run_stopped_with_checkpoints_in_memory_resumes_to_the_same_result(reference, tmp_path, stop):
-    """Stopped at the 5th checkpoint (iteration 100) with nothing written yet: SIGTERM
-    writes the 4 complete ones kept in memory (resume from iteration 75); a hard kill loses
-    them (resume from the start, writing all 9 checkpoints at the end in one write). Either
-    way the finished run is the one that wrote at every checkpoint."""
+def test_a_hard_kill_loses_the_checkpoints_in_memory_and_resume_starts_again(reference, tmp_path):
+    """Killed (SIGKILL) at the 5th checkpoint with nothing written yet (write_seconds 1000):
+    no checkpoint is on disk, the run starts again and writes all 9 checkpoints at the end in
+    one write, and the finished run is the one that wrote at every checkpoint."""
     spec, reference_dir = reference
     slow = ["--set", "record.write_seconds=1000"]
-    stopped = cli(spec, tmp_path, *slow, env={"GROWSIM_KILL_AT": f"checkpoint-taken:5:{stop}"})
-    assert stopped.returncode == {"SIGTERM": 143, "SIGKILL": -signal.SIGKILL}[stop]
+    killed = cli(spec, tmp_path, *slow, env={"GROWSIM_KILL_AT": "checkpoint-taken:5"})
+    assert killed.returncode == -signal.SIGKILL
     run_dir = tmp_path / "tiny"
-    if stop == "SIGTERM":
-        assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["iteration"] == 75
-        assert committed_checkpoints(run_dir / "trajectory.zarr") >= 4
-    else:
-        assert not (run_dir / "checkpoint.pt").exists()
+    assert not (run_dir / "checkpoint.pt").exists()
     one_write = {"GROWSIM_KILL_AT": "trajectory-commit:2"}  # a second write would be killed
-    resumed = cli(spec, tmp_path, *slow, "--resume", env=one_write if stop == "SIGKILL" else None)
+    resumed = cli(spec, tmp_path, *slow, "--resume", env=one_write)
     assert resumed.returncode == 0, resumed.stderr
-    if stop == "SIGTERM":
-        assert "resuming from iteration 75 of 200" in resumed.stdout
     assert_same_run(run_dir, reference_dir, same_spec=False)
 
 
