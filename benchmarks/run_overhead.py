@@ -111,9 +111,9 @@ def _timed_write(trainer, row: tuple, copies: int) -> float:
     """Seconds of one write of the trajectory ``row`` repeated ``copies`` times (a write of
     that many rows; the store is thrown away) and of ``checkpoint.pt``."""
     trainer.recorder.pending = [row] * copies
-    trainer.saver._unsaved = trainer._checkpoint_contents()
+    contents = trainer._checkpoint_contents()
     started = time.perf_counter()
-    trainer.saver.write_unsaved()
+    trainer.saver.taken(contents, write=True)
     return time.perf_counter() - started
 
 
