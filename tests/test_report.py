@@ -9,7 +9,7 @@ import xarray as xr
 from matplotlib.text import Text
 
 from growsim.analysis import figures
-from growsim.analysis.findings import OcclusionEffect
+from growsim.analysis.findings import OcclusionEffect, run_table
 from growsim.analysis.report import write_report
 from growsim.analysis.statistics import Correlation, PairedIncrease
 from growsim.model.lattice import Box
@@ -230,6 +230,20 @@ def test_the_equal_accuracy_band_is_chosen_on_validation_accuracy(tmp_path):
     assert "3 runs reach validation accuracy 0.800 ± 0.02" in text
     assert "the band is chosen on validation accuracy; their test accuracy 0.700-0.704" in text
     assert "| 1 | weight=0.0 | 0 | 0.800 | 0.700 |" in text  # validation and test columns
+
+
+def test_width_is_active_channels_per_active_layer(tmp_path):
+    """Channels sum over layers; width divides by the layers with any active channel, so a
+    layer switched off does not halve the width of the other."""
+    sweep_store(tmp_path, "costs.time.weight", [0.0, 0.1, 0.2])
+    with xr.open_zarr(tmp_path / "sweep.zarr") as stored:
+        sweep = stored.load()
+    sweep["active_width"][0, -1] = [6, 0]  # run 1: the upper layer off
+    sweep["active_width"][1, -1] = [3, 5]
+    table = run_table(sweep)
+    assert table["channels"][:2].tolist() == [6, 8]
+    assert table["width"][:2].tolist() == [6, 4]
+    assert np.isnan(table["validation_accuracy"]).all()  # a store without it
 
 
 def test_report_files_are_the_ones_overwrite_may_delete(tmp_path):
