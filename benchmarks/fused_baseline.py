@@ -8,7 +8,9 @@ entropy) and the same breadth and depth pressure (group soft-thresholding of eac
 channel's and each layer's incoming weights after the Adam step). Written the way one
 would by hand for speed: one kernel tensor per layer holding all its connections, the
 image's drive into layer 0 computed once, no lattice bookkeeping (no channel identities,
-masks or per-connection parameters).
+masks or per-connection parameters), and on CPU the convolutions in the channels-last
+layout, as growsim runs them (growsim.model.lattice.conv_memory_format), with the kernels
+stored that way.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from growsim.model.lattice import conv_memory_format
 
 
 class FusedRecurrentNet(nn.Module):
@@ -49,6 +53,7 @@ class FusedRecurrentNet(nn.Module):
         """(logits (batch, step, class), log p_t (batch, step))."""
         channels, top = self.channels, len(self.kernels) - 1
         input_drive = F.conv2d(images, self.input_kernel, stride=self.stride, padding=1)
+        input_drive = input_drive.contiguous(memory_format=conv_memory_format(images))
         previous, logits, halting = None, [], []
         for step in range(self.steps):
             activations, state = [], None
@@ -121,6 +126,7 @@ def fused_pressure(model: FusedRecurrentNet, optimizer: torch.optim.Adam, breadt
 def fused_step(layers: int, channels: int, steps: int, classes: int, images, labels):
     """A training-step closure of the fused baseline on a fixed batch."""
     model = FusedRecurrentNet(layers, channels, steps, classes, images.shape[1])
+    model = model.to(memory_format=conv_memory_format(images))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     count = [0]
 

@@ -118,37 +118,17 @@ def _timed_write(trainer, row: tuple, copies: int) -> float:
 
 
 def measured_run(spec_name: str = "quick.yaml") -> dict[str, float]:
-    """A whole run of a spec, timed by part: training iterations, checkpoints (growth checks,
-    evaluation, recording, topology, ``checkpoint.pt``), per_image, and the whole."""
-    import growsim.runs.experiment
+    """A whole run of a spec, timed by part as every run times itself (summary.json's
+    ``time_spent``): training steps, checkpoints (growth checks, evaluation, recording,
+    topology, writes), per_image; and the whole."""
     from growsim.runs.experiment import run_experiment
-    from growsim.train.trainer import Trainer
 
     spec = load_spec(SPECS / spec_name)
-    spent = {"training": 0.0, "checkpoints": 0.0, "per_image": 0.0}
-
-    def timed(part, function):
-        def wrapper(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[part] += time.perf_counter() - started
-
-        return wrapper
-
-    originals = Trainer.train_step, Trainer.checkpoint, growsim.runs.experiment.write_per_image
-    Trainer.train_step = timed("training", originals[0])
-    Trainer.checkpoint = timed("checkpoints", originals[1])
-    growsim.runs.experiment.write_per_image = timed("per_image", originals[2])
-    try:
-        with TemporaryDirectory() as directory:
-            started = time.perf_counter()
-            run_experiment(spec, Path(directory) / "run", progress=False)
-            spent["whole"] = time.perf_counter() - started
-    finally:
-        Trainer.train_step, Trainer.checkpoint, growsim.runs.experiment.write_per_image = originals
-    return spent
+    with TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        summary = run_experiment(spec, Path(directory) / "run", progress=False)
+        whole = time.perf_counter() - started
+    return {**summary["time_spent"], "whole": whole}
 
 
 def rows(quick: bool = False) -> list[dict]:

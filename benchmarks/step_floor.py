@@ -1,9 +1,10 @@
 """A compacted growsim training step against its floor, and against the machine.
 
-Two ratios, each measured within one run:
+Three ratios, each measured within one run, on the speed benchmark's box and on the
+occlusion spec's largest box:
 - growsim's step / the fused baseline's (``benchmarks.fused_baseline``: the same network,
-  objective and pressure written plainly), on the speed benchmark's box and on the
-  occlusion spec's largest box;
+  objective and pressure written plainly, in the same memory layout);
+- growsim's step in its CPU layout (channels-last) / the same step in PyTorch's default;
 - achieved FLOP/s of growsim's step (FLOPs counted by ``torch.utils.flop_counter``, forward
   and backward) as a fraction of an fp32 matmul's FLOP/s in the same process.
 """
@@ -95,8 +96,23 @@ def matmul_flops_per_second(size: int = 1024, repeats: int = 10) -> float:
     return 2 * size**3 / seconds_per_call(lambda: a @ b, repeats)
 
 
+def _default_layout(step):
+    """``step`` with growsim's convolutions in PyTorch's default (contiguous) layout."""
+    from growsim.model import lattice
+
+    def in_default_layout() -> None:
+        chosen = lattice.conv_memory_format
+        lattice.conv_memory_format = lambda images: torch.contiguous_format
+        try:
+            step()
+        finally:
+            lattice.conv_memory_format = chosen
+
+    return in_default_layout
+
+
 def rows(quick: bool = False) -> list[dict]:
-    """The step-floor and step-efficiency rows."""
+    """The step-floor, layout and step-efficiency rows."""
     repeats = 5 if quick else 15
     result = []
     matmul = matmul_flops_per_second()
@@ -108,6 +124,11 @@ def rows(quick: bool = False) -> list[dict]:
         result.append({
             "measure": f"training step, compacted growsim / fused baseline doing the same work ({label})",
             "value": seconds["growsim"] / seconds["fused"], "unit": "x", "target": "<= 1.05",
+        })  # fmt: skip
+        layouts = interleaved_seconds({"channels-last": grown, "default": _default_layout(grown)}, repeats)
+        result.append({
+            "measure": f"training step, channels-last (growsim's CPU layout) / PyTorch's default layout ({label})",
+            "value": layouts["channels-last"] / layouts["default"], "unit": "x", "target": "< 1 keeps it",
         })  # fmt: skip
         flops = step_flops(grown)
         result.append({

@@ -76,6 +76,11 @@ def test_run_writes_a_trajectory_that_xarray_opens(tiny_spec, tmp_path, capsys):
     summary = json.loads((tmp_path / "tiny" / "summary.json").read_text())
     assert summary["iteration"] == 300
     assert (tmp_path / "tiny" / "checkpoint.pt").exists()
+    # the run timed its parts: the overhead is what it spent besides training steps
+    spent = summary["time_spent"]
+    assert set(spent) == {"training", "checkpoints", "per_image"} and min(spent.values()) > 0
+    assert spent["training"] + spent["checkpoints"] <= summary["seconds"]
+    assert summary["overhead"] == (spent["checkpoints"] + spent["per_image"]) / spent["training"]
 
 
 def test_breadth_pressure_ends_narrower(tiny_spec, tmp_path):

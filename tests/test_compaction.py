@@ -106,6 +106,26 @@ def test_early_exit_is_within_its_bound_and_saves_steps():
         assert (early.class_probs.argmax(1)[clear] == exact.argmax(1)[clear]).all()
 
 
+def test_one_pass_at_several_thresholds_equals_one_predict_per_threshold():
+    net = network(Box(2, 6, 6), seed=4)
+    with torch.no_grad():  # halting that differs between inputs, as after training
+        net.halting_bias.fill_(0.3)
+        net.halting_weight.normal_(0.0, 3.0, generator=torch.Generator().manual_seed(1))
+        net.halting_confidence.fill_(2.0)
+    x = images(64)
+    thresholds = (0.0, 0.02, 0.1, 0.3)
+    together = net.predict_at(x, thresholds)
+    for threshold, joint in zip(thresholds, together):
+        alone = net.predict(x, exit_threshold=threshold)
+        assert torch.equal(joint.steps_computed, alone.steps_computed)
+        torch.testing.assert_close(joint.class_probs, alone.class_probs, atol=1e-6, rtol=0)
+        torch.testing.assert_close(joint.step_probs, alone.step_probs, atol=1e-6, rtol=0)
+    # the thresholds stop inputs at different steps, so the pass had inputs to drop
+    assert len(set(together[2].steps_computed.tolist())) > 1
+    assert (together[3].steps_computed < together[1].steps_computed).any()
+    assert (together[0].steps_computed == 6).all()
+
+
 def test_a_compacting_run_keeps_trajectory_coordinates(tiny_spec, tmp_path):
     # a strong breadth cost switches channels off; compaction then removes them
     args = ["run", str(tiny_spec), "--out", str(tmp_path), "--no-progress",

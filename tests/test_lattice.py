@@ -180,3 +180,20 @@ def test_halting_reads_the_readout_confidence_only_when_asked(reads_confidence):
     after = net(images()).step_probs
     assert torch.allclose(before, after) != reads_confidence
     assert hasattr(net, "halting_confidence") == reads_confidence
+
+
+def test_cpu_convolutions_run_channels_last_and_give_the_default_layouts_result(monkeypatch):
+    from growsim.model import lattice
+
+    net = network(Box(3, 8, 3))
+    trained_like(net, seed=2)
+    x = images(16)
+    drive = net._input_drive(x)
+    assert drive.is_contiguous(memory_format=torch.channels_last)
+    assert not drive.is_contiguous()  # 8 channels: the layouts differ
+    fast = net(x)
+    monkeypatch.setattr(lattice, "conv_memory_format", lambda images: torch.contiguous_format)
+    assert net._input_drive(x).is_contiguous()
+    plain = net(x)
+    torch.testing.assert_close(fast.logits, plain.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast.log_step_probs, plain.log_step_probs, atol=1e-5, rtol=1e-5)

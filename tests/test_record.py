@@ -66,3 +66,20 @@ def test_a_partial_append_stays_invisible_and_truncate_removes_it(tmp_path):
     dataset = xr.open_zarr(path)
     assert dataset.sizes["checkpoint"] == 3
     assert dataset.test_accuracy.values.tolist() == [0, 1, 5]
+
+
+def test_the_float32_pixel_regression_matches_float64():
+    import torch
+
+    from growsim.record.reference import fit_logistic_regression, true_class_probability
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(1500, 1, 12, 12, generator=generator)
+    labels = (images.flatten(1) @ torch.randn(144, 4, generator=generator)
+              + 4 * torch.randn(1500, 4, generator=generator)).argmax(1)  # fmt: skip
+    fits = {dtype: fit_logistic_regression(images[:1000], labels[:1000], 4, dtype=dtype)
+            for dtype in (torch.float32, torch.float64)}  # fmt: skip
+    held_out = {dtype: true_class_probability(*fit, images[1000:], labels[1000:])
+                for dtype, fit in fits.items()}  # fmt: skip
+    assert 0.4 < float(held_out[torch.float64].mean()) < 0.9  # learned, not saturated
+    assert float((held_out[torch.float32] - held_out[torch.float64]).abs().max()) < 0.02

@@ -223,16 +223,18 @@ def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert (state["iteration"], state["checkpoints_written"]) == (75, 4)
     assert committed_checkpoints(run_dir / "trajectory.zarr") >= 4  # extra rows: cut on resume
-    first_segment = state["wall_seconds"]
+    first_segment, first_spent = state["wall_seconds"], state["time_spent"]
     started = time.perf_counter()
     resumed = cli(spec, tmp_path, *slow, "--resume")
     second_segment_bound = time.perf_counter() - started
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from iteration 75 of 200" in resumed.stdout
     assert_same_run(run_dir, reference_dir, same_spec=False)
-    seconds = json.loads((run_dir / "summary.json").read_text())["seconds"]
-    # 75 iterations before the stop, 125 after: the total covers both segments
-    assert first_segment < seconds < first_segment + second_segment_bound
+    summary = json.loads((run_dir / "summary.json").read_text())
+    # 75 iterations before the stop, 125 after: the totals cover both segments
+    assert first_segment < summary["seconds"] < first_segment + second_segment_bound
+    for part in ("training", "checkpoints"):
+        assert first_spent[part] < summary["time_spent"][part] < first_spent[part] + second_segment_bound
 
 
 def test_a_hard_kill_loses_the_checkpoints_in_memory_and_resume_starts_again(reference, tmp_path):

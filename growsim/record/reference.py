@@ -11,12 +11,19 @@ import torch.nn.functional as F
 
 
 def fit_logistic_regression(
-    images: torch.Tensor, labels: torch.Tensor, classes: int, l2: float = 1e-3, iterations: int = 100
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: int,
+    l2: float = 1e-3,
+    iterations: int = 100,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weights (classes, pixels) and bias minimising cross-entropy + l2 * |W|^2 (full-batch L-BFGS)."""
-    features = images.reshape(len(images), -1).double()
-    weight = torch.zeros(classes, features.shape[1], dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
+    """Weights (classes, pixels) and bias minimising cross-entropy + l2 * |W|^2 (full-batch
+    L-BFGS in ``dtype``: float32 is about 3.5x faster than float64 and moves a true-class
+    probability by at most about 0.01; tests/test_record.py)."""
+    features = images.reshape(len(images), -1).to(dtype)
+    weight = torch.zeros(classes, features.shape[1], dtype=dtype, requires_grad=True)
+    bias = torch.zeros(classes, dtype=dtype, requires_grad=True)
     optimizer = torch.optim.LBFGS(
         [weight, bias], max_iter=iterations, line_search_fn="strong_wolfe"
     )

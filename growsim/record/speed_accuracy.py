@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from growsim.train.evaluation import evaluation_result, predict_sets
+from growsim.train.evaluation import evaluation_result, predict_sets_at
 from growsim.train.trainer import Trainer
 
 # 0 computes every step (the exact prediction); 0.5 is the largest threshold predict allows.
@@ -17,13 +17,13 @@ EXIT_THRESHOLDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5)
 def speed_accuracy(trainer: Trainer, thresholds=EXIT_THRESHOLDS) -> xr.Dataset:
     """Accuracy and mean steps computed per (exit threshold, occlusion level)."""
     labels = trainer.data.test_labels
+    by_level = predict_sets_at(  # one pass for every threshold
+        trainer.model, trainer.data.test_sets, trainer.data.normalise, tuple(thresholds)
+    )
     accuracy = np.zeros((len(thresholds), len(trainer.eval_levels)), dtype="float32")
     steps = np.zeros_like(accuracy)
-    for row, threshold in enumerate(thresholds):
-        if threshold == trainer.spec.record.exit_threshold:  # the final evaluation's, cached
-            predictions = trainer.predict_test_sets()
-        else:
-            predictions = predict_sets(trainer.model, trainer.data.test_sets, trainer.data.normalise, threshold)
+    for row in range(len(thresholds)):
+        predictions = [at[row] for at in by_level]
         accuracy[row] = evaluation_result(predictions, labels).accuracy_by_level
         steps[row] = [float(p.steps_computed.float().mean()) for p in predictions]
     return xr.Dataset(

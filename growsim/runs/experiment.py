@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -82,7 +83,11 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
         truncate(recorder.path, trainer.checkpoints_written)
         say(f"resuming from iteration {trainer.iteration} of {trainer.total_iterations}")
     summary = trainer.run()
+    started = time.perf_counter()
     write_per_image(trainer, run_dir)
+    spent = summary["time_spent"] = {**summary["time_spent"], "per_image": time.perf_counter() - started}
+    # What the run spent besides training steps, as a fraction of them (README, Benchmarks)
+    summary["overhead"] = (spent["checkpoints"] + spent["per_image"]) / max(spent["training"], 1e-9)
     summary["run_dir"] = str(run_dir)
     write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
     return summary

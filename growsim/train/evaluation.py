@@ -23,7 +23,6 @@ class EvalResult:
     step_probs: list[np.ndarray]  # per level, (image, step): p_t of every input
 
 
-@torch.no_grad()
 def predict_sets(
     model: LatticeNetwork,
     sets: list[torch.Tensor],
@@ -31,18 +30,31 @@ def predict_sets(
     exit_threshold: float,
 ) -> list[Prediction]:
     """The model's predictions on each set (one per occlusion level), in batches."""
+    return [at[0] for at in predict_sets_at(model, sets, normalise, (exit_threshold,))]
+
+
+@torch.no_grad()
+def predict_sets_at(
+    model: LatticeNetwork,
+    sets: list[torch.Tensor],
+    normalise: Callable[[torch.Tensor], torch.Tensor],
+    thresholds: tuple[float, ...],
+) -> list[list[Prediction]]:
+    """Per set, the model's predictions at each exit threshold, from one pass (see
+    ``LatticeNetwork.predict_at``)."""
     model.eval()
-    predictions = []
+    results = []
     for images in sets:
         batches = [
-            model.predict(normalise(images[start : start + EVALUATION_BATCH]), exit_threshold)
+            model.predict_at(normalise(images[start : start + EVALUATION_BATCH]), thresholds)
             for start in range(0, len(images), EVALUATION_BATCH)
         ]
-        predictions.append(Prediction(
-            *(torch.cat([getattr(b, name) for b in batches])
-              for name in ("class_probs", "step_probs", "steps_computed"))
-        ))  # fmt: skip
-    return predictions
+        results.append([
+            Prediction(*(torch.cat([getattr(b[row], name) for b in batches])
+                         for name in ("class_probs", "step_probs", "steps_computed")))
+            for row in range(len(thresholds))
+        ])  # fmt: skip
+    return results
 
 
 def evaluation_result(predictions: list[Prediction], labels: torch.Tensor) -> EvalResult:

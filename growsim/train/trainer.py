@@ -69,6 +69,11 @@ class Trainer:
     checkpoints_written: int = field(init=False, default=0)
     # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
     earlier_seconds: float = field(init=False, default=0.0)
+    # Seconds spent in training steps and in checkpoints (validation, growth, recording,
+    # writes), summed over the segments of a resumed run: the run's overhead.
+    time_spent: dict[str, float] = field(
+        init=False, default_factory=lambda: {"training": 0.0, "checkpoints": 0.0}
+    )
     _segment_started: float | None = field(init=False, default=None)
     # Training accuracy over the last checkpoint's interval (summary of a resumed, finished run)
     _last_train_accuracy: float = field(init=False, default=math.nan)
@@ -217,7 +222,7 @@ class Trainer:
 
         self._segment_started = time.perf_counter()
         if self.iteration == 0 and self.checkpoints_written == 0:
-            self.checkpoint(grow=False)
+            self._timed("checkpoints", self.checkpoint, grow=False)
         every = self.spec.record.every
         bar = tqdm(
             total=self.total_iterations, initial=self.iteration, disable=not self.progress,
@@ -226,19 +231,28 @@ class Trainer:
         summary: dict = {}
         with bar, self.saver.writing_unsaved_on_exit():
             while self.iteration < self.total_iterations:
-                self.train_step(self.iteration)
+                self._timed("training", self.train_step, self.iteration)
                 self.iteration += 1
                 bar.update(1)
                 last = self.iteration == self.total_iterations
                 if self.iteration % every == 0 or last:
                     # The final model is the trained one: no growth or compaction after it.
                     grow = not last and self._costs_at_full_weight()
-                    summary = self.checkpoint(grow=grow, final=last)
+                    summary = self._timed("checkpoints", self.checkpoint, grow=grow, final=last)
                     bar.set_postfix_str(progress_text(summary))
         if not summary:
             summary = self.final_summary()
         summary["seconds"] = self.wall_seconds()
+        summary["time_spent"] = dict(self.time_spent)
         return summary
+
+    def _timed(self, part: str, function: Callable, *args, **kwargs):
+        """``function(*args, **kwargs)``, its seconds added to ``time_spent[part]``."""
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            self.time_spent[part] += time.perf_counter() - started
 
     def _costs_at_full_weight(self) -> bool:
         """True once every cost's schedule has reached its full weight (or growth does not
@@ -373,6 +387,7 @@ class Trainer:
             "checkpoints_written": self.checkpoints_written,
             "finished": self.iteration >= self.total_iterations,
             "wall_seconds": self.wall_seconds(),
+            "time_spent": dict(self.time_spent),
             "train_accuracy": self._last_train_accuracy,
         }
 
@@ -389,5 +404,6 @@ class Trainer:
         self.iteration = state["iteration"]
         self.checkpoints_written = state["checkpoints_written"]
         self.earlier_seconds = state.get("wall_seconds", 0.0)
+        self.time_spent.update(state.get("time_spent", {}))
         self._last_train_accuracy = state.get("train_accuracy", math.nan)
         self._loss_terms = self._make_loss_function()
