@@ -48,6 +48,7 @@ from growsim.train.run_data import (
 )
 from growsim.train.saving import CheckpointSaver
 from growsim.train.schedules import cost_weights, costs_at_full_weight, learning_rate_factor
+from growsim.train.timing import no_time_spent, timed
 
 
 @dataclass
@@ -69,11 +70,8 @@ class Trainer:
     checkpoints_written: int = field(init=False, default=0)
     # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
     earlier_seconds: float = field(init=False, default=0.0)
-    # Seconds spent in training steps and in checkpoints (validation, growth, recording,
-    # writes), summed over the segments of a resumed run: the run's overhead.
-    time_spent: dict[str, float] = field(
-        init=False, default_factory=lambda: {"training": 0.0, "checkpoints": 0.0}
-    )
+    # Seconds in training steps and in checkpoints (with writes), over all segments of a run
+    time_spent: dict[str, float] = field(init=False, default_factory=no_time_spent)
     _segment_started: float | None = field(init=False, default=None)
     # Training accuracy over the last checkpoint's interval (summary of a resumed, finished run)
     _last_train_accuracy: float = field(init=False, default=math.nan)
@@ -222,7 +220,7 @@ class Trainer:
 
         self._segment_started = time.perf_counter()
         if self.iteration == 0 and self.checkpoints_written == 0:
-            self._timed("checkpoints", self.checkpoint, grow=False)
+            timed(self.time_spent, "checkpoints", self.checkpoint, grow=False)
         every = self.spec.record.every
         bar = tqdm(
             total=self.total_iterations, initial=self.iteration, disable=not self.progress,
@@ -231,28 +229,20 @@ class Trainer:
         summary: dict = {}
         with bar, self.saver.writing_unsaved_on_exit():
             while self.iteration < self.total_iterations:
-                self._timed("training", self.train_step, self.iteration)
+                timed(self.time_spent, "training", self.train_step, self.iteration)
                 self.iteration += 1
                 bar.update(1)
                 last = self.iteration == self.total_iterations
                 if self.iteration % every == 0 or last:
                     # The final model is the trained one: no growth or compaction after it.
                     grow = not last and self._costs_at_full_weight()
-                    summary = self._timed("checkpoints", self.checkpoint, grow=grow, final=last)
+                    summary = timed(self.time_spent, "checkpoints", self.checkpoint, grow=grow, final=last)
                     bar.set_postfix_str(progress_text(summary))
         if not summary:
             summary = self.final_summary()
         summary["seconds"] = self.wall_seconds()
         summary["time_spent"] = dict(self.time_spent)
         return summary
-
-    def _timed(self, part: str, function: Callable, *args, **kwargs):
-        """``function(*args, **kwargs)``, its seconds added to ``time_spent[part]``."""
-        started = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            self.time_spent[part] += time.perf_counter() - started
 
     def _costs_at_full_weight(self) -> bool:
         """True once every cost's schedule has reached its full weight (or growth does not
