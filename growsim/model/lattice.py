@@ -292,7 +292,7 @@ class LatticeNetwork(nn.Module):
         return activations, step_logits, self._halting_logit(features, step_logits, step)
 
     def _fused_kernels(
-        self, memory_format: torch.memory_format = torch.contiguous_format
+        self, memory_format: torch.memory_format
     ) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
         """Per layer, the kernel of its first step (bottom-up only; None for layer 0, whose
         bottom-up drive is the input drive) and of later steps (bottom-up, lateral and
@@ -348,9 +348,8 @@ class LatticeNetwork(nn.Module):
 
 
 def conv_memory_format(images: torch.Tensor) -> torch.memory_format:
-    """The layout the convolutions run in: channels-last on CPU (oneDNN's small
-    convolutions run about 20% faster in it; docs/results/benchmarks), PyTorch's default
-    elsewhere."""
+    """The layout the convolutions run in: channels-last on CPU (a training step runs about
+    15% faster in it; docs/results/benchmarks), PyTorch's default elsewhere."""
     return torch.channels_last if images.device.type == "cpu" else torch.contiguous_format
 
 
