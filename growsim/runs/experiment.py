@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -16,6 +15,7 @@ from growsim.record.recorder import TrajectoryRecorder
 from growsim.record.trajectory import committed_checkpoints, truncate
 from growsim.runs.directories import claim_run_directory, clear_run_directory, holds_own_files
 from growsim.spec import Spec, parse_stored_spec, spec_to_yaml
+from growsim.train.timing import timed
 from growsim.train.trainer import Trainer
 
 
@@ -83,9 +83,8 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
         truncate(recorder.path, trainer.checkpoints_written)
         say(f"resuming from iteration {trainer.iteration} of {trainer.total_iterations}")
     summary = trainer.run()
-    started = time.perf_counter()
-    write_per_image(trainer, run_dir)
-    spent = summary["time_spent"] = {**summary["time_spent"], "per_image": time.perf_counter() - started}
+    spent = summary["time_spent"] = {**summary["time_spent"], "per_image": 0.0}
+    timed(spent, "per_image", write_per_image, trainer, run_dir)
     # What the run spent besides training steps, as a fraction of them (README, Benchmarks)
     summary["overhead"] = (spent["checkpoints"] + spent["per_image"]) / max(spent["training"], 1e-9)
     summary["run_dir"] = str(run_dir)
