@@ -14,6 +14,7 @@ import xarray as xr
 from growsim.cli import main
 from growsim.errors import SpecError
 from growsim.spec import load_spec, parse_spec
+from growsim.train.trainer import Trainer
 from tests.conftest import TINY_SPEC
 
 SHORT = ["--set", "training.iterations=20", "--set", "record.every=10"]
@@ -49,6 +50,52 @@ def test_test_every_evaluates_the_test_sets_at_those_checkpoints_and_the_last(ti
     assert tested == [True, False, True, False, True, True]
     assert (np.isfinite(trajectory.expected_steps.values) == tested).all()
     assert np.isfinite(trajectory.validation_expected_steps.values).all()
+
+
+def test_occluded_levels_are_validated_every_nth_checkpoint_and_compaction_waits_for_them(
+    tiny_spec, tmp_path, monkeypatch
+):
+    attempts = []  # (checkpoint, levels validated) of every compaction attempt
+    original = Trainer._compact
+
+    def spy(self, region, validation):
+        attempts.append((self.checkpoints_written, len(validation.step_probs)))
+        return original(self, region, validation)
+
+    monkeypatch.setattr(Trainer, "_compact", spy)
+    extra = ["--set", "record.occluded_every=2", "--set", "training.iterations=500"]
+    assert run(tiny_spec, tmp_path, *extra, "--set", "record.validation_size=7") == 0
+    trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
+    occluded = np.isfinite(trajectory.validation_accuracy_by_occlusion.values[:, 1]).tolist()
+    assert occluded == [True, False, True, False, True, True]  # every 2nd and the last
+    assert np.isfinite(trajectory.validation_expected_steps_by_occlusion.values[:, 1]).tolist() == occluded
+    clean = trajectory.validation_accuracy.values
+    assert np.isfinite(clean).all()
+    # checkpoints validate on the first 7 images of a level, the last one on all 60
+    assert np.allclose(clean[:-1] * 7, np.round(clean[:-1] * 7), atol=1e-4)
+    assert not np.isclose(clean[-1] * 7, np.round(clean[-1] * 7), atol=1e-4)
+    assert np.isclose(clean[-1] * 60, np.round(clean[-1] * 60), atol=1e-3)
+    assert attempts and all(n % 2 == 0 and levels == 2 for n, levels in attempts)
+
+
+def test_the_test_sets_get_one_pass_for_the_final_metrics_and_the_speed_accuracy_curve(
+    tiny_spec, tmp_path, monkeypatch
+):
+    import growsim.train.trainer as trainer_module
+
+    passes = []
+    original = trainer_module.predict_sets_at
+
+    def counted(model, sets, normalise, thresholds):
+        passes.append(thresholds)
+        return original(model, sets, normalise, thresholds)
+
+    monkeypatch.setattr(trainer_module, "predict_sets_at", counted)
+    assert run(tiny_spec, tmp_path, *SHORT) == 0
+    assert len(passes) == 1 and set(passes[0]) == {0.0, 0.02, 0.05, 0.1, 0.2, 0.5}
+    per_image = xr.open_zarr(tmp_path / "tiny" / "per_image.zarr")
+    exact = per_image.exit_accuracy.sel(exit_threshold=0.0).values
+    assert np.allclose(exact, per_image.correct.mean("image").values)
 
 
 def test_run_writes_a_trajectory_that_xarray_opens(tiny_spec, tmp_path, capsys):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "growsim"
-STAGES = ["spec", "data", "model", "train", "record", "runs", "analysis", "sweep", "cli"]
+STAGES = ["spec", "data", "model", "train", "record", "runs", "analysis", "sweep", "reproduce", "cli"]
 SHARED = {"errors", "files", "locks", "faults", "stopping"}  # helpers any stage may use
 MODULES = sorted(PACKAGE.rglob("*.py"))
 

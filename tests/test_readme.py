@@ -128,3 +128,16 @@ def test_benchmark_options_parse_and_render_a_saved_run(tmp_path, capsys):
     saved.write_text(json.dumps({"machine": {}, "rows": [row]}))
     assert benchmarks_main(["--render", str(saved)]) == 0
     assert "| m | 50.0% | t |  |" in capsys.readouterr().out
+
+
+def test_reproducing_the_paper_quotes_only_numbers_that_docs_results_md_holds():
+    """Every number in the README's "Reproducing the paper" comes from the results page
+    `growsim reproduce` wrote."""
+    section = README.split("\n## Reproducing the paper\n", 1)[1].split("\n## ", 1)[0]
+    results = (Path(__file__).parent.parent / "docs" / "results.md").read_text()
+    prose = re.sub(r"```.*?```", "", section, flags=re.DOTALL)  # commands, not results
+    prose = re.sub(r"\]\([^)]*\)|`[^`]*`", "", prose)  # links and code name files
+    numbers = re.findall(r"[-+]?\d+(?:\.\d+)?", prose)
+    assert len(numbers) > 20, "the section should quote the findings"
+    missing = [n for n in numbers if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", results)]
+    assert not missing, f"numbers in the README's 'Reproducing the paper' not in docs/results.md: {missing}"

@@ -103,7 +103,9 @@ def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
     figure.colorbar(mesh, cax=colour_axis, label="mean p_t (clean validation)")
     axes[3].plot(iteration, trajectory.train_accuracy.values, label="train (running)")
     for index, level in enumerate(trajectory.occlusion.values):
-        line, = axes[3].plot(iteration, _per_checkpoint(trajectory, "accuracy_by_occlusion").values[:, index],
+        validation = _per_checkpoint(trajectory, "accuracy_by_occlusion").values[:, index]
+        measured = np.isfinite(validation)  # occluded levels: at every record.occluded_every-th
+        line, = axes[3].plot(iteration[measured], validation[measured], marker="." if index else None,
                              label=f"validation, {level:.0%} occluded")  # fmt: skip
         tested = np.isfinite(trajectory.accuracy_by_occlusion.values[:, index])
         axes[3].plot(iteration[tested], trajectory.accuracy_by_occlusion.values[tested, index],

@@ -1,4 +1,4 @@
-"""Command line: ``growsim run|sweep|report|validate|schema|topology|predict``.
+"""Command line: ``growsim run|sweep|reproduce|report|validate|schema|topology|predict``.
 
 Errors a user can cause print one paragraph and exit 2 (``--debug``: the traceback). Each
 subcommand's parser is built by its own small function; the heavy modules (torch) are
@@ -14,6 +14,7 @@ import sys
 from growsim import __version__
 from growsim.cli.inspection import add_predict, add_report, add_schema, add_topology, add_validate
 from growsim.cli.parsing import HelpFormatter
+from growsim.cli.reproduction import add_reproduce
 from growsim.cli.signals import discard_stdout
 from growsim.cli.training import add_run, add_sweep
 from growsim.errors import GrowsimError
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.set_defaults(after_interrupt="")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_command in (add_run, add_sweep, add_report, add_validate, add_schema, add_topology,
+    for add_command in (add_run, add_sweep, add_reproduce, add_report, add_validate, add_schema, add_topology,
                         add_predict):  # fmt: skip
         add_command(commands)
     return parser

@@ -78,12 +78,33 @@ def cached_arrays(
     return arrays
 
 
+def cached_by_key(key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``compute()``'s arrays, from the user cache directory when an entry named by ``key`` (a
+    digest of everything they depend on) is there, else computed and written there (not
+    written, silently, where the directory is not writable)."""
+    directory = _user_cache_directory()
+    name = f"{key}.npz"
+    if (directory / name).exists():
+        arrays = _read(directory / name)
+        if arrays is not None:
+            return arrays
+    arrays = compute()
+    _write(directory, name, arrays)
+    return arrays
+
+
+def _user_cache_directory() -> Path:
+    """``GROWSIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/growsim`` or ``~/.cache/growsim``."""
+    if os.environ.get("GROWSIM_CACHE_DIR"):
+        return Path(os.environ["GROWSIM_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "growsim"
+
+
 def _cache_directories(root: Path) -> list[Path]:
     """Where entries may live, in order of preference."""
     if os.environ.get("GROWSIM_CACHE_DIR"):
         return [Path(os.environ["GROWSIM_CACHE_DIR"])]
-    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "growsim"
-    return [root / CACHE_FOLDER, user]
+    return [root / CACHE_FOLDER, _user_cache_directory()]
 
 
 def _read(entry: Path) -> dict[str, np.ndarray] | None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from growsim.model.lattice import Box
-from growsim.spec import GrowthConfig
+from growsim.model.lattice import Box, LatticeNetwork
+from growsim.spec import GrowthConfig, Spec
 
 
 @dataclass
@@ -65,3 +66,20 @@ def grown_box(
     if region.last_step_mass > time_threshold:
         steps = min(max_box.steps, box.steps + growth.steps)
     return Box(layers=layers, channels=channels, steps=steps)
+
+
+def initial_network(spec: Spec, in_channels: int, classes: int) -> LatticeNetwork:
+    """The network a run starts from: the spec's initial box, seeded by ``training.seed``."""
+    lattice = spec.lattice
+    return LatticeNetwork(
+        Box(lattice.layers.initial, lattice.channels.initial, lattice.steps.initial),
+        in_channels=in_channels,
+        classes=classes,
+        kernel_size=lattice.kernel_size,
+        input_stride=lattice.input_stride,
+        connections=tuple(lattice.connections),
+        time_mode=spec.time_selection,
+        generator=torch.Generator().manual_seed(spec.training.seed),
+        readout_grid=lattice.readout_grid,
+        halting_reads_confidence=lattice.halting_reads_confidence,
+    )

@@ -11,12 +11,14 @@ curve over exit thresholds (growsim.record.speed_accuracy).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
 
+from growsim.data.array_cache import cached_by_key
 from growsim.data.datasets import occlude_at_training_levels
 from growsim.files import write_zarr_atomically
 from growsim.record.reference import fit_logistic_regression, true_class_probability
@@ -24,6 +26,7 @@ from growsim.record.speed_accuracy import speed_accuracy
 from growsim.train.trainer import Trainer
 
 PER_IMAGE_NAME = "per_image.zarr"
+REFERENCE_FIT = "logistic-l2-1e-3-lbfgs-100-float32"  # names the fit in its cache key
 IMAGE_ID_MEANING = (
     "the image in its source: index in the test file (IDX, arrays without ids), "
     "path relative to test/ (folders), or the id the arrays give"
@@ -92,9 +95,19 @@ def _reference_confidence(trainer: Trainer) -> np.ndarray:
     occluded = occlude_at_training_levels(images, trainer.spec.data.occlusion, generator)
     if occluded is not images:
         images, labels = torch.cat([images, occluded]), torch.cat([labels, labels])
-    weight, bias = fit_logistic_regression(
-        trainer.data.normalise(images), labels, len(trainer.dataset.class_names)
-    )
+    inputs, classes = trainer.data.normalise(images), len(trainer.dataset.class_names)
+    digest = hashlib.sha256(f"{REFERENCE_FIT}:{classes}".encode())
+    for tensor in (inputs, labels):
+        digest.update(tensor.contiguous().numpy().tobytes())
+
+    def fit() -> dict[str, np.ndarray]:
+        weight, bias = fit_logistic_regression(inputs, labels, classes)
+        return {"weight": weight.numpy(), "bias": bias.numpy()}
+
+    # The fit depends only on these images and labels: the runs of a sweep or of several
+    # seeds on the same data share it (growsim.data.array_cache, user cache directory).
+    fitted = cached_by_key(f"reference-{digest.hexdigest()[:40]}", fit)
+    weight, bias = torch.from_numpy(fitted["weight"]), torch.from_numpy(fitted["bias"])
     test_labels = trainer.data.test_labels.cpu()
     return np.stack(
         [

@@ -197,8 +197,13 @@ class TrajectoryWriter:
             if not (self.path / ".zmetadata").exists():
                 iteration, values = checkpoints[0]
                 dataset = checkpoint_dataset(self.layout, iteration, values, self.attrs)
-                encoding = {name: {"chunks": (1,) + dataset[name].shape[1:]} for name in SCHEMA}
-                encoding["iteration"] = {"chunks": (1,)}
+                # A row per chunk, uncompressed: rows are a few KiB, and compressing ~40
+                # small chunks at every write cost more than the disk it saved.
+                encoding = {
+                    name: {"chunks": (1,) + dataset[name].shape[1:], "compressors": None}
+                    for name in SCHEMA
+                }
+                encoding["iteration"] = {"chunks": (1,), "compressors": None}
                 dataset.to_zarr(
                     self.path, mode="w", encoding=encoding, consolidated=False, zarr_format=2
                 )

@@ -240,6 +240,15 @@ class RecordConfig:
     """How often the trajectory gets a checkpoint, and on how many test images."""
 
     every: Integer = Field(50, ge=1, description="training iterations between checkpoints")
+    occluded_every: Integer = Field(1, ge=1, description=(
+        "the clean validation set is evaluated at every checkpoint (growth decides on it); "
+        "the occluded ones at every occluded_every-th checkpoint (counting from the first) "
+        "and at the last, NaN in between. Compaction reads every level, so it is tried at "
+        "those checkpoints only (not at the last, where nothing changes the model): a value "
+        "above 1 can change when a run compacts, and so its later growth"))  # fmt: skip
+    validation_size: Integer | None = Field(None, ge=1, description=(
+        "images per level a checkpoint validates on (the first of the validation split, the "
+        "same at every checkpoint); the last checkpoint validates on all (None: all always)"))  # fmt: skip
     eval_size: Integer | None = Field(None, ge=1)
     test_every: Integer = Field(0, ge=0, description=(
         "the validation sets are evaluated at every checkpoint (growth decides on them); the "

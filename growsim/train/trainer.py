@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -19,11 +20,10 @@ import numpy as np
 import torch
 
 from growsim.data.datasets import Dataset, load_dataset
-from growsim.errors import RunError
 from growsim.faults import crash_point
 from growsim.model import costs, memory
 from growsim.model.compaction import plan_compaction
-from growsim.model.growth import ActiveRegion, active_region, grown_box
+from growsim.model.growth import ActiveRegion, active_region, grown_box, initial_network
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.model.objective import loss_terms
 from growsim.model.proximal import adam_second_moments, apply_pressure, pressure_learning_rate
@@ -37,7 +37,17 @@ from growsim.train.checkpoint_state import (
     checkpoint_summary,
     progress_text,
 )
-from growsim.train.evaluation import EvalResult, evaluation_result, not_evaluated, predict_sets
+from growsim.train.evaluation import (
+    EXIT_THRESHOLDS,
+    EvalResult,
+    PredictionCache,
+    evaluation_result,
+    first_levels_result,
+    not_evaluated,
+    predict_sets,
+    predict_sets_at,
+)
+from growsim.train.numerics import check_losses, check_magnitudes
 from growsim.train.run_data import (
     RunData,
     batches_per_epoch,
@@ -75,12 +85,12 @@ class Trainer:
     _segment_started: float | None = field(init=False, default=None)
     # Training accuracy over the last checkpoint's interval (summary of a resumed, finished run)
     _last_train_accuracy: float = field(init=False, default=math.nan)
-    # The test-set predictions of the model as it was at (iteration, model version, exit
-    # threshold): the final checkpoint's pass is reused by per_image instead of being
+    # The test-set predictions of the model as it was at (iteration, model version), per exit
+    # threshold: the final checkpoint's pass is reused by per_image instead of being
     # computed again. Code that changes trainer.model's weights by hand must bump
     # _model_version (every change growsim makes does).
     _model_version: int = field(init=False, default=0)
-    _test_predictions: tuple | None = field(init=False, default=None)
+    _test_predictions: PredictionCache = field(init=False, default_factory=PredictionCache)
 
     def __post_init__(self) -> None:
         spec = self.spec
@@ -95,17 +105,8 @@ class Trainer:
         map_size = math.ceil(self.data.train_images.shape[-1] / lattice.input_stride)
         needed = memory.training_bytes(spec, map_size, len(self.dataset.class_names))
         memory.check_fits(spec, needed, memory.available_bytes(self.device))
-        self.model = LatticeNetwork(
-            Box(lattice.layers.initial, lattice.channels.initial, lattice.steps.initial),
-            in_channels=self.data.train_images.shape[1],
-            classes=len(self.dataset.class_names),
-            kernel_size=lattice.kernel_size,
-            input_stride=lattice.input_stride,
-            connections=tuple(lattice.connections),
-            time_mode=spec.time_selection,
-            generator=torch.Generator().manual_seed(spec.training.seed),
-            readout_grid=lattice.readout_grid,
-            halting_reads_confidence=lattice.halting_reads_confidence,
+        self.model = initial_network(
+            spec, self.data.train_images.shape[1], len(self.dataset.class_names)
         ).to(self.device)
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()
@@ -128,14 +129,12 @@ class Trainer:
 
     @property
     def eval_levels(self) -> tuple[float, ...]:
-        """The occlusion levels evaluated at every checkpoint (0.0 first)."""
+        """The occlusion levels evaluated (0.0 first)."""
         return self.data.eval_levels
 
     def _total_iterations(self) -> int:
         training = self.spec.training
-        if training.iterations is not None:
-            return training.iterations
-        return max(1, round(training.epochs * self.batches_per_epoch))
+        return training.iterations or max(1, round(training.epochs * self.batches_per_epoch))
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         time_ids = {id(p) for p in self.model.time_parameters()}
@@ -191,14 +190,7 @@ class Trainer:
                 config.breadth.exponent, config.depth.exponent,
             )  # fmt: skip
         values = torch.stack([total.detach(), task.detach(), time_.detach()]).tolist()
-        if not all(math.isfinite(v) for v in values):
-            names = ("total loss", "task loss", "time cost")
-            bad = [n for n, v in zip(names, values) if not math.isfinite(v)]
-            raise RunError(
-                f"numerical fault at iteration {iteration + 1}: {', '.join(bad)} became "
-                f"non-finite ({values}). The trajectory holds every checkpoint up to the last "
-                f"good one ({self.checkpoints_written}). Lower training.lr or the cost weights."
-            )
+        check_losses(values, iteration, self.checkpoints_written)
         running = self.running
         running.batches += 1
         running.total_loss += values[0]
@@ -257,43 +249,54 @@ class Trainer:
         return self.earlier_seconds + running
 
     def predict_test_sets(self) -> list[Prediction]:
-        """The model's predictions on the fixed test set of every occlusion level, in order
-        (computed once per model state)."""
+        """The model's predictions on the fixed test set of every occlusion level, in order,
+        at ``record.exit_threshold`` (computed once per model state)."""
         threshold = self.spec.record.exit_threshold
-        key = (self.iteration, self._model_version, threshold)
-        if self._test_predictions is None or self._test_predictions[0] != key:
-            predictions = predict_sets(self.model, self.data.test_sets, self.data.normalise, threshold)
-            self._test_predictions = (key, predictions)
-        return self._test_predictions[1]
+        return self.test_predictions((threshold,))[threshold]
 
-    def evaluate(self, split: str = "test") -> EvalResult:
+    def test_predictions(self, thresholds: tuple[float, ...]) -> dict[float, list[Prediction]]:
+        """Per exit threshold, the predictions on every test set; the thresholds not yet
+        computed for this model state are computed in one pass."""
+        compute = partial(predict_sets_at, self.model, self.data.test_sets, self.data.normalise)
+        return self._test_predictions.at((self.iteration, self._model_version), thresholds, compute)
+
+    def evaluate(
+        self, split: str = "test", every_level: bool = True, size: int | None = None
+    ) -> EvalResult:
         """Accuracy and expected steps on the fixed ``test`` or ``validation`` sets of every
-        occlusion level."""
+        occlusion level (validation: the clean level only unless ``every_level``, the others
+        NaN; the first ``size`` images of each, or all)."""
         if split == "test":
             return evaluation_result(self.predict_test_sets(), self.data.test_labels)
         # Every step computed: growth and compaction decide on the exact distribution
         # (early exit would fold later steps' probability into the exit step).
-        predictions = predict_sets(self.model, self.data.validation_sets, self.data.normalise, 0.0)
-        return evaluation_result(predictions, self.data.validation_labels)
+        sets = self.data.validation_sets if every_level else self.data.validation_sets[:1]
+        predictions = predict_sets(self.model, [s[:size] for s in sets], self.data.normalise, 0.0)
+        labels = self.data.validation_labels[:size]
+        return first_levels_result(predictions, labels, len(self.eval_levels))
 
     def checkpoint(self, grow: bool, final: bool = False) -> dict:
         """Grow if the active region reaches the box edge, evaluate, record, save.
 
         The test sets are evaluated at the ``final`` checkpoint and at every
         ``record.test_every``-th one; in between, the test metrics are recorded as NaN."""
-        old_box = self.model.box
-        magnitudes, validation, region = self._measure()
-        if grow:  # decided on the validation split only
+        old_box, record = self.model.box, self.spec.record
+        every_level = final or self.checkpoints_written % record.occluded_every == 0
+        size = None if final else record.validation_size
+        measure = partial(self._measure, every_level, size)
+        magnitudes, validation, region = measure()
+        if grow:  # decided on the validation split only (growth on its clean level)
             new_box = grown_box(
                 old_box, region, self.spec.growth, self.max_box, self.spec.active.time_threshold
             )
             if new_box != old_box:
                 self._grow(new_box)
-                magnitudes, validation, region = self._measure()
-            elif self.spec.compaction.enabled and self._compact(region, validation):
-                magnitudes, validation, region = self._measure()
-        every = self.spec.record.test_every
-        due = final or (every > 0 and self.checkpoints_written % every == 0)
+                magnitudes, validation, region = measure()
+            elif every_level and self.spec.compaction.enabled and self._compact(region, validation):
+                magnitudes, validation, region = measure()  # (it reads every level)
+        due = final or (record.test_every > 0 and self.checkpoints_written % record.test_every == 0)
+        if final:  # the speed-accuracy curve's thresholds in the same pass (per_image reads them)
+            self.test_predictions((record.exit_threshold, *EXIT_THRESHOLDS))
         evaluation = (  # reported, never decided on
             self.evaluate("test") if due else not_evaluated(len(self.eval_levels), self.model.box.steps)
         )
@@ -325,17 +328,14 @@ class Trainer:
             self._last_train_accuracy, self.eval_levels,
         )  # fmt: skip
 
-    def _measure(self) -> tuple[np.ndarray, EvalResult, ActiveRegion]:
-        """Channel magnitudes, validation-set evaluation and active region of the model."""
+    def _measure(
+        self, every_level: bool = True, size: int | None = None
+    ) -> tuple[np.ndarray, EvalResult, ActiveRegion]:
+        """Channel magnitudes, validation-set evaluation (``evaluate``'s ``every_level`` and
+        ``size``) and active region of the model."""
         magnitudes = costs.channel_magnitudes(self.model.incoming_weights()).detach().cpu().numpy()
-        if not np.isfinite(magnitudes).all():
-            layer = int(np.argwhere(~np.isfinite(magnitudes))[0][0])
-            raise RunError(
-                f"numerical fault at iteration {self.iteration}: the weights into layer {layer} "
-                f"became non-finite. The trajectory holds every checkpoint up to the last good "
-                f"one ({self.checkpoints_written}). Lower training.lr or the cost weights."
-            )
-        validation = self.evaluate("validation")
+        check_magnitudes(magnitudes, self.iteration, self.checkpoints_written)
+        validation = self.evaluate("validation", every_level, size)
         region = active_region(
             magnitudes, validation.time_distribution, self.spec.active.channel_threshold
         )
