@@ -7,11 +7,25 @@ import numpy as np
 import pytest
 import yaml
 
-from growsim.analysis.reproduction import RunRecord, substitution_pairs, summarise_settings
-from growsim.analysis.statistics import increases_by_level
+from growsim.analysis.reproduction import (
+    RunRecord,
+    complexity_finding,
+    substitution_pairs,
+    summarise_settings,
+    tradeoff_finding,
+)
+from growsim.analysis.reproduction_time import RunTime, difficulty_correlations, difficulty_summary
+from growsim.analysis.statistics import MeanInterval, increases_by_level
 from growsim.analysis.surface import fit_surface
 from growsim.cli import main
 from growsim.reproduce import experiments as design
+from growsim.reproduce.page import (
+    difficulty_direction,
+    growth_verdict,
+    occlusion_verdict,
+    tradeoff_verdict,
+)
+from growsim.reproduce.runner import learned
 
 TINY_BASE = """
 name: reproduce
@@ -99,6 +113,9 @@ def test_a_quadratic_surface_recovers_known_substitution_rates():
     at = np.array([1.0, 1.0, 1.0])
     assert np.allclose(surface.gradient(at), [0.08, 0.05, 0.04])  # by hand at (1, 1, 1)
     assert surface.substitution(at, 0, 1) == pytest.approx(-0.08 / 0.05)
+    # at a point whose coordinates differ, so that x_i and x_j cannot stand in for each other
+    assert np.allclose(surface.gradient(np.array([1.0, 2.0, 0.5])), [0.09, 0.05, 0.01])
+    assert surface.substitution(np.array([1.0, 2.0, 0.5]), 2, 0) == pytest.approx(-0.01 / 0.09)
     with pytest.raises(ValueError, match="at least 10 runs"):
         fit_surface(x[:9], accuracy[:9])
     x[:, 1] = 3.0  # every run kept 3 layers: depth's terms are left out, its rates undefined
@@ -112,9 +129,81 @@ def test_occlusion_increases_resample_images_and_are_holm_adjusted():
     clean = rng.normal(2.0, 0.3, 400)
     steps = np.stack([clean, clean + 0.1 + rng.normal(0, 0.05, 400), clean + rng.normal(0, 0.05, 400)])
     rise, flat = increases_by_level(steps, [0.0, 0.3, 0.6], resamples=500)
+    assert (rise.level, flat.level) == (0.3, 0.6)  # each occluded level against clean
     assert rise.low > 0.09 and rise.high < 0.11 and rise.p_holm < 1e-6
-    assert flat.low < 0 < flat.high and flat.p_holm >= flat.p_value  # Holm never lowers a p
+    assert flat.low < 0 < flat.high
+    # Holm over the two levels: the smaller p doubled, the larger kept (never below it)
+    assert rise.p_holm == pytest.approx(2 * rise.p_value)
+    assert flat.p_holm == pytest.approx(max(flat.p_value, 2 * rise.p_value))
     assert rise.images == flat.images == 400
+
+
+def test_an_occlusion_interval_is_that_of_the_mean_paired_difference_over_images():
+    # clean steps vary much more over images (std 0.5) than the lift occlusion adds (std
+    # 0.4): resampling clean and occluded images apart would about double the interval
+    rng = np.random.default_rng(2)
+    clean = rng.normal(2.0, 0.5, 300)
+    lifts = rng.normal(0.2, 0.4, 300)
+    steps = np.stack([clean, clean + lifts, clean + lifts])
+    first, _ = increases_by_level(steps, [0.0, 0.3, 0.6], resamples=2000)
+    standard_error = lifts.std(ddof=1) / np.sqrt(300)
+    assert first.high - first.low == pytest.approx(2 * 1.96 * standard_error, rel=0.15)
+
+
+def _record(setting, seed, validation, width=8.0, depth=2.0, steps=2.0):
+    return RunRecord(f"{setting}-{seed}", None, setting, seed, validation, validation, width, depth, steps)
+
+
+def test_complexity_correlations_are_taken_per_seed_and_count_a_constant_resource():
+    records = [
+        _record((classes, noise), seed, 0.9, width=4.0 + classes + seed, depth=2.0, steps=3.0 - 0.1 * classes)
+        for seed in range(3) for classes in (2, 5, 10) for noise in (0.0, 0.3)
+    ]  # fmt: skip
+    found = complexity_finding(records, ["data.classes", "data.noise"])
+    width = found.correlations[("data.classes", "width")]
+    assert width.n == 3 and width.mean == pytest.approx(1.0) and width.high <= 1.0
+    assert found.correlations[("data.classes", "steps")].mean == pytest.approx(-1.0)
+    assert found.correlations[("data.noise", "width")].mean == pytest.approx(0.0)  # noise-blind
+    assert found.undefined[("data.classes", "depth")] == 3  # depth constant in every seed
+    assert ("data.classes", "depth") not in found.correlations
+    pooled = found.pooled[("data.classes", "width")]  # every run, bootstrap over runs
+    assert pooled.n == 18 and 0.8 < pooled.rho < 1 and pooled.low > 0.5
+    assert ("data.classes", "depth") not in found.pooled
+    assert found.runs == 18 and found.seeds == 3
+
+
+def test_a_run_whose_steps_never_vary_is_left_out_of_the_difficulty_summary():
+    def run_time(seed, rho):
+        return RunTime(_record((0,), seed, 0.8), np.array([0.0]), [], 0.0, rho, 100)
+
+    summary = difficulty_summary([run_time(0, 0.3), run_time(0, np.nan), run_time(1, 0.35), run_time(2, 0.32)])
+    assert summary.undefined == 1 and summary.runs == 4 and summary.positive == 3
+    assert summary.rho.mean == pytest.approx((0.3 + 0.35 + 0.32) / 3) and summary.rho.n == 3
+
+
+def test_the_pooled_difficulty_correlation_resamples_whole_images(tmp_path):
+    import xarray as xr
+
+    rng = np.random.default_rng(3)
+    miss = rng.uniform(0, 1, (3, 200))
+    steps = 1 + miss + rng.normal(0, 0.2, (3, 200))
+    run_dir = tmp_path / "run"
+    xr.Dataset({"expected_steps": (("occlusion", "image"), steps),
+                "reference_confidence": (("occlusion", "image"), 1 - miss)},
+               coords={"occlusion": [0.0, 0.3, 0.6]}).to_zarr(run_dir / "per_image.zarr")  # fmt: skip
+    record = RunRecord("r", run_dir, (0,), 0, 0.8, 0.8, 8.0, 2.0, 2.0)
+    clean, pooled = difficulty_correlations(record, resamples=200)
+    assert clean.n == 200 and clean.clusters is None
+    assert pooled.n == 600 and pooled.clusters == 200
+    assert clean.low < clean.rho < clean.high and pooled.rho > 0.5
+
+
+def test_a_complexity_setting_learned_only_when_clearly_above_chance():
+    def setting(classes, validation):
+        return summarise_settings([_record((classes, 0.0), s, validation + 0.001 * s) for s in range(3)])[0]
+
+    assert not learned(setting(2, 0.52)) and learned(setting(2, 0.56))
+    assert not learned(setting(10, 0.14)) and learned(setting(10, 0.2))
 
 
 def test_pairs_need_agreeing_accuracy_and_clearly_different_mixes():
@@ -129,5 +218,63 @@ def test_pairs_need_agreeing_accuracy_and_clearly_different_mixes():
     assert [(p.first.setting, p.second.setting, p.first_more, p.second_more) for p in pairs] == [
         ((1,), (2,), (0,), (2,))
     ]
-    close = runs((4,), 0.83, width=6, steps=3.5)  # agreeing intervals, but 3 points apart
-    assert substitution_pairs(summarise_settings(wide + close)) == []
+    def spread(setting, accuracy, step):  # validation accuracy accuracy, +step, +2 step
+        return [RunRecord(f"{setting}-{s}", None, setting, s, accuracy + step * s, accuracy, 6.0 + 0.1 * s,
+                          2.0, 3.5 + 0.01 * s) for s in range(3)]  # fmt: skip
+
+    # overlapping intervals (wide spread over seeds), but the means 4.8 points apart
+    assert substitution_pairs(summarise_settings(wide + spread((4,), 0.83, 0.02))) == []
+    # means 1.4 points apart, but intervals that do not overlap
+    assert substitution_pairs(summarise_settings(wide + spread((5,), 0.815, 0.0005))) == []
+    # a setting left with one seed has no interval to be clearly apart from
+    assert substitution_pairs(summarise_settings(wide + slow[:1])) == []
+    assert len(substitution_pairs(summarise_settings(wide + slow[:2]))) == 1
+
+
+def _interval(mean, low, high, n=3):
+    return MeanInterval(mean, low, high, n, 0.95)
+
+
+def test_verdicts_follow_the_intervals_and_one_seed_decides_nothing():
+    assert growth_verdict(_interval(0.8, 0.5, 1.0)) == "grows with"
+    assert growth_verdict(_interval(-0.8, -1.0, -0.5)) == "falls (the opposite) with"
+    assert growth_verdict(_interval(0.3, -0.2, 0.8)) == "does not clearly grow with"
+    assert growth_verdict(_interval(0.8, 0.8, 0.8, n=1)).startswith("is not decided")
+    assert growth_verdict(None) == "did not vary with"
+    # three seeds agreeing on a weak rho make a point interval: the pooled runs must agree
+    from growsim.analysis.statistics import Correlation
+
+    weak = Correlation(0.1, -0.4, 0.55, 18, 0.95)
+    assert growth_verdict(_interval(0.1, 0.1, 0.1), weak) == "does not clearly grow with"
+    assert growth_verdict(_interval(0.6, 0.6, 0.6), Correlation(0.6, 0.2, 0.85, 18, 0.95)) == "grows with"
+    assert difficulty_direction(_interval(0.3, 0.1, 0.5)).startswith("rises")
+    assert "opposite" in difficulty_direction(_interval(-0.3, -0.5, -0.1))
+    assert difficulty_direction(_interval(0.3, 0.3, 0.3, n=1)).startswith("is not decided")
+
+    from growsim.analysis.reproduction_time import WeightEffect
+
+    def effect(weight, low, high, n=3):
+        return WeightEffect(weight, 0.6, _interval((low + high) / 2, low, high, n), 0, 9)
+
+    text = occlusion_verdict([effect(0.01, 0.1, 0.3), effect(0.05, -0.1, 0.2), effect(0.2, -0.4, -0.1)], "d")
+    assert "holds across seeds at time weights 0.01 of 0.01, 0.05, 0.2" in text
+    assert "At 0.2 occluded images get clearly fewer steps" in text
+    assert "does not hold" in occlusion_verdict([effect(0.05, -0.1, 0.2)], "d")
+    assert occlusion_verdict([effect(0.05, 0.1, 0.3, n=1)], "d").startswith("**Not decided")
+
+
+def test_the_tradeoff_verdict_needs_two_seeds_and_names_clear_substitutes():
+    rng = np.random.default_rng(4)
+    records = []
+    for seed in range(3):
+        for k in range(12):
+            width, steps = rng.uniform(6, 16), rng.uniform(1, 4)
+            accuracy = 0.3 + 0.02 * width + 0.05 * steps + rng.normal(0, 0.002)
+            records.append(_record((k,), seed, accuracy, width=width, depth=2.0 + k % 2, steps=steps))
+    finding = tradeoff_finding(records)
+    rate = finding.substitution_rates[(0, 2)]  # width -> steps: -0.02 / 0.05
+    assert rate.n == 3 and rate.low < -0.4 < rate.high < 0
+    text = tradeoff_verdict(finding, "d")
+    assert "width and steps substitute" in text
+    one_seed = tradeoff_finding([r for r in records if r.seed == 0])
+    assert tradeoff_verdict(one_seed, "d").startswith("**Not decided")

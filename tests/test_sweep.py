@@ -135,8 +135,17 @@ def test_two_member_sweep_through_the_cli_then_report(tmp_path, capsys):
     assert [m["status"] for m in status["members"]] == ["finished", "finished"]
 
     capsys.readouterr()
+    written = os.readlink(out / "tinysweep" / "sweep.zarr")
     assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 0
     assert capsys.readouterr().out.count("skipped") == 2  # a rerun skips finished members
+    assert os.readlink(out / "tinysweep" / "sweep.zarr") == written  # and leaves the store
+    # a store that lacks a finished member (a combine cut short) is written again
+    first = str(combined.run.values[0])
+    combine_trajectories(out / "tinysweep", [(first, out / "tinysweep" / first, {})],
+                         ["costs.breadth.weight"], dict(combined.attrs))  # fmt: skip
+    assert xr.open_zarr(out / "tinysweep" / "sweep.zarr").sizes["run"] == 1
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 0
+    assert xr.open_zarr(out / "tinysweep" / "sweep.zarr").run.values.tolist() == combined.run.values.tolist()
 
     assert main(["report", str(out / "tinysweep")]) == 0
     report = out / "tinysweep" / "report"

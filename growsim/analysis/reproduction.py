@@ -3,8 +3,9 @@ accuracies each run ended with (its ``summary.json``), grouped by setting.
 
 Resources are measured as the paper counts them: width is the mean number of active
 channels over the active layers, depth the number of active layers (not a proxy), time the
-expected number of steps on the clean test images. Choices (the runs compared as being of
-equal accuracy, the fitted surface) use validation accuracy; test accuracy is reported.
+expected number of steps on the clean validation images (all of them, at the final
+checkpoint). Choices (the runs compared as being of equal accuracy, the fitted surface) read
+the validation split only; test accuracy is reported.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from growsim.analysis.statistics import MeanInterval, mean_interval, spearman
+from growsim.analysis.statistics import (
+    Correlation,
+    MeanInterval,
+    bootstrap_spearman,
+    mean_interval,
+    spearman,
+)
 from growsim.analysis.surface import PAIRS, RESOURCES, QuadraticSurface, fit_surface
 
 SEED_KEY = "training.seed"
 COEFFICIENTS = 10  # of the quadratic surface: a fit needs at least as many runs
 EQUAL_ACCURACY = 0.02  # validation accuracies this close (and with overlapping intervals) agree
+POOLED_RESAMPLES = 2000  # bootstrap resamples of the runs for finding 2's pooled correlation
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ def load_runs(sweep_dir: Path, keys: list[str]) -> list[RunRecord]:
             member["name"], run_dir, tuple(member["overrides"].get(k) for k in keys),
             int(member["overrides"].get(SEED_KEY, 0)), summary["validation_accuracy"],
             summary["test_accuracy"], float(np.mean(active)) if active else 0.0,
-            float(summary["depth"]), summary["expected_steps"],
+            float(summary["depth"]), summary["validation_expected_steps"],
         ))  # fmt: skip
     return records
 
@@ -156,9 +164,10 @@ def tradeoff_finding(records: list[RunRecord]) -> TradeoffFinding:
 def substitution_pairs(settings: list[SettingSummary], tolerance: float = EQUAL_ACCURACY) -> list[Substitution]:
     """Pairs of settings of agreeing validation accuracy (means within ``tolerance`` and
     intervals across seeds that overlap) where each uses clearly more of some resource than
-    the other (intervals across seeds that do not overlap), largest trades first."""
+    the other (intervals across seeds that do not overlap), largest trades first. Only
+    settings with two seeds or more take part: one run has no interval to be clear of."""
     found = []
-    for a, b in combinations(settings, 2):
+    for a, b in combinations([s for s in settings if s.validation.n >= 2], 2):
         if abs(a.validation.mean - b.validation.mean) > tolerance or not _overlap(a.validation, b.validation):
             continue
         a_more = tuple(k for k in range(3) if a.resources[k].low > b.resources[k].high)
@@ -187,7 +196,10 @@ def _trade_size(pair: Substitution) -> float:
 @dataclass
 class ComplexityFinding:
     """Finding 2 on one dataset: Spearman of each resource against each difficulty knob,
-    per seed over the settings, with the mean and t interval across seeds."""
+    per seed over the settings, with the mean and t interval across seeds; and over every
+    run pooled, with a bootstrap interval over runs (three seeds can agree by chance on one
+    of the few values a rank correlation of six settings takes, which leaves the t interval
+    a point)."""
 
     knobs: list[str]
     correlations: dict[tuple[str, str], MeanInterval]  # (knob, resource) -> rho across seeds
@@ -195,13 +207,14 @@ class ComplexityFinding:
     settings: list[SettingSummary]
     runs: int
     seeds: int
+    pooled: dict[tuple[str, str], Correlation] = field(default_factory=dict)  # every run, bootstrap
 
 
 def complexity_finding(records: list[RunRecord], knobs: list[str]) -> ComplexityFinding:
     """How width, depth and steps follow each knob (a record's setting, in ``knobs``
     order), seed by seed."""
     seeds = sorted({r.seed for r in records})
-    correlations, undefined = {}, {}
+    correlations, undefined, pooled = {}, {}, {}
     for k, knob in enumerate(knobs):
         for index, resource in enumerate(RESOURCES):
             values = []
@@ -215,5 +228,9 @@ def complexity_finding(records: list[RunRecord], knobs: list[str]) -> Complexity
             if finite:  # a correlation's interval ends at +-1
                 found = mean_interval(finite)
                 correlations[(knob, resource)] = replace(found, low=max(found.low, -1.0), high=min(found.high, 1.0))
+            knob_values = np.array([float(r.setting[k]) for r in records])
+            used = np.array([r.resources()[index] for r in records])
+            if np.ptp(used) > 0 and np.ptp(knob_values) > 0:
+                pooled[(knob, resource)] = bootstrap_spearman(knob_values, used, resamples=POOLED_RESAMPLES)
     return ComplexityFinding(knobs, correlations, undefined, summarise_settings(records),
-                             len(records), len(seeds))  # fmt: skip
+                             len(records), len(seeds), pooled)  # fmt: skip

@@ -92,16 +92,22 @@ class DifficultySummary:
     """Finding 4 over a group of runs: per seed, the mean over its runs of the Spearman
     correlation of clean steps with the reference's miss probability; across seeds."""
 
-    rho: MeanInterval
+    rho: MeanInterval | None  # None: no run had a defined rho
     positive: int  # runs with rho > 0
     runs: int
+    undefined: int = 0  # runs whose clean steps were the same for every image (rho undefined)
 
 
 def difficulty_summary(times: list[RunTime]) -> DifficultySummary:
-    """The correlation of model time with difficulty over ``times``' runs."""
-    seeds = sorted({t.record.seed for t in times})
-    per_seed = [np.mean([t.difficulty for t in times if t.record.seed == s]) for s in seeds]
-    return DifficultySummary(mean_interval(per_seed), sum(t.difficulty > 0 for t in times), len(times))
+    """The correlation of model time with difficulty over ``times``' runs; a run whose
+    steps did not vary over images (rho undefined) is left out and counted."""
+    defined = [t for t in times if np.isfinite(t.difficulty)]
+    seeds = sorted({t.record.seed for t in defined})
+    per_seed = [np.mean([t.difficulty for t in defined if t.record.seed == s]) for s in seeds]
+    return DifficultySummary(
+        mean_interval(per_seed) if per_seed else None, sum(t.difficulty > 0 for t in defined),
+        len(times), len(times) - len(defined),
+    )  # fmt: skip
 
 
 def difficulty_correlations(record: RunRecord, resamples: int = 1000) -> tuple[Correlation, Correlation]:

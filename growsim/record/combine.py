@@ -59,6 +59,16 @@ def combine_trajectories(
     return target
 
 
+def combined_store_holds(sweep_dir: Path, names: list[str], attrs: dict) -> bool:
+    """Whether ``sweep_dir/sweep.zarr`` already holds exactly the runs ``names``, in order,
+    with ``attrs`` (then writing it again would change nothing)."""
+    try:
+        with xr.open_zarr(Path(sweep_dir) / COMBINED_NAME, consolidated=True) as store:
+            return [str(n) for n in store["run"].values] == names and store.attrs == attrs
+    except (OSError, KeyError, ValueError):  # no store yet, or one that does not read
+        return False
+
+
 def combined_dataset(
     members: list[tuple[str, Path, dict[str, Any]]], swept_keys: list[str], attrs: dict
 ) -> xr.Dataset | None:

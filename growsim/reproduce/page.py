@@ -62,9 +62,12 @@ def _header(r: Reproduction) -> list[str]:
 
 def _finding1(r: Reproduction, figures: Path, shown: dict) -> list[str]:
     lines = ["", "## Finding 1: the three resources trade off at equal accuracy", ""]
+    design = ("a Latin square of 9 settings from the 3 x 3 x 3 grid" if r.quick else
+              "a 3 x 3 x 3 grid")  # fmt: skip
     lines += [
-        "A 3 x 3 x 3 grid of the breadth, depth and time weights; width is active channels "
-        "per active layer, depth active layers, time expected steps on clean test images. "
+        f"Runs over {design} of the breadth, depth and time weights; width is active channels "
+        "per active layer, depth active layers, time expected steps on the clean validation "
+        "images (the same split every decision reads). "
         "Validation accuracy is fitted as a quadratic in (width, depth, steps) with every "
         "pairwise interaction (10 coefficients, least squares). The marginal rate of "
         "substitution MRS(a -> b) = -(df/da)/(df/db) is the change in b that holds accuracy "
@@ -83,7 +86,8 @@ def _finding1(r: Reproduction, figures: Path, shown: dict) -> list[str]:
             for i, j in PAIRS:
                 rate = t.substitution_rates.get((i, j))
                 rate_text = (rate.text(digits=2, sign=True) if rate else
-                             "undefined (a resource did not vary over a seed's runs)")  # fmt: skip
+                             "undefined in every seed (a resource did not vary over the seed's "
+                             "runs, or its fit was rank-deficient)")  # fmt: skip
                 lines.append(f"  - MRS({RESOURCES[i]} -> {RESOURCES[j]}): {rate_text}")
         lines.append(f"- Settings that trade one resource for another at agreeing validation "
                      f"accuracy (means within {EQUAL_ACCURACY:g} and intervals across seeds that "
@@ -98,16 +102,27 @@ def _finding1(r: Reproduction, figures: Path, shown: dict) -> list[str]:
                     f"{_resources(pair.second, pair.first, pair.second_more)} | "
                     f"{pair.first.validation.text(digits=3)} | {pair.second.validation.text(digits=3)} |"
                 )  # fmt: skip
-        if t.seeds < 2:
-            verdict = f"**Not decided on {d.dataset}**: one seed gives no interval to tell a trade from chance."
-        elif t.pairs:
-            verdict = f"**Holds on {d.dataset}**: {len(t.pairs)} pairs of settings reach agreeing accuracy with clearly different mixes."
-        else:
-            verdict = f"**Does not hold on {d.dataset}**: no two settings agree in accuracy while using clearly different mixes."
-        lines += ["", verdict, "", _table_of_settings(t.settings)]
+        lines += ["", tradeoff_verdict(t, d.dataset), "", _table_of_settings(t.settings)]
         if d.dataset in shown.get("tradeoff", {}):
             lines += ["", f"![iso-accuracy contours, {d.dataset}]({figures / shown['tradeoff'][d.dataset]})"]
     return lines
+
+
+def tradeoff_verdict(t, dataset: str) -> str:
+    """Finding 1's verdict on ``dataset``: pairs of settings that trade at agreeing accuracy,
+    and substitution rates whose interval across seeds lies below 0 (more of one resource,
+    less of the other at equal accuracy)."""
+    if t.seeds < 2:
+        return f"**Not decided on {dataset}**: one seed gives no interval to tell a trade from chance."
+    substitutes = [f"{RESOURCES[i]} and {RESOURCES[j]}" for (i, j), rate in t.substitution_rates.items()
+                   if rate.n >= 2 and rate.high < 0]  # fmt: skip
+    rates = (f"the fitted surface has {', '.join(substitutes)} substitute (rate interval below 0)"
+             if substitutes else "no substitution rate of the fitted surface is clearly below 0")  # fmt: skip
+    if t.pairs:
+        return (f"**Holds on {dataset}**: {len(t.pairs)} pairs of settings reach agreeing accuracy "
+                f"with clearly different mixes, and {rates}.")  # fmt: skip
+    return (f"**Does not hold on {dataset}**: no two settings agree in accuracy while using clearly "
+            f"different mixes ({rates}).")  # fmt: skip
 
 
 def _fit_line(t) -> str:
@@ -116,7 +131,8 @@ def _fit_line(t) -> str:
     per_seed = ", ".join(f"{v:.2f}" for v in t.per_seed_r_squared) or "none (too few runs a seed)"
     constant = [name for name, varies in zip(RESOURCES, t.surface.varies) if not varies]
     notes = (f" {', '.join(constant)} did not vary and was left out." if constant else "") + (
-        "" if t.surface.full_rank else " The terms are not independent over these runs: the rates are not reported.")
+        "" if t.surface.full_rank else " The pooled fit's terms are not independent over these "
+        "runs; the rates below come from each seed's own fit, where that one's are.")  # fmt: skip
     return f"- Fit: R^2 {t.surface.r_squared:.2f} over all runs; per seed {per_seed}.{notes}"
 
 
@@ -138,10 +154,13 @@ def _table_of_settings(settings: list[SettingSummary]) -> str:
 
 def _finding2(r: Reproduction, figures: Path, shown: dict) -> list[str]:
     lines = ["", "## Finding 2: networks grow with task complexity", "",
-             "Two difficulty knobs: the number of classes (2, 5, 10) and Gaussian pixel noise "
-             "(std 0 or 0.3), at the middle weights of the grid. Spearman's rho of each resource "
-             "with each knob over a seed's settings, then the mean and interval across seeds. A "
-             "resource grows with a knob when the interval lies above 0."]  # fmt: skip
+             "Two difficulty knobs: the number of classes and Gaussian pixel noise (the values "
+             "in the table below), at the middle weights of the grid. Spearman's rho of each resource "
+             "with each knob over a seed's settings, then the mean and t interval across seeds "
+             "(per seed); and over every run pooled, with a bootstrap interval over runs (all "
+             "runs). A resource grows with a knob when both intervals lie above 0: a rank "
+             "correlation over six settings takes few values, and seeds that agree on one "
+             "leave the t interval a single point."]  # fmt: skip
     for d in r.datasets:
         c = d.complexity
         lines += ["", f"### {d.dataset}", "", f"Runs: {c.runs} ({len(c.settings)} settings x {c.seeds} seeds).", ""]
@@ -163,19 +182,36 @@ def _finding2(r: Reproduction, figures: Path, shown: dict) -> list[str]:
 
 
 def _correlation_table(c, dataset: str) -> list[str]:
-    lines = ["| knob | " + " | ".join(RESOURCES) + " |", "|---|---|---|---|"]
+    lines = ["| knob | " + " | ".join(f"{r}: per seed | {r}: all runs" for r in RESOURCES) + " |",
+             "|---|" + "---|---|" * len(RESOURCES)]  # fmt: skip
     verdicts = []
     for knob in c.knobs:
         cells = []
         for resource in RESOURCES:
-            rho = c.correlations.get((knob, resource))
+            rho, pooled = c.correlations.get((knob, resource)), c.pooled.get((knob, resource))
             undefined = c.undefined[(knob, resource)]
             cell = rho.text(digits=2, sign=True) if rho else "undefined"
             cells.append(cell + (f"; constant in {undefined} seed(s)" if undefined else ""))
-            grows = rho is not None and rho.n >= 2 and rho.low > 0
-            verdicts.append(f"{resource} {'grows' if grows else 'does not clearly grow'} with {_knob(knob)}")
+            cells.append(f"{pooled.rho:+.2f} [{pooled.low:+.2f}, {pooled.high:+.2f}] (n = {pooled.n})"
+                         if pooled else "constant")  # fmt: skip
+            verdicts.append(f"{resource} {growth_verdict(rho, pooled)} {_knob(knob)}")
         lines.append(f"| {_knob(knob)} | " + " | ".join(cells) + " |")
     return lines + ["", f"**On {dataset}** ({c.runs} runs): " + "; ".join(verdicts) + "."]
+
+
+def growth_verdict(rho, pooled=None) -> str:
+    """How a resource follows a knob: it grows (or falls) when both Spearman's rho across
+    seeds and the rho of every run pooled have intervals on the same side of 0 (None:
+    undefined, the resource did not vary)."""
+    if rho is None:
+        return "did not vary with"
+    if rho.n < 2:
+        return "is not decided (one seed) with"
+    if rho.low > 0 and (pooled is None or pooled.low > 0):
+        return "grows with"
+    if rho.high < 0 and (pooled is None or pooled.high < 0):
+        return "falls (the opposite) with"
+    return "does not clearly grow with"
 
 
 def _knob(key: str) -> str:
@@ -192,20 +228,27 @@ def _finding3(r: Reproduction, figures: Path, shown: dict) -> list[str]:
         lines += ["", f"### {d.dataset}", "", "| time weight | steps added at the highest level (across seeds) | runs where it holds |", "|---|---|---|"]
         for effect in d.by_weight:
             lines.append(f"| {effect.weight:g} | {effect.increase.text(digits=3, sign=True)} at {effect.top_level:.0%} | {effect.holding} of {effect.runs} |")
-        holding = [e.weight for e in d.by_weight if e.increase.n >= 2 and e.increase.low > 0]
-        opposite = [e.weight for e in d.by_weight if e.increase.n >= 2 and e.increase.high < 0]
-        weights = ", ".join(f"{e.weight:g}" for e in d.by_weight)
-        verdict = (f"**On {d.dataset}** the effect holds across seeds at time weights {', '.join(f'{w:g}' for w in holding)} of {weights}."
-                   if holding else f"**On {d.dataset}** the effect does not hold across seeds at any time weight ({weights}).")  # fmt: skip
-        if opposite:
-            verdict += f" At {', '.join(f'{w:g}' for w in opposite)} occluded images get clearly fewer steps than clean ones: the opposite."
-        lines += ["", verdict]
+        lines += ["", occlusion_verdict(d.by_weight, d.dataset)]
         lines += ["", f"Middle weights ({_weights_text(d.base_setting)}) with halting that reads the readout's "
                   "confidence, and the ablation without it, per seed (steps added, image bootstrap; Holm p):", ""]
         lines += _increase_table(d)
         if d.dataset in shown.get("occlusion", {}):
             lines += ["", f"![occlusion effect over time weights, {d.dataset}]({figures / shown['occlusion'][d.dataset]})"]
     return lines
+
+
+def occlusion_verdict(by_weight, dataset: str) -> str:
+    """Finding 3's verdict on ``dataset`` over the time weights (intervals across seeds)."""
+    weights = ", ".join(f"{e.weight:g}" for e in by_weight)
+    if not any(e.increase.n >= 2 for e in by_weight):
+        return f"**Not decided on {dataset}**: one seed gives no interval across seeds ({weights})."
+    holding = [f"{e.weight:g}" for e in by_weight if e.increase.n >= 2 and e.increase.low > 0]
+    opposite = [f"{e.weight:g}" for e in by_weight if e.increase.n >= 2 and e.increase.high < 0]
+    verdict = (f"**On {dataset}** the effect holds across seeds at time weights {', '.join(holding)} of {weights}."
+               if holding else f"**On {dataset}** the effect does not hold across seeds at any time weight ({weights}).")  # fmt: skip
+    if opposite:
+        verdict += f" At {', '.join(opposite)} occluded images get clearly fewer steps than clean ones: the opposite."
+    return verdict
 
 
 def _weights_text(setting: tuple) -> str:
@@ -236,15 +279,13 @@ def _finding4(r: Reproduction, figures: Path, shown: dict) -> list[str]:
              "interval (clean images), and over every (image, level) pair resampled by image."]  # fmt: skip
     for d in r.datasets:
         s = d.difficulty
+        rho = s.rho.text(digits=3, sign=True) if s.rho else "undefined"
+        undefined = f"; undefined in {s.undefined} (steps the same for every image), left out" if s.undefined else ""
         lines += ["", f"### {d.dataset}", "",
-                  f"- Every trade-off run: rho {s.rho.text(digits=3, sign=True)}; positive in {s.positive} of {s.runs} runs."]
+                  f"- Every trade-off run: rho {rho}; positive in {s.positive} of {s.runs} runs{undefined}."]
         for seed, clean, pooled in d.base_correlations:
             lines.append(f"- Middle weights, seed {seed}: clean {clean.text()}; all levels {pooled.text()}.")
-        direction = ("rises with the reference's difficulty across seeds" if s.rho.n >= 2 and s.rho.low > 0 else
-                     "falls as the reference's difficulty rises, across seeds: the opposite of the paper"
-                     if s.rho.n >= 2 and s.rho.high < 0 else
-                     "neither clearly rises nor falls with the reference's difficulty across seeds")  # fmt: skip
-        lines += ["", f"**On {d.dataset}** model time {direction}."]
+        lines += ["", f"**On {d.dataset}** model time {difficulty_direction(s.rho)}."]
         lines += ["", "Speed-accuracy: test accuracy and mean steps computed when an input stops once its halting "
                   f"mass left is at most the threshold; the figure draws the curve of every trade-off model ({len(d.curves)}), "
                   "the table the middle weights' (mean over seeds). Every run's `per_image.zarr` holds its own.", ""]  # fmt: skip
@@ -252,6 +293,17 @@ def _finding4(r: Reproduction, figures: Path, shown: dict) -> list[str]:
         if d.dataset in shown.get("speed", {}):
             lines += ["", f"![speed-accuracy, {d.dataset}]({figures / shown['speed'][d.dataset]})"]
     return lines
+
+
+def difficulty_direction(rho) -> str:
+    """How model time follows the reference's difficulty, from rho across seeds."""
+    if rho is None or rho.n < 2:
+        return "is not decided (fewer than two seeds with a defined correlation)"
+    if rho.low > 0:
+        return "rises with the reference's difficulty across seeds"
+    if rho.high < 0:
+        return "falls as the reference's difficulty rises, across seeds: the opposite of the paper"
+    return "neither clearly rises nor falls with the reference's difficulty across seeds"
 
 
 def _curve_table(d: DatasetFindings) -> list[str]:

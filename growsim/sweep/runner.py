@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from growsim.errors import GrowsimError, RunError, SpecError
 from growsim.files import jsonable, write_text_atomically
-from growsim.record.combine import combine_trajectories
+from growsim.record.combine import combine_trajectories, combined_store_holds
 from growsim.runs.directories import claim_sweep_directory
 from growsim.runs.experiment import same_experiment
 from growsim.spec import spec_to_yaml
@@ -90,12 +90,16 @@ def run_sweep(
             if report:
                 report(outcome)
     done = [m for m in sweep.members if outcomes[m.name].status in ("finished", "skipped")]
-    combine_trajectories(
-        sweep_dir,
-        [(m.name, sweep_dir / m.name, swept_values(m, sweep.swept_keys)) for m in done],
-        sweep.swept_keys,
-        _combined_attrs(sweep, outcomes),
-    )
+    attrs = _combined_attrs(sweep, outcomes)
+    # A rerun that trained nothing leaves a complete combined store as it is (rewriting one
+    # of 81 members took minutes).
+    if pending or not combined_store_holds(sweep_dir, [m.name for m in done], attrs):
+        combine_trajectories(
+            sweep_dir,
+            [(m.name, sweep_dir / m.name, swept_values(m, sweep.swept_keys)) for m in done],
+            sweep.swept_keys,
+            attrs,
+        )
     return [outcomes[m.name] for m in sweep.members]
 
 
