@@ -45,13 +45,30 @@ data:
 training:
   lr: 0.01
   batch_size: 32
-  iterations: 40
+  iterations: 20
   threads: 1
 record:
   every: 10
   occluded_every: 2
   validation_size: 20
 """
+
+
+MIDDLE = {"costs.breadth.weight": 0.005, "costs.depth.weight": 0.05, "costs.time.weight": 0.05}
+
+
+def test_the_designs_hold_three_seeds_or_one_and_a_latin_square_of_the_weights():
+    full, quick = design.experiments(), design.experiments(quick=True)
+    assert sum(len(e.sweep.members) for e in full) == 204  # 2 datasets x (27 + 6 + 1) x 3 seeds
+    assert sum(len(e.sweep.members) for e in quick) == 28  # 2 datasets x (9 + 4 + 1)
+    assert {e.name for e in full} == {f"{x}-{d}" for x in ("tradeoff", "complexity", "ablation")
+                                      for d in ("shapes", "fashion-mnist")}  # fmt: skip
+    tradeoff = next(e for e in quick if e.name == "tradeoff-shapes").sweep
+    weights = {tuple(m.overrides[k] for k in design.TRADEOFF_GRID) for m in tradeoff.members}
+    assert len(weights) == 9 and tuple(MIDDLE.values()) in weights  # a Latin square
+    for k, values in enumerate(design.TRADEOFF_GRID.values()):
+        assert sorted(w[k] for w in weights) == sorted(3 * values)
+    assert {m.overrides["training.seed"] for m in tradeoff.members} == {0}
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +80,12 @@ def quick_reproduction(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setattr(design, "BASE_SPEC", base)
     patch.setattr(design, "DATASETS", {"shapes": {
-        "data.classes": 3, "data.image_size": 16, "data.train_size": 300, "data.test_size": 60,
+        "data.classes": 3, "data.image_size": 12, "data.train_size": 200, "data.test_size": 40,
     }})  # fmt: skip
-    patch.setattr(design, "QUICK_DESIGNS", {**design.QUICK_DESIGNS, "complexity": {
-        "grid": {"data.classes": [2, 3], "data.noise": [0.0, 0.3]}}})  # fmt: skip
+    patch.setattr(design, "QUICK_DESIGNS", {  # the middle weights and two corners of the grid
+        "tradeoff": {"points": [MIDDLE, {**MIDDLE, "costs.time.weight": 0.2}, {**MIDDLE, "costs.depth.weight": 0.2}]},
+        "complexity": {"grid": {"data.classes": [2, 3], "data.noise": [0.0, 0.3]}},
+    })  # fmt: skip
     try:
         out, results = root / "out", root / "results.md"
         argv = ["reproduce", "--quick", "--out", str(out), "--results", str(results), "--no-progress"]
@@ -83,24 +102,20 @@ def test_quick_reproduction_runs_every_experiment_and_writes_the_page(quick_repr
     names = sorted(p.name for p in out.iterdir() if p.is_dir())
     assert names == ["ablation-shapes", "complexity-shapes", "tradeoff-shapes"]
     counts = {n: len(json.loads((out / n / "sweep.json").read_text())["members"]) for n in names}
-    assert counts == {"ablation-shapes": 1, "complexity-shapes": 4, "tradeoff-shapes": 9}
+    assert counts == {"ablation-shapes": 1, "complexity-shapes": 4, "tradeoff-shapes": 3}
     tradeoff = yaml.safe_load((out / "tradeoff-shapes" / "sweep.yaml").read_text())
-    assert tradeoff["training"]["iterations"] == 40 and tradeoff["sweep"]["seeds"] == [0]
-    weights = {tuple(p.values()) for p in tradeoff["sweep"]["points"]}  # a Latin square
-    assert len(weights) == 9 and (0.005, 0.05, 0.05) in weights
-    for k in range(3):
-        assert sorted(w[k] for w in weights) == sorted(3 * list(design.TRADEOFF_GRID.values())[k])
+    assert tradeoff["training"]["iterations"] == 20 and tradeoff["sweep"]["seeds"] == [0]
     ablation = yaml.safe_load((out / "ablation-shapes" / "sweep.yaml").read_text())
     assert ablation["sweep"]["points"] == [{"lattice.halting_reads_confidence": False}]
     page = results.read_text()
     for heading in ("## Finding 1", "## Finding 2", "## Finding 3", "## Finding 4"):
         assert heading in page
-    assert "Runs: 14 finished of 14" in page
-    assert "Fit: none, 9 runs are fewer than the quadratic's 10 coefficients" in page
+    assert "Runs: 8 finished of 8" in page
+    assert "Fit: none, 3 runs are fewer than the quadratic's 10 coefficients" in page
     assert "| time weight |" in page and "| with confidence | 0 |" in page and "| ablation | 0 |" in page
     assert (results.parent / "results-figures" / "speed-shapes.png").exists()
     log = json.loads((out / "invocations.json").read_text())
-    assert [entry["runs_trained"] for entry in log] == [14, 0]  # the second run trained nothing
+    assert [entry["runs_trained"] for entry in log] == [8, 0]  # the second run trained nothing
     strip = lambda text: [line for line in text.splitlines() if "Wall time" not in line]  # noqa: E731
     assert strip(first) == strip(page)  # the same runs give the same page
 
