@@ -31,6 +31,25 @@ SIGNIFICANCE = 0.05
 
 
 @dataclass(frozen=True)
+class SpeedAccuracy:
+    """A model's speed-accuracy curve: test accuracy and mean steps computed when each input
+    stops once its remaining halting mass is at most a threshold, per occlusion level."""
+
+    thresholds: np.ndarray  # (threshold,)
+    levels: np.ndarray
+    accuracy: np.ndarray  # (threshold, level)
+    steps: np.ndarray  # (threshold, level)
+
+
+def speed_accuracy(per_image: xr.Dataset) -> SpeedAccuracy:
+    """The curve a run stored with its per-image results (its opened ``per_image.zarr``)."""
+    return SpeedAccuracy(
+        per_image.exit_threshold.values, per_image.occlusion.values,
+        per_image.exit_accuracy.values.astype("float64"), per_image.exit_steps.values.astype("float64"),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class RunTime:
     """One run's time use on its test images."""
 
@@ -40,6 +59,7 @@ class RunTime:
     clean_std: float  # std over clean images of expected steps
     difficulty: float  # Spearman of clean steps with the reference's miss probability
     images: int
+    curve: SpeedAccuracy | None = None  # the run's speed-accuracy curve
 
     def holds_at_top(self) -> bool:
         """Steps rise at the highest level: Holm-adjusted p < 0.05 and interval above 0."""
@@ -48,14 +68,14 @@ class RunTime:
 
 
 def run_time(record: RunRecord, resamples: int = 2000) -> RunTime:
-    """Read ``record``'s per-image results and measure its time use."""
+    """Read ``record``'s per-image results (once) and measure its time use."""
     per_image = xr.open_zarr(Path(record.run_dir) / PER_IMAGE)
     steps = per_image.expected_steps.values.astype("float64")  # (level, image)
     miss = 1.0 - per_image.reference_confidence.values[0].astype("float64")
     levels = per_image.occlusion.values
     return RunTime(
         record, levels, increases_by_level(steps, levels, resamples), float(steps[0].std()),
-        spearman(miss, steps[0]), steps.shape[1],
+        spearman(miss, steps[0]), steps.shape[1], speed_accuracy(per_image),
     )  # fmt: skip
 
 
@@ -121,23 +141,3 @@ def difficulty_correlations(record: RunRecord, resamples: int = 1000) -> tuple[C
     images = np.tile(np.arange(steps.shape[1]), steps.shape[0])
     pooled = bootstrap_spearman(miss.ravel(), steps.ravel(), resamples=resamples, clusters=images)
     return clean, pooled
-
-
-@dataclass(frozen=True)
-class SpeedAccuracy:
-    """A model's speed-accuracy curve: test accuracy and mean steps computed when each input
-    stops once its remaining halting mass is at most a threshold, per occlusion level."""
-
-    thresholds: np.ndarray  # (threshold,)
-    levels: np.ndarray
-    accuracy: np.ndarray  # (threshold, level)
-    steps: np.ndarray  # (threshold, level)
-
-
-def speed_accuracy(record: RunRecord) -> SpeedAccuracy:
-    """The curve ``record``'s run stored with its per-image results."""
-    per_image = xr.open_zarr(Path(record.run_dir) / PER_IMAGE)
-    return SpeedAccuracy(
-        per_image.exit_threshold.values, per_image.occlusion.values,
-        per_image.exit_accuracy.values.astype("float64"), per_image.exit_steps.values.astype("float64"),
-    )  # fmt: skip

@@ -27,7 +27,6 @@ from growsim.analysis.reproduction_time import (
     difficulty_summary,
     effect_by_weight,
     run_time,
-    speed_accuracy,
 )
 from growsim.files import write_text_atomically
 from growsim.reproduce.experiments import Experiment, experiments
@@ -117,8 +116,8 @@ def dataset_findings(found: list[Experiment], dataset: str, out: Path) -> Datase
         dataset, tradeoff_finding(tradeoff_runs), complexity,
         effect_by_weight(times, keys.index(TIME_WEIGHT)), base, ablation,
         difficulty_summary(times), correlations,
-        [(t.record.seed, speed_accuracy(t.record)) for t in base], base_setting,
-        [speed_accuracy(record) for record in tradeoff_runs],
+        [(t.record.seed, t.curve) for t in base], base_setting,
+        [t.curve for t in times],
         complexity_finding(kept, complexity_keys) if failed and kept else None,
     )  # fmt: skip
 
