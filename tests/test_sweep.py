@@ -125,6 +125,8 @@ def test_two_member_sweep_through_the_cli_then_report(tmp_path, capsys):
     assert combined.sizes["run"] == 2 and combined.sizes["checkpoint"] == 3
     assert combined["costs.breadth.weight"].values.tolist() == [0.0, 0.02]
     assert combined.iteration.values.tolist() == [[0, 30, 60], [0, 30, 60]]
+    # one chunk per member and variable (a chunk per checkpoint made thousands of files)
+    assert combined.channel_norm.encoding["chunks"] == (1,) + combined.channel_norm.shape[1:]
     # the combined store holds exactly what each member wrote
     for index, name in enumerate(combined.run.values):
         member = xr.open_zarr(out / "tinysweep" / str(name) / "trajectory.zarr")

@@ -47,8 +47,8 @@ def combine_trajectories(
         version = _next_version(sweep_dir)
         store = sweep_dir / f".{COMBINED_NAME}.v{version}"
         shutil.rmtree(store, ignore_errors=True)
-        encoding = {
-            name: {"chunks": (1, 1) + combined[name].shape[2:]}
+        encoding = {  # one chunk per member and variable: few files, each member read alone
+            name: {"chunks": (1,) + combined[name].shape[1:]}
             for name in combined.data_vars
             if combined[name].dims[:2] == ("run", "checkpoint")
         }
@@ -75,7 +75,7 @@ def combined_dataset(
     """The members' trajectories concatenated along ``run`` (None when there are none)."""
     datasets, names = [], []
     for name, run_dir, _ in members:
-        with open_trajectory(run_dir) as trajectory:
+        with open_trajectory(run_dir, lazy=False) as trajectory:
             dataset = trajectory.load()
         dataset = dataset.reset_coords("iteration")
         dataset = dataset.assign_coords(checkpoint=np.arange(dataset.sizes["checkpoint"]))
