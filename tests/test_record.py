@@ -38,6 +38,10 @@ def test_appended_checkpoints_read_back_with_named_dims(tmp_path):
     assert dataset.sizes["checkpoint"] == 3
     assert dataset.channel_norm.dims == ("checkpoint", "layer", "channel")
     assert dataset.accuracy_by_occlusion.sel(occlusion=0.4).values.tolist() == [0, 1, 2]
+    assert dataset.channel_norm.chunks is not None  # lazy: dask-backed (dask is installed here)
+    eager = open_trajectory(tmp_path / "t.zarr", lazy=False)  # what combining sweeps reads
+    assert eager.channel_norm.chunks is None
+    np.testing.assert_array_equal(eager.channel_norm.values, dataset.channel_norm.values)
     assert dataset.iteration.values.tolist() == [0, 10, 20]
     assert dataset.attrs["seed"] == 7
     assert dataset.channel_norm.attrs["long_name"]

@@ -1,5 +1,5 @@
 """The sweep-history benchmark's workloads read in the current growsim and, from git, in the
-growsim the speed issue measured (so its members are the same sweep then and now)."""
+growsim the speed issue measured (so both run the same sweep spec)."""
 
 import subprocess
 import sys
@@ -36,9 +36,9 @@ def test_the_old_growsim_reads_the_same_workloads(tmp_path):
     assert old_tree("0" * 40, tmp_path / "none") is None  # no such commit: the rows say so
 
 
-def test_work_is_the_same_only_when_every_box_matches():
+def test_final_boxes_match_only_when_every_member_s_box_does():
     box = {"layers": 3, "channels": 16, "steps": 3}
     now = {"members": [{"box": box}, {"box": box}]}
     then = {"members": [{"box": box}, {"box": {**box, "steps": 5}}]}
-    assert _work(now, now).startswith("the same work")
-    assert _work(now, then).startswith("not the same work") and "3x16x5" in _work(now, then)
+    assert _work(now, now).startswith("final boxes match")
+    assert _work(now, then).startswith("final boxes differ") and "3x16x5" in _work(now, then)

@@ -296,10 +296,12 @@ def truncate(path: Path, checkpoints: int) -> None:
 
 def open_trajectory(path: str | Path, lazy: bool = True) -> xr.Dataset:
     """Open a run's trajectory (a run directory or the .zarr store itself) with xarray:
-    dask-backed when ``lazy``, else as plain arrays read on first use (no dask)."""
+    as xarray opens zarr by default when ``lazy``, else as plain arrays (never dask)."""
     path = Path(path)
     if (path / "trajectory.zarr").exists():
         path = path / "trajectory.zarr"
     if not (path / ".zmetadata").exists():
         raise RunError(f"{path}: no trajectory here (expected a run directory or a .zarr store)")
-    return xr.open_zarr(path, consolidated=True, chunks={} if lazy else None)
+    if lazy:  # xarray's default: dask-backed where dask is installed
+        return xr.open_zarr(path, consolidated=True)
+    return xr.open_zarr(path, consolidated=True, chunks=None)
