@@ -21,6 +21,7 @@ from growsim.errors import RunError
 from growsim.record.trajectory import SCHEMA, committed_checkpoints
 from growsim.runs.experiment import run_experiment
 from growsim.spec import load_spec
+from growsim.train.running_losses import RunningLosses
 
 # Every checkpoint written at once: the crash points below count writes.
 FAST = ["--set", "training.iterations=200", "--set", "record.every=25", "--set", "record.write_seconds=0"]
@@ -114,10 +115,20 @@ def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_result(refe
     assert_same_run(tmp_path / "tiny", reference_dir)
 
 
-def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, monkeypatch):
+@pytest.mark.parametrize("each_step", [True, False], ids=["checked-each-step", "checked-at-checkpoints"])
+def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, monkeypatch, each_step):
     # Nothing is due for writing before the fault (write_seconds 1000): the checkpoints kept
     # in memory are written on the way out, and checkpoint.pt agrees with the trajectory.
+    # On CUDA the losses are read at checkpoints only (no step waits for the host): the
+    # fault still names its iteration, and nothing after it is recorded.
     spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=1000"])
+
+    class Losses(RunningLosses):
+        def __init__(self, device):
+            super().__init__(device)
+            self.check_each_step = each_step
+
+    monkeypatch.setattr(growsim.train.trainer, "RunningLosses", Losses)
     original = growsim.train.trainer.loss_terms
     calls = {"count": 0}
 
@@ -131,6 +142,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
     monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
     with pytest.raises(RunError, match=r"iteration 48: total loss, task loss became non-finite"):
         run_experiment(spec, tmp_path / "run", progress=False)
+    assert calls["count"] == (48 if each_step else 60)  # deferred: found at the next checkpoint
     dataset = trajectory(tmp_path / "run")
     assert dataset.iteration.values.tolist() == [0, 20, 40]
     assert np.isfinite(dataset.validation_accuracy.values).all()
@@ -293,3 +305,15 @@ def test_the_saver_writes_kept_checkpoints_on_a_stop_but_never_retries_a_cut_wri
         saver.taken({"iteration": 15, "w": weights}, write=True)  # Ctrl-C mid-write
     assert recorder.flushes == 2  # not retried: --resume cuts what the cut write left
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["iteration"] == 5
+
+
+def test_running_losses_sum_each_quantity_and_start_again_after_take():
+    losses = RunningLosses(torch.device("cpu"))
+    for iteration, (total, task, correct) in enumerate([(1.5, 1.0, 30), (2.5, 2.0, 40)]):
+        values = (torch.tensor(total), torch.tensor(task), torch.tensor(0.25), torch.tensor(correct))
+        losses.add(iteration, 0, *values, seen=64)
+    metrics = losses.take()
+    assert (metrics.batches, metrics.seen, metrics.correct) == (2, 128, 70)
+    assert (metrics.mean("total_loss"), metrics.mean("task_loss"), metrics.mean("time_cost")) == (2.0, 1.5, 0.25)
+    assert metrics.accuracy() == 70 / 128
+    assert losses.take().batches == 0 and np.isnan(losses.take().mean("task_loss"))

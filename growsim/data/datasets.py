@@ -185,6 +185,14 @@ def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, t
 # --------------------------------------------------------------------------- occlusion
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``; a CPU tensor goes to a GPU through pinned memory without
+    waiting (a plain copy first waits for every kernel already queued)."""
+    if tensor.device == device or device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def occlude(
     images: torch.Tensor,
     levels: torch.Tensor,
@@ -201,9 +209,9 @@ def occlude(
     rows, cols = -(-height // patch), -(-width // patch)
     tiles = rows * cols
     scores = torch.rand(count, tiles, generator=generator, device=generator.device)
-    scores = scores.to(images.device)
+    scores = to_device(scores, images.device)
     ranks = scores.argsort(dim=1).argsort(dim=1)  # a random rank per tile
-    covered = ranks < torch.round(levels.to(images.device) * tiles).unsqueeze(1)
+    covered = ranks < torch.round(to_device(levels, images.device) * tiles).unsqueeze(1)
     mask = covered.view(count, 1, rows, cols)
     mask = mask.repeat_interleave(patch, dim=2).repeat_interleave(patch, dim=3)
     mask = mask[:, :, :height, :width]

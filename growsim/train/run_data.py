@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from growsim.data.datasets import Dataset, occlude, occlude_at_training_levels
+from growsim.data.datasets import Dataset, occlude, occlude_at_training_levels, to_device
 from growsim.errors import RunError
 from growsim.spec import Spec
 
@@ -107,7 +107,7 @@ def training_batch(data: RunData, spec: Spec, iteration: int) -> tuple[torch.Ten
     count = len(data.train_labels)
     epoch, position = divmod(iteration, batches_per_epoch(count, size))
     order = torch.randperm(count, generator=seeded_generator(seed, 1, epoch))
-    index = order[position * size : (position + 1) * size].to(data.train_images.device)
+    index = to_device(order[position * size : (position + 1) * size], data.train_images.device)
     images, labels = data.train_images[index], data.train_labels[index]
     images = occlude_at_training_levels(images, spec.data.occlusion, seeded_generator(seed, 2, iteration))
     return data.normalise(images), labels

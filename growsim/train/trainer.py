@@ -33,7 +33,6 @@ from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.checkpoint_state import (
     CheckpointState,
     Recorder,
-    RunningMetrics,
     checkpoint_summary,
     progress_text,
 )
@@ -47,7 +46,7 @@ from growsim.train.evaluation import (
     predict_sets,
     predict_sets_at,
 )
-from growsim.train.numerics import check_losses, check_magnitudes
+from growsim.train.numerics import check_magnitudes
 from growsim.train.run_data import (
     RunData,
     batches_per_epoch,
@@ -56,6 +55,7 @@ from growsim.train.run_data import (
     seeded_generator,
     training_batch,
 )
+from growsim.train.running_losses import RunningLosses
 from growsim.train.saving import CheckpointSaver
 from growsim.train.schedules import cost_weights, costs_at_full_weight, learning_rate_factor
 from growsim.train.timing import no_time_spent, timed
@@ -110,7 +110,8 @@ class Trainer:
         ).to(self.device)
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()
-        self.running = RunningMetrics()
+        self.losses = RunningLosses(self.device)
+        self._time_weight = torch.zeros((), device=self.device)  # filled each step: no copy
         if self.recorder is not None:
             self.recorder.start(spec, self.dataset, self.max_box, self.data.eval_levels)
         self.saver = CheckpointSaver(self.checkpoint_path, self.recorder, spec.record.write_seconds)
@@ -174,9 +175,8 @@ class Trainer:
         weights = self.cost_weights(iteration)
         self.model.train()
         self._set_learning_rates(iteration)
-        time_weight = torch.tensor(weights["time"], dtype=images.dtype, device=self.device)
         total, task, time_, correct = self._loss_terms(
-            self.model, images, labels, time_weight, self.spec.training.step_supervision,
+            self.model, images, labels, self._time_weight.fill_(weights["time"]), self.spec.training.step_supervision,
             self.spec.training.time_entropy,
         )  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
@@ -189,15 +189,7 @@ class Trainer:
                 pressure_learning_rate(self.optimizer), self.max_box.channels, self.max_box.layers,
                 config.breadth.exponent, config.depth.exponent,
             )  # fmt: skip
-        values = torch.stack([total.detach(), task.detach(), time_.detach()]).tolist()
-        check_losses(values, iteration, self.checkpoints_written)
-        running = self.running
-        running.batches += 1
-        running.total_loss += values[0]
-        running.task_loss += values[1]
-        running.time_cost += values[2]
-        running.correct += int(correct)
-        running.seen += len(labels)
+        self.losses.add(iteration, self.checkpoints_written, total, task, time_, correct, len(labels))
 
     def _set_learning_rates(self, iteration: int) -> None:
         """Scale both parameter groups' learning rates by the schedule at ``iteration``."""
@@ -280,6 +272,7 @@ class Trainer:
 
         The test sets are evaluated at the ``final`` checkpoint and at every
         ``record.test_every``-th one; in between, the test metrics are recorded as NaN."""
+        self.losses.check(self.checkpoints_written)  # before anything is measured or recorded
         old_box, record = self.model.box, self.spec.record
         every_level = final or self.checkpoints_written % record.occluded_every == 0
         size = None if final else record.validation_size
@@ -302,16 +295,15 @@ class Trainer:
         )
         state = CheckpointState(
             self.iteration, self.iteration / self.batches_per_epoch, self.model, old_box, self.max_box,
-            magnitudes, region, validation, evaluation, self.running,
+            magnitudes, region, validation, evaluation, self.losses.take(),
             self.cost_weights(max(self.iteration - 1, 0)),
         )  # fmt: skip
         if self.recorder is not None:
             self.recorder.record(state)
         self.checkpoints_written += 1
-        self._last_train_accuracy = self.running.accuracy()
+        self._last_train_accuracy = state.running.accuracy()
         crash_point("checkpoint-taken", self.checkpoints_written)
         self.saver.taken(self._checkpoint_contents(), write=final)
-        self.running = RunningMetrics()
         summary = checkpoint_summary(
             self.iteration, self.model.box, region, validation, evaluation,
             self._last_train_accuracy, self.eval_levels,
