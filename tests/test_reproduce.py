@@ -278,6 +278,16 @@ def test_verdicts_follow_the_intervals_and_one_seed_decides_nothing():
     assert occlusion_verdict([effect(0.05, 0.1, 0.3, n=1)], "d").startswith("**Not decided")
 
 
+def test_runs_without_occluded_test_sets_leave_finding_3_unmeasured():
+    from growsim.analysis.reproduction_time import RunTime, effect_by_weight
+
+    times = [RunTime(_record((0.0, 0.0, w), s, 0.8), np.array([0.0]), [], 0.5, 0.1, 100)
+             for w in (0.01, 0.1) for s in (0, 1)]  # fmt: skip
+    assert not times[0].holds_at_top()
+    assert effect_by_weight(times, 2) == []
+    assert occlusion_verdict([], "d") == "**Not measured on d**: its test sets have no occluded level."
+
+
 def test_the_tradeoff_verdict_needs_two_seeds_and_names_clear_substitutes():
     rng = np.random.default_rng(4)
     records = []

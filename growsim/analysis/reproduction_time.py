@@ -62,7 +62,10 @@ class RunTime:
     curve: SpeedAccuracy | None = None  # the run's speed-accuracy curve
 
     def holds_at_top(self) -> bool:
-        """Steps rise at the highest level: Holm-adjusted p < 0.05 and interval above 0."""
+        """Steps rise at the highest level: Holm-adjusted p < 0.05 and interval above 0
+        (False when the test sets had no occluded level)."""
+        if not self.increases:
+            return False
         top = self.increases[-1]
         return top.p_holm < SIGNIFICANCE and top.low > 0
 
@@ -92,7 +95,9 @@ class WeightEffect:
 
 
 def effect_by_weight(times: list[RunTime], weight_index: int) -> list[WeightEffect]:
-    """Group runs by the value at ``weight_index`` of their setting (the time weight)."""
+    """Group runs by the value at ``weight_index`` of their setting (the time weight); none
+    when the runs' test sets had no occluded level (finding 3 is not measured then)."""
+    times = [t for t in times if t.increases]
     weights = sorted({t.record.setting[weight_index] for t in times})
     result = []
     for weight in weights:

@@ -239,6 +239,8 @@ def _finding3(r: Reproduction, figures: Path, shown: dict) -> list[str]:
 
 def occlusion_verdict(by_weight, dataset: str) -> str:
     """Finding 3's verdict on ``dataset`` over the time weights (intervals across seeds)."""
+    if not by_weight:
+        return f"**Not measured on {dataset}**: its test sets have no occluded level."
     weights = ", ".join(f"{e.weight:g}" for e in by_weight)
     if not any(e.increase.n >= 2 for e in by_weight):
         return f"**Not decided on {dataset}**: one seed gives no interval across seeds ({weights})."
