@@ -72,9 +72,11 @@ def spec_overhead(spec: Spec, largest: bool, steps: int = 10) -> dict[str, float
         later = trainer.total_iterations // 2  # costs at full weight: the pressure step runs
         for iteration in range(later, later + 3):
             trainer.train_step(iteration)
+        trainer.losses.wait_for_device()  # on CUDA a step only queues its work
         started = time.perf_counter()
         for iteration in range(later, later + steps):
             trainer.train_step(iteration)
+        trainer.losses.wait_for_device()
         step = (time.perf_counter() - started) / steps
         trainer.saver.write_seconds = math.inf  # write only when told: timed apart
         trainer.checkpoint(grow=False)

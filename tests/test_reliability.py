@@ -307,6 +307,37 @@ def test_the_saver_writes_kept_checkpoints_on_a_stop_but_never_retries_a_cut_wri
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["iteration"] == 5
 
 
+def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_spec, tmp_path, monkeypatch):
+    # as on CUDA: the losses are read at checkpoints; Ctrl-C comes between the fault and the
+    # next checkpoint, and the fault still reaches the user, on the KeyboardInterrupt
+    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100"])
+
+    class Losses(RunningLosses):
+        def __init__(self, device):
+            super().__init__(device)
+            self.check_each_step = False
+
+    original = growsim.train.trainer.loss_terms
+    calls = {"count": 0}
+
+    def poisoned(*args):
+        total, task, time_, correct = original(*args)
+        calls["count"] += 1
+        if calls["count"] == 55:
+            raise KeyboardInterrupt
+        if calls["count"] == 48:
+            task = task * float("nan")
+        return total + task * 0, task, time_, correct
+
+    monkeypatch.setattr(growsim.train.trainer, "RunningLosses", Losses)
+    monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run_experiment(spec, tmp_path / "run", progress=False)
+    assert any("numerical fault at iteration 48" in note for note in stopped.value.__notes__)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["iteration"] == 40  # written on the way out: the last checkpoint before the fault
+
+
 def test_running_losses_sum_each_quantity_and_start_again_after_take():
     losses = RunningLosses(torch.device("cpu"))
     for iteration, (total, task, correct) in enumerate([(1.5, 1.0, 30), (2.5, 2.0, 40)]):

@@ -188,7 +188,7 @@ def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, t
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     """``tensor`` on ``device``; a CPU tensor goes to a GPU through pinned memory without
     waiting (a plain copy first waits for every kernel already queued)."""
-    if tensor.device == device or device.type != "cuda":
+    if tensor.device.type != "cpu" or device.type != "cuda":
         return tensor.to(device)
     return tensor.pin_memory().to(device, non_blocking=True)
 

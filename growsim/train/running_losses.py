@@ -10,8 +10,12 @@ at once (``check_each_step``), so a run stops at the faulty step.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
 import torch
 
+from growsim.errors import RunError
 from growsim.train.checkpoint_state import RunningMetrics
 from growsim.train.numerics import check_losses
 
@@ -51,6 +55,28 @@ class RunningLosses:
         iteration = int(self._first_fault)
         if iteration >= 0:
             check_losses(self._fault_values.tolist(), iteration, checkpoints_written)
+
+    def wait_for_device(self) -> None:
+        """Wait for the work queued on a GPU (so that a step's time is counted as training,
+        not as the checkpoint that reads the sums next)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @contextmanager
+    def noted_on_exit(self, checkpoints_written: Callable[[], int]) -> Iterator[None]:
+        """A fault not yet read when something else ends the run (Ctrl-C, SIGTERM, another
+        error) is added to that exception as a note, so it is never lost."""
+        try:
+            yield
+        except BaseException as error:
+            if not isinstance(error, RunError):
+                try:
+                    self.check(checkpoints_written())
+                except RunError as fault:
+                    error.add_note(str(fault))
+                except Exception:  # the device itself failed: the original error says so
+                    pass
+            raise
 
     def take(self) -> RunningMetrics:
         """The interval's metrics (one read from the device); starts the next interval."""

@@ -111,7 +111,7 @@ class Trainer:
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()
         self.losses = RunningLosses(self.device)
-        self._time_weight = torch.zeros((), device=self.device)  # filled each step: no copy
+        self._time_weight = torch.zeros((), dtype=torch.float32, device=self.device)  # filled each step
         if self.recorder is not None:
             self.recorder.start(spec, self.dataset, self.max_box, self.data.eval_levels)
         self.saver = CheckpointSaver(self.checkpoint_path, self.recorder, spec.record.write_seconds)
@@ -211,13 +211,14 @@ class Trainer:
             desc=self.spec.name, unit="it", dynamic_ncols=True,
         )  # fmt: skip
         summary: dict = {}
-        with bar, self.saver.writing_unsaved_on_exit():
+        with bar, self.saver.writing_unsaved_on_exit(), self.losses.noted_on_exit(lambda: self.checkpoints_written):
             while self.iteration < self.total_iterations:
                 timed(self.time_spent, "training", self.train_step, self.iteration)
                 self.iteration += 1
                 bar.update(1)
                 last = self.iteration == self.total_iterations
                 if self.iteration % every == 0 or last:
+                    timed(self.time_spent, "training", self.losses.wait_for_device)
                     # The final model is the trained one: no growth or compaction after it.
                     grow = not last and self._costs_at_full_weight()
                     summary = timed(self.time_spent, "checkpoints", self.checkpoint, grow=grow, final=last)
@@ -388,4 +389,5 @@ class Trainer:
         self.earlier_seconds = state.get("wall_seconds", 0.0)
         self.time_spent.update(state.get("time_spent", {}))
         self._last_train_accuracy = state.get("train_accuracy", math.nan)
+        self.losses.reset()  # sums of a discarded timeline must not reach the next checkpoint
         self._loss_terms = self._make_loss_function()
