@@ -40,6 +40,7 @@ from torch import nn
 from growsim.model.costs import expected_steps
 
 CONNECTIONS = ("bottom_up", "lateral", "top_down")
+PRECISIONS = ("fp32", "bf16")  # training.precision
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,14 @@ class LatticeNetwork(nn.Module):
         generator: torch.Generator | None = None,
         readout_grid: int = 1,
         halting_reads_confidence: bool = True,
+        precision: str = "fp32",
     ) -> None:
         super().__init__()
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        # bf16: the convolutions and their nonlinearities run in bfloat16 under autocast;
+        # parameters, readout, halting and the costs stay float32 (see _step).
+        self.precision = precision
         unknown = set(connections) - set(CONNECTIONS)
         if unknown or "bottom_up" not in connections:
             raise ValueError(f"connections must include bottom_up and come from {CONNECTIONS}")
@@ -264,10 +271,15 @@ class LatticeNetwork(nn.Module):
             previous = [state[keep] for state in previous]
         return [Prediction(*parts) for parts in zip(mixture, step_probs, computed)]
 
+    def _conv_precision(self, device: torch.device):
+        """The autocast context the convolutions run in (a no-op at fp32)."""
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
     def _input_drive(self, images: torch.Tensor) -> torch.Tensor:
         # The image does not change over time: its drive into layer 0 is computed once.
         pad = self.kernel_size // 2
-        drive = F.conv2d(images, self.bottom_up[0], stride=self.input_stride, padding=pad)
+        with self._conv_precision(images.device):
+            drive = F.conv2d(images, self.bottom_up[0], stride=self.input_stride, padding=pad)
         return drive.contiguous(memory_format=conv_memory_format(images))
 
     def _step(self, input_drive, previous, step, kernels):
@@ -276,15 +288,16 @@ class LatticeNetwork(nn.Module):
         pad = self.kernel_size // 2
         states: list[torch.Tensor] = []
         activations: list[torch.Tensor] = []
-        for layer in range(len(self.bottom_up)):
-            drive = self._recurrent_drive(layer, activations, previous, pad, kernels)
-            if layer == 0:
-                drive = input_drive if drive is None else input_drive + drive
-            update = torch.tanh(drive)
-            state = update if layer == 0 else states[-1] + update
-            states.append(state)
-            activations.append(F.silu(state))
-        top = activations[-1]
+        with self._conv_precision(input_drive.device):
+            for layer in range(len(self.bottom_up)):
+                drive = self._recurrent_drive(layer, activations, previous, pad, kernels)
+                if layer == 0:
+                    drive = input_drive if drive is None else input_drive + drive
+                update = torch.tanh(drive)
+                state = update if layer == 0 else states[-1] + update
+                states.append(state)
+                activations.append(F.silu(state))
+        top = activations[-1].float()  # readout and halting in float32 at every precision
         features = top.mean(dim=(2, 3))  # (batch, channel)
         grid = self.readout_grid
         pooled = features[:, :, None, None] if grid == 1 else F.adaptive_avg_pool2d(top, grid)

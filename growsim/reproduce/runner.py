@@ -75,8 +75,10 @@ def reproduce(
     workers: int | None = None,
     progress: bool = True,
     say: Callable[[str], None] = print,
+    scheduler: str | None = None,
 ) -> Reproduction:
-    """Run (or resume) every experiment in ``out``, then write ``results`` and its figures."""
+    """Run (or resume) every experiment in ``out`` (on the Dask ``scheduler`` if given), then
+    write ``results`` and its figures."""
     from growsim.reproduce.page import write_page
 
     started = time.perf_counter()
@@ -85,7 +87,7 @@ def reproduce(
     failed, ran = [], 0
     for experiment in found:
         say(f"{experiment.name}: {len(experiment.sweep.members)} runs in {sweep_directory(experiment.sweep, out)}")
-        outcomes = run_sweep(experiment.sweep, out, workers=workers, progress=progress)
+        outcomes = run_sweep(experiment.sweep, out, workers=workers, scheduler=scheduler, progress=progress)
         ran += sum(o.status == "finished" for o in outcomes)
         failed += [f"{experiment.name}/{o.name}: {o.error}" for o in outcomes if o.status == "failed"]
     wall, invocations = _log_invocation(out, time.perf_counter() - started, ran)

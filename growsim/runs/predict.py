@@ -91,6 +91,7 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
         time_mode=spec.time_selection,
         readout_grid=spec.lattice.readout_grid,
         halting_reads_confidence=spec.lattice.halting_reads_confidence,
+        precision=spec.training.precision,
     )
     model.load_state_dict(weights)
     model.to(device or torch.device("cpu")).eval()

@@ -233,6 +233,9 @@ class TrainingConfig:
         "auto", description="torch.compile the training step (auto: on CUDA only)"
     )
     threads: Integer | None = Field(None, ge=1)
+    precision: Literal["fp32", "bf16"] = Field("fp32", description=(
+        "arithmetic of the convolutions: fp32, or bf16 under autocast (CPU and CUDA) with "
+        "float32 parameters, optimiser, readout, halting, costs and proximal step"))  # fmt: skip
 
 
 @dataclass(config=SECTION)
@@ -257,6 +260,9 @@ class RecordConfig:
     exit_threshold: Number = Field(0.0, ge=0, le=0.5, description=(
         "evaluation stops computing an input's steps once its remaining halting mass is at "
         "most this (0: every step)"))  # fmt: skip
+    keep_models: Flag = Field(False, description=(
+        "also save the model of every checkpoint in the run directory's models/ (so analyses "
+        "can re-measure it on validation images as it was then: emergence curves)"))  # fmt: skip
     write_seconds: Number = Field(30.0, ge=0, description=(
         "checkpoints are kept in memory and written (trajectory rows and checkpoint.pt "
         "together) once this many seconds have passed since the last write, and at the "

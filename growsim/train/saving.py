@@ -10,13 +10,34 @@ the last write, and ``--resume`` goes on from there.
 from __future__ import annotations
 
 import copy
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import torch
+
 from growsim.train.checkpoint_file import write_checkpoint
 from growsim.train.checkpoint_state import Recorder
+
+
+MODELS_DIRECTORY = "models"  # record.keep_models: one file per checkpoint
+
+
+def model_snapshot_path(run_dir: Path, iteration: int) -> Path:
+    """Where ``record.keep_models`` keeps the model of the checkpoint at ``iteration``."""
+    return Path(run_dir) / MODELS_DIRECTORY / f"iteration-{iteration:07d}.pt"
+
+
+def write_model_snapshot(run_dir: Path, iteration: int, box: dict, model_state: dict) -> None:
+    """Atomically save the model of the checkpoint at ``iteration`` (a resumed run that
+    passes the iteration again writes the same values)."""
+    path = model_snapshot_path(run_dir, iteration)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial")
+    torch.save({"iteration": iteration, "box": box, "model": model_state}, temporary)
+    os.replace(temporary, path)
 
 
 class CheckpointSaver:

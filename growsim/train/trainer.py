@@ -56,7 +56,7 @@ from growsim.train.run_data import (
     training_batch,
 )
 from growsim.train.running_losses import RunningLosses
-from growsim.train.saving import CheckpointSaver
+from growsim.train.saving import CheckpointSaver, write_model_snapshot
 from growsim.train.schedules import cost_weights, costs_at_full_weight, learning_rate_factor
 from growsim.train.timing import no_time_spent, timed
 
@@ -301,6 +301,8 @@ class Trainer:
         )  # fmt: skip
         if self.recorder is not None:
             self.recorder.record(state)
+        if record.keep_models:
+            write_model_snapshot(self.run_dir, self.iteration, self.model.box.__dict__, self.model.state_dict())
         self.checkpoints_written += 1
         self._last_train_accuracy = state.running.accuracy()
         crash_point("checkpoint-taken", self.checkpoints_written)

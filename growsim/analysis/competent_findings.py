@@ -1,0 +1,199 @@
+"""Findings 3 and 4 on competent networks, from the small per-run files of the competent
+protocol (growsim.reproduce.competent): the seed is the unit of inference.
+
+A setting (an arm's values besides the seed) is decided only when every one of its runs has
+stopped moving on the measures the verdict rests on (``growsim.analysis.emergence.stopped_moving``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from growsim.analysis.difficulty import ReferenceDifficulty
+from growsim.analysis.emergence import EMERGENCE_FILE, FINAL_OUTPUTS, partial_spearman, stopped_moving
+from growsim.analysis.statistics import (
+    Correlation,
+    LevelIncrease,
+    MeanInterval,
+    bootstrap_spearman,
+    increases_by_level,
+    mean_interval,
+    spearman,
+)
+from growsim.spec import parse_stored_spec
+
+DIFFICULTY_FILE = "difficulty.npz"
+# The measures a run must have stopped moving on before a verdict uses it.
+COMPETENCE_MEASURES = ("validation_accuracy", "steps_added", "difficulty_rho")
+
+
+@dataclass(frozen=True)
+class CompetentRun:
+    """One finished run of the protocol, as its small files hold it."""
+
+    dataset: str
+    arm: str
+    name: str
+    seed: int
+    precision: str
+    time_weight: float
+    reads_confidence: bool
+    emergence: dict
+    summary: dict
+    test_steps: np.ndarray  # (level, image): expected steps of the final model
+    test_confidence: np.ndarray  # (level, image): its max class probability
+    test_correct: np.ndarray  # (level, image)
+
+    @property
+    def setting(self) -> tuple:
+        """What the run's arm varies, without the seed."""
+        return (self.arm, self.precision, self.time_weight, self.reads_confidence)
+
+    def curve(self, measure: str) -> np.ndarray:
+        """A measure over the run's checkpoints (steps_added: at the highest level)."""
+        values = self.emergence["measures"][measure]
+        if measure == "steps_added":
+            return np.asarray([row[-1] for row in values], dtype="float64")
+        return np.asarray(values, dtype="float64")
+
+
+def load_runs(results: Path) -> tuple[list[CompetentRun], dict[str, ReferenceDifficulty]]:
+    """Every run under ``results/<dataset>/<arm>/<member>/`` and each dataset's difficulty."""
+    runs, difficulty = [], {}
+    for dataset_dir in sorted(p for p in Path(results).iterdir() if p.is_dir()):
+        if (dataset_dir / DIFFICULTY_FILE).exists():
+            difficulty[dataset_dir.name] = ReferenceDifficulty.load(dataset_dir / DIFFICULTY_FILE)
+        for emergence_path in sorted(dataset_dir.glob(f"*/*/{EMERGENCE_FILE}")):
+            run_dir = emergence_path.parent
+            spec = parse_stored_spec((run_dir / "spec.yaml").read_text(), str(run_dir / "spec.yaml"))
+            with np.load(run_dir / FINAL_OUTPUTS) as outputs:
+                steps, confidence, correct = (outputs[f"test_{n}"] for n in ("expected_steps", "confidence", "correct"))
+            runs.append(CompetentRun(
+                dataset_dir.name, run_dir.parent.name, run_dir.name, spec.training.seed,
+                spec.training.precision, spec.costs.time.weight, spec.lattice.halting_reads_confidence,
+                json.loads(emergence_path.read_text()), json.loads((run_dir / "summary.json").read_text()),
+                steps, confidence, correct,
+            ))  # fmt: skip
+    return runs, difficulty
+
+
+def by_setting(runs: list[CompetentRun]) -> dict[tuple, list[CompetentRun]]:
+    """Runs grouped by (dataset, setting), each group in seed order."""
+    groups: dict[tuple, list[CompetentRun]] = {}
+    for run in sorted(runs, key=lambda r: r.seed):
+        groups.setdefault((run.dataset, *run.setting), []).append(run)
+    return groups
+
+
+def competence(runs: list[CompetentRun], tail: float = 0.2) -> dict[str, list[bool]]:
+    """Per measure of COMPETENCE_MEASURES, per run (seed order): has it stopped moving over
+    the last ``tail`` of training? Needs two runs or more of one setting."""
+    iterations = runs[0].emergence["iterations"]
+    total = runs[0].emergence["total_iterations"]
+    return {
+        measure: stopped_moving(np.stack([r.curve(measure) for r in runs]), iterations, total, tail).tolist()
+        for measure in COMPETENCE_MEASURES
+    }
+
+
+@dataclass(frozen=True)
+class OcclusionEffect:
+    """Finding 3 in one setting: steps added at the highest occlusion level on test images."""
+
+    level: float
+    across_seeds: MeanInterval  # per-seed mean (steps occluded - steps clean)
+    per_run: list[tuple[int, LevelIncrease]]  # (seed, image-level interval at the highest level)
+
+
+def occlusion_effect(runs: list[CompetentRun], levels: list[float]) -> OcclusionEffect:
+    """Steps added at the highest level, per seed (test images), with the image-level
+    interval of each run."""
+    per_run = [(r.seed, increases_by_level(r.test_steps, levels)[-1]) for r in runs]
+    return OcclusionEffect(levels[-1], mean_interval([i.mean_difference for _, i in per_run]), per_run)
+
+
+@dataclass(frozen=True)
+class DifficultyEffect:
+    """Finding 4 in one setting: clean test images' expected steps against the reference
+    ensemble's miss probability, and the same controlling for the network's confidence."""
+
+    rho: MeanInterval  # across seeds
+    partial_rho: MeanInterval  # across seeds, controlling for the network's own confidence
+    confidence_rho: MeanInterval  # across seeds: steps against the network's own miss (1 - confidence)
+    per_run: list[tuple[int, Correlation, float]]  # (seed, image-level rho with its interval, partial rho)
+
+
+def difficulty_effect(runs: list[CompetentRun], difficulty: ReferenceDifficulty) -> DifficultyEffect:
+    """Finding 4 per seed on clean test images."""
+    miss = difficulty.miss_probability("test")[0]
+    per_run, rhos, partials, own = [], [], [], []
+    for run in runs:
+        steps, confidence = run.test_steps[0], run.test_confidence[0]
+        correlation = bootstrap_spearman(miss, steps, resamples=1000)
+        partial = partial_spearman(steps, miss, confidence)
+        per_run.append((run.seed, correlation, partial))
+        rhos.append(correlation.rho)
+        partials.append(partial)
+        own.append(spearman(1.0 - confidence, steps))
+    return DifficultyEffect(mean_interval(rhos), mean_interval(partials), mean_interval(own), per_run)
+
+
+def verdict(interval: MeanInterval, competent: bool, expected_sign: int = 1) -> str:
+    """``holds`` when the across-seed interval excludes 0 on the expected side, ``does not
+    hold`` when it excludes 0 on the other side, else ``not decided``; and ``not decided
+    at this budget`` whenever a run has not stopped moving or fewer than 2 seeds ran."""
+    if interval.n < 2 or not competent:
+        return "not decided at this budget"
+    low, high = interval.low * expected_sign, interval.high * expected_sign
+    if expected_sign < 0:
+        low, high = high, low
+    if low > 0:
+        return "holds"
+    if high < 0:
+        return "does not hold"
+    return "not decided (the across-seed interval includes 0)"
+
+
+def appears_at(runs: list[CompetentRun], measure: str) -> int | None:
+    """The first checkpoint iteration from which the across-seed 95% interval of
+    ``measure`` stays above 0 to the end of training (None: it never does)."""
+    curves = np.stack([r.curve(measure) for r in runs])
+    iterations = runs[0].emergence["iterations"]
+    above = [mean_interval(curves[:, i]).low > 0 if len(runs) > 1 else False for i in range(curves.shape[1])]
+    first = None
+    for iteration, ok in zip(iterations, above):
+        if ok and first is None:
+            first = iteration
+        elif not ok:
+            first = None
+    return first
+
+
+@dataclass(frozen=True)
+class PrecisionComparison:
+    """bf16 against fp32 on the main arm, per measure: the difference of the seed means and
+    the seed-to-seed standard deviation it is judged against."""
+
+    rows: list[tuple[str, float, float, float, float]]  # (measure, bf16 mean, fp32 mean, difference, seed sd)
+    seconds_ratio: float  # fp32 / bf16 mean training seconds
+
+    def agrees(self) -> bool:
+        """Every difference within the pooled seed-to-seed standard deviation."""
+        return all(abs(diff) <= sd for _, _, _, diff, sd in self.rows)
+
+
+def precision_comparison(bf16: list[CompetentRun], fp32: list[CompetentRun]) -> PrecisionComparison:
+    """Validation accuracy, halting spread and steps added at the highest level (final
+    checkpoint, validation images) in bf16 and fp32, and the training-time ratio."""
+    rows = []
+    for measure in ("validation_accuracy", "step_spread", "steps_added"):
+        a = np.array([r.curve(measure)[-1] for r in bf16])
+        b = np.array([r.curve(measure)[-1] for r in fp32])
+        sd = float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)) if min(len(a), len(b)) > 1 else float("nan")
+        rows.append((measure, float(a.mean()), float(b.mean()), float(a.mean() - b.mean()), sd))
+    seconds = [np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)]
+    return PrecisionComparison(rows, float(seconds[1] / seconds[0]))

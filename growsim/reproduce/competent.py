@@ -1,0 +1,178 @@
+"""The competent protocol of findings 3 and 4: networks trained until the findings' own
+measures stop moving, on Fashion-MNIST (from the shipped occlusion spec) and on shapes with
+occluders that do not mimic class features.
+
+Each (dataset, arm) is an ordinary sweep (growsim.sweep), resumable, in
+``<out>/<dataset>/competent-<arm>/``. Every member keeps the model of each checkpoint
+(``record.keep_models``), so ``measure`` re-measures each finding on validation images as
+training went (growsim.analysis.emergence), against a difficulty measure from an ensemble of
+reference models (growsim.analysis.difficulty). ``collect`` copies the small per-run files the
+page is made from into the results folder, so the page regenerates without training.
+
+Arms:
+- ``main``: the dataset's spec at its time weight, in bf16 and in fp32 (the precision
+  decision reads the pairs), seeds 0-2;
+- ``ablation``: halting that does not read the readout's confidence, seeds 0-2;
+- ``time-weight``: a third and three times the main time weight (with ``main``: a 10x range),
+  seeds 0-1.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import yaml
+
+from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficulty
+from growsim.analysis.emergence import EMERGENCE_FILE, FINAL_OUTPUTS, run_emergence
+from growsim.data.datasets import load_dataset
+from growsim.spec import parse_stored_spec
+from growsim.sweep.runner import run_sweep, sweep_directory
+from growsim.sweep.spec import Sweep, parse_sweep
+from growsim.train.run_data import prepare_run_data
+
+SPECS = Path(__file__).parents[2] / "specs"
+PRECISION = "bf16"  # the arms off the main one train at this precision
+DIFFICULTY_FILE = "difficulty.npz"  # per dataset in the results folder
+COPIED = (EMERGENCE_FILE, FINAL_OUTPUTS, "summary.json", "spec.yaml")  # per run, into the results
+
+# Each dataset: its base spec and the settings on top of it.
+DATASETS: dict[str, tuple[Path, dict]] = {
+    "fashion-mnist": (SPECS / "occlusion.yaml", {}),
+    "shapes": (SPECS / "occlusion.yaml", {
+        "data.dataset": "shapes", "data.classes": 6, "data.image_size": 28,
+        "data.train_size": 8000, "data.test_size": 1000, "data.noise": 0.1, "data.clutter": 1,
+        "data.validation_fraction": 0.125,
+        # Occluders the colour of the background: they delete parts of a shape and draw none
+        # (0.5-grey squares mimic the square, frame, bar and cross classes and shift the mean
+        # by +0.8 SD; black ones by -0.3 SD). Probed on validation: see the page's occluder table.
+        "data.occlusion.value": 0.0,
+        "lattice.channels.max": 16, "training.iterations": 3000,
+        "record.every": 250,
+    }),
+}  # fmt: skip
+# Every member: one thread (members run side by side), and a model kept per checkpoint.
+COMMON = {"training.threads": 1, "record.keep_models": True}
+
+
+def arm_designs(main_time_weight: float) -> dict[str, dict]:
+    """Each arm's sweep block, around the dataset's main time weight."""
+    return {
+        "main": {"points": [{"training.precision": "bf16"}, {"training.precision": "fp32"}], "seeds": [0, 1, 2]},
+        "ablation": {
+            "points": [{"lattice.halting_reads_confidence": False, "training.precision": PRECISION}],
+            "seeds": [0, 1, 2],
+        },
+        "time-weight": {
+            "points": [{"training.precision": PRECISION}],
+            "grid": {"costs.time.weight": [round(main_time_weight * factor, 6) for factor in TIME_WEIGHT_FACTORS]},
+            "seeds": [0, 1],
+        },
+    }  # fmt: skip
+
+
+ARMS = ("main", "ablation", "time-weight")
+TIME_WEIGHT_FACTORS = (0.3, 3.0)  # of the main weight: with it, a 10x range
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One sweep of the competent protocol: an arm on one dataset."""
+
+    dataset: str
+    arm: str
+    sweep: Sweep
+
+    @property
+    def name(self) -> str:
+        """``<dataset>/competent-<arm>``: the sweep's directory under the protocol's folder."""
+        return f"{self.dataset}/{self.sweep.name}"
+
+
+def competent_arms(
+    datasets: tuple[str, ...] | None = None, arms: tuple[str, ...] = ARMS,
+    table: dict[str, tuple[Path, dict]] | None = None,
+) -> list[Arm]:  # fmt: skip
+    """The protocol's sweeps, in the order they run (dataset by dataset); ``table`` replaces
+    DATASETS (each dataset's base spec and settings), e.g. for a small test protocol."""
+    table = table or DATASETS
+    found = []
+    for dataset in datasets or tuple(table):
+        base_path, settings = table[dataset]
+        raw = _with_overrides(yaml.safe_load(base_path.read_text()), {**settings, **COMMON})
+        designs = arm_designs(float(raw["costs"]["time"]["weight"]))
+        for arm in arms:
+            spec = {**raw, "name": f"competent-{arm}", "sweep": designs[arm]}
+            text = yaml.safe_dump(spec, sort_keys=False)
+            found.append(Arm(dataset, arm, parse_sweep(text, f"competent {dataset} {arm} (growsim reproduce)")))
+    return found
+
+
+def run_arms(
+    arms: list[Arm], out: Path, workers: int | None = 2, scheduler: str | None = None,
+    say: Callable[[str], None] = print,
+) -> list[str]:  # fmt: skip
+    """Run (or resume) every arm's sweep in ``out``; the failures, as text."""
+    failed = []
+    for arm in arms:
+        say(f"{arm.name}: {len(arm.sweep.members)} runs")
+        outcomes = run_sweep(arm.sweep, Path(out) / arm.dataset, workers=workers, scheduler=scheduler, progress=False)
+        failed += [f"{arm.name}/{o.name}: {o.error}" for o in outcomes if o.status == "failed"]
+    return failed
+
+
+def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None] = print) -> None:
+    """Per dataset, the reference ensemble's difficulty (once, kept in ``results``); per
+    finished run, its emergence measures (once: kept in the run directory); then the small
+    files of every run copied into ``results/<dataset>/<arm>/<member>/``."""
+    for dataset in dict.fromkeys(a.dataset for a in arms):
+        chosen = [a for a in arms if a.dataset == dataset]
+        runs = [
+            (arm, member, sweep_directory(arm.sweep, Path(out) / dataset) / member.name)
+            for arm in chosen for member in arm.sweep.members
+        ]  # fmt: skip
+        finished = [r for r in runs if _finished(r[2])]
+        if not finished:
+            continue
+        spec = parse_stored_spec((finished[0][2] / "spec.yaml").read_text(), str(finished[0][2] / "spec.yaml"))
+        data = prepare_run_data(spec, load_dataset(spec.data, spec.data.seed), torch.device("cpu"))
+        difficulty_path = Path(results) / dataset / DIFFICULTY_FILE
+        if difficulty_path.exists():
+            difficulty = ReferenceDifficulty.load(difficulty_path)
+        else:
+            say(f"{dataset}: training the reference ensemble")
+            difficulty = reference_difficulty(data, spec)
+            difficulty_path.parent.mkdir(parents=True, exist_ok=True)
+            difficulty.save(difficulty_path)
+        for arm, member, run_dir in finished:
+            if not (run_dir / EMERGENCE_FILE).exists():
+                say(f"{arm.name}/{member.name}: measuring its checkpoints")
+                member_spec = parse_stored_spec((run_dir / "spec.yaml").read_text(), str(run_dir / "spec.yaml"))
+                run_emergence(run_dir, member_spec, data, difficulty.miss_probability("validation"))
+            target = Path(results) / dataset / arm.arm / member.name
+            target.mkdir(parents=True, exist_ok=True)
+            for name in COPIED:
+                shutil.copyfile(run_dir / name, target / name)
+            (target / "member.json").write_text(json.dumps({"overrides": member.overrides}, indent=1))
+
+
+def _finished(run_dir: Path) -> bool:
+    summary = run_dir / "summary.json"
+    return summary.exists() and (run_dir / "models").is_dir() and (run_dir / "per_image.zarr").exists()
+
+
+def _with_overrides(base: dict, settings: dict) -> dict:
+    """A deep copy of the spec mapping ``base`` with ``key.path: value`` settings applied."""
+    raw = yaml.safe_load(yaml.safe_dump(base))
+    for key, value in settings.items():
+        node = raw
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return raw

@@ -1,0 +1,186 @@
+"""The results page of the competent protocol: findings 3 and 4 per dataset with the seed as
+the unit of inference, the emergence curves, which runs passed the competence rule, and the
+precision comparison. Written from the small per-run files alone (no training)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from growsim import __version__
+from growsim.analysis.competent_findings import (
+    COMPETENCE_MEASURES,
+    CompetentRun,
+    appears_at,
+    by_setting,
+    competence,
+    difficulty_effect,
+    load_runs,
+    occlusion_effect,
+    precision_comparison,
+    verdict,
+)
+from growsim.files import write_text_atomically
+
+CURVES = (
+    ("validation_accuracy", "validation accuracy (clean)"),
+    ("steps_added", "steps added at the highest occlusion"),
+    ("difficulty_rho", "rho(steps, ensemble difficulty)"),
+    ("difficulty_partial_rho", "partial rho, own confidence held"),
+    ("agreement", "learned - objective steps added"),
+)
+
+
+def write_competent_page(results: Path, page: Path) -> Path:
+    """Write ``page`` (Markdown) and its figures from the runs in ``results``."""
+    runs, difficulty = load_runs(results)
+    figures = page.parent / f"{page.stem}-figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    groups = by_setting(runs)
+    lines = [
+        "# Findings 3 and 4 on competent networks",
+        "",
+        f"Written by `growsim reproduce --competent` (growsim {__version__}) on "
+        f"{time.strftime('%Y-%m-%d')} from the per-run files in `{results}` "
+        "(growsim/reproduce/competent.py). Do not edit: run the command again.",
+        "",
+        "- **Unit of inference: the seed.** Each effect is the mean over seeds of the per-seed "
+        "figure with a 95% Student-t interval across seeds (n = seeds); the image-level "
+        "bootstrap interval of each run is the second line.",
+        "- **Competence rule.** A run enters a verdict only when, over the last 20% of its "
+        "training, each of " + ", ".join(f"`{m}`" for m in COMPETENCE_MEASURES) + " (validation "
+        "images, highest occlusion level for steps added) changed by less than the "
+        "seed-to-seed standard deviation of its final value in that setting. Otherwise the "
+        "verdict is *not decided at this budget*.",
+        "- **Emergence curves** re-measure every checkpoint's saved model on validation "
+        "images; the verdicts use the final model on test images (reported only; nothing "
+        "was chosen on them).",
+        "- **Difficulty** is the mean miss probability (1 - P(true class)) of five reference "
+        "models of other architectures trained on the same split (logistic regression, "
+        "a perceptron, two feedforward CNNs, a plain recurrent CNN; "
+        "growsim/analysis/difficulty.py). Halting reads the network's own confidence, so "
+        "the partial correlation that holds that confidence fixed is the test of whether "
+        "time tracks difficulty beyond it.",
+    ]
+    for dataset in sorted({r.dataset for r in runs}):
+        lines += _dataset_section(dataset, groups, difficulty.get(dataset), figures, page.parent)
+    write_text_atomically(page, "\n".join(lines) + "\n")
+    return page
+
+
+def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> list[str]:
+    chosen = {key[1:]: runs for key, runs in groups.items() if key[0] == dataset}
+    lines = ["", f"## {dataset}", ""]
+    if difficulty is not None:
+        accuracy = difficulty.accuracy["test"][:, 0]
+        lines += [
+            "Reference ensemble, clean test accuracy: "
+            + ", ".join(f"{a} {v:.3f}" for a, v in zip(difficulty.architectures, accuracy)) + ".",
+            "",
+        ]
+    lines += [
+        "| setting | seeds | competent | val. acc. | test acc. | steps added at top (across seeds) | "
+        "verdict (finding 3) | rho with difficulty | partial rho | verdict (finding 4) | train s / run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    details = []
+    for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
+        levels = runs[0].emergence["levels"]
+        passed = _competent(runs)
+        effect = occlusion_effect(runs, levels)
+        finding3 = verdict(effect.across_seeds, all(passed))
+        if difficulty is not None:
+            time_effect = difficulty_effect(runs, difficulty)
+            finding4 = verdict(time_effect.partial_rho, all(passed))
+            rho_text, partial_text = time_effect.rho.text(digits=2, sign=True), time_effect.partial_rho.text(digits=2, sign=True)
+        else:
+            time_effect, finding4, rho_text, partial_text = None, "not measured", "-", "-"
+        validation = np.mean([r.curve("validation_accuracy")[-1] for r in runs])
+        test = np.mean([r.test_correct[0].mean() for r in runs])
+        seconds = np.mean([r.summary["time_spent"]["training"] for r in runs])
+        lines.append(
+            f"| {_label(setting)} | {len(runs)} | {sum(passed)}/{len(runs)} | {validation:.3f} | {test:.3f} | "
+            f"{effect.across_seeds.text(digits=2, sign=True)} | {finding3} | {rho_text} | {partial_text} | "
+            f"{finding4} | {seconds:.0f} |"
+        )
+        details.append(f"- {_label(setting)}, per run (image-level 95% bootstrap): " + "; ".join(
+            f"seed {seed}: {inc.mean_difference:+.2f} [{inc.low:+.2f}, {inc.high:+.2f}] steps at "
+            f"{effect.level:.0%}" for seed, inc in effect.per_run
+        ) + ("" if time_effect is None else "; " + "; ".join(
+            f"seed {seed}: rho {c.rho:+.2f} [{c.low:+.2f}, {c.high:+.2f}], partial {p:+.2f}"
+            for seed, c, p in time_effect.per_run
+        )))  # fmt: skip
+    lines += ["", *details]
+    main = chosen.get(("main", "bf16", *_main_rest(chosen)), [])
+    if main:
+        lines += ["", "**Where each finding appears** (main arm, bf16; first checkpoint from which the "
+                  "across-seed interval stays above 0 to the end, validation images):", ""]  # fmt: skip
+        for measure, label in CURVES[1:4]:
+            at = appears_at(main, measure)
+            lines.append(f"- {label}: " + (f"from iteration {at}" if at is not None else "never, at this budget"))
+    figure = _emergence_figure(dataset, chosen, figures)
+    if figure is not None:
+        lines += ["", f"![emergence curves, {dataset}]({figure.relative_to(root)})"]
+    fp32 = chosen.get(("main", "fp32", *_main_rest(chosen)), [])
+    if main and fp32 and len(main) > 1 and len(fp32) > 1:
+        comparison = precision_comparison(main, fp32)
+        lines += ["", "**Precision** (main arm, final checkpoint, validation images; training seconds "
+                  f"fp32 / bf16 = {comparison.seconds_ratio:.2f}x, measured while other runs shared the cores):", "",
+                  "| measure | bf16 | fp32 | difference | seed-to-seed sd |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {m} | {a:.3f} | {b:.3f} | {d:+.3f} | {sd:.3f} |" for m, a, b, d, sd in comparison.rows]
+        lines += ["", "bf16 agrees with fp32 within the seed-to-seed spread on every measure: "
+                  + ("**yes**." if comparison.agrees() else "**no**.")]  # fmt: skip
+    return lines
+
+
+def _competent(runs: list[CompetentRun]) -> list[bool]:
+    if len(runs) < 2:
+        return [False] * len(runs)
+    table = competence(runs)
+    return [all(table[m][i] for m in COMPETENCE_MEASURES) for i in range(len(runs))]
+
+
+def _main_rest(chosen: dict) -> tuple:
+    for setting in chosen:
+        if setting[0] == "main":
+            return setting[2:]
+    return ()
+
+
+def _order(setting: tuple) -> tuple:
+    return (("main", "ablation", "time-weight").index(setting[0]), setting[1] != "bf16", setting[2])
+
+
+def _label(setting: tuple) -> str:
+    arm, precision, weight, reads = setting
+    text = f"{arm}, time weight {weight:g}, {precision}"
+    return text + ("" if reads else ", halting without confidence")
+
+
+def _emergence_figure(dataset: str, chosen: dict, figures: Path) -> Path | None:
+    """Each measure over training, mean over seeds with a band of +-1 sd, per setting."""
+    import matplotlib.figure
+
+    if not chosen:
+        return None
+    figure = matplotlib.figure.Figure(figsize=(4 * 4, 3.2), layout="constrained")
+    axes = figure.subplots(1, 4)
+    for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
+        iterations = np.asarray(runs[0].emergence["iterations"])
+        for axis, (measure, label) in zip(axes, CURVES[:4]):
+            curves = np.stack([r.curve(measure) for r in runs])
+            mean = np.nanmean(curves, axis=0)
+            line = axis.plot(iterations, mean, label=_label(setting))[0]
+            if len(runs) > 1:
+                sd = np.nanstd(curves, axis=0, ddof=1)
+                axis.fill_between(iterations, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+            axis.set_title(label, fontsize=9)
+            axis.set_xlabel("iteration")
+    for axis in axes[1:]:
+        axis.axhline(0, color="grey", linewidth=0.5)
+    axes[0].legend(fontsize=6)
+    path = figures / f"emergence-{dataset}.png"
+    figure.savefig(path, dpi=90)
+    return path

@@ -1,0 +1,194 @@
+"""The competent protocol: precision, kept models, emergence measures, the competence rule,
+the verdicts, the reference ensemble, and a tiny protocol run end to end."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from growsim.analysis.competent_findings import MeanInterval, appears_at, verdict
+from growsim.analysis.difficulty import REFERENCE_ARCHITECTURES, ReferenceDifficulty, reference_model
+from growsim.analysis.emergence import objective_allocation, partial_spearman, snapshot_model, stopped_moving
+from growsim.errors import SpecError
+from growsim.model.lattice import Box, LatticeNetwork, NetworkOutput
+from growsim.spec import load_spec
+
+
+def test_bf16_runs_the_convolutions_in_bfloat16_and_keeps_halting_and_parameters_in_float32():
+    torch.manual_seed(0)
+    images = torch.randn(8, 1, 16, 16)
+    full = LatticeNetwork(Box(2, 8, 3), 1, 4, generator=torch.Generator().manual_seed(1))
+    half = LatticeNetwork(Box(2, 8, 3), 1, 4, generator=torch.Generator().manual_seed(1), precision="bf16")
+    half.load_state_dict(full.state_dict())
+    with torch.no_grad():
+        half.halting_weight.fill_(0.3)
+        full.halting_weight.fill_(0.3)
+    captured = []
+    hook = torch.nn.functional.conv2d
+    try:
+        torch.nn.functional.conv2d = lambda x, *a, **k: captured.append(hook(x, *a, **k).dtype) or hook(x, *a, **k)
+        out_half = half(images)
+    finally:
+        torch.nn.functional.conv2d = hook
+    out_full = full(images)
+    assert captured and set(captured) == {torch.bfloat16}
+    assert out_half.logits.dtype == out_half.log_step_probs.dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    # bf16 keeps 8 bits of mantissa: close to fp32, not equal to it
+    assert torch.allclose(out_half.step_probs, out_full.step_probs, atol=0.05)
+    assert not torch.equal(out_half.logits, out_full.logits)
+    out_half.logits.sum().backward()
+    assert half.bottom_up[0].grad.dtype == torch.float32
+
+
+def test_an_unknown_precision_is_a_spec_error(tiny_spec):
+    with pytest.raises(SpecError, match="training.precision"):
+        load_spec(tiny_spec, overrides=["training.precision=fp16"])
+
+
+def test_partial_spearman_removes_what_a_shared_cause_explains():
+    rng = np.random.default_rng(0)
+    cause = rng.normal(size=4000)
+    x, y = cause + 0.5 * rng.normal(size=4000), cause + 0.5 * rng.normal(size=4000)
+    from growsim.analysis.statistics import spearman
+
+    assert spearman(x, y) > 0.6
+    assert abs(partial_spearman(x, y, cause)) < 0.08
+    # a direct link survives the control
+    z = rng.normal(size=4000)
+    assert partial_spearman(z + 0.3 * cause, z + 0.3 * rng.normal(size=4000), cause) > 0.6
+
+
+def test_stopped_moving_compares_the_tail_change_with_the_seed_spread():
+    iterations = [0, 200, 400, 600, 800, 1000]
+    flat = np.array([[0.1, 0.5, 0.7, 0.80, 0.81, 0.81], [0.1, 0.4, 0.6, 0.75, 0.76, 0.76]])
+    assert stopped_moving(flat, iterations, 1000).tolist() == [True, True]
+    rising = flat.copy()
+    rising[0, -1] = 0.95  # 0.14 over the tail; the seeds' spread is (0.95 - 0.76) / sqrt 2 = 0.13
+    assert stopped_moving(rising, iterations, 1000).tolist() == [False, True]
+    with pytest.raises(ValueError, match="two runs"):
+        stopped_moving(flat[:1], iterations, 1000)
+
+
+def test_verdicts_need_two_competent_seeds_and_an_interval_that_excludes_zero():
+    assert verdict(MeanInterval(0.3, 0.1, 0.5, 3, 0.95), True) == "holds"
+    assert verdict(MeanInterval(-0.3, -0.5, -0.1, 3, 0.95), True) == "does not hold"
+    assert verdict(MeanInterval(0.3, -0.1, 0.7, 3, 0.95), True).startswith("not decided (")
+    assert verdict(MeanInterval(0.3, 0.1, 0.5, 3, 0.95), False) == "not decided at this budget"
+    assert verdict(MeanInterval(0.3, 0.3, 0.3, 1, 0.95), True) == "not decided at this budget"
+
+
+class _Run:
+    def __init__(self, values):
+        self.emergence = {"iterations": [0, 100, 200, 300], "measures": {"difficulty_rho": values}}
+
+    def curve(self, measure):
+        return np.asarray(self.emergence["measures"][measure])
+
+
+def test_a_finding_appears_where_its_interval_stays_above_zero():
+    runs = [_Run([0.0, 0.2, 0.5, 0.5]), _Run([0.1, -0.3, 0.6, 0.55]), _Run([0.0, 0.3, 0.55, 0.6])]
+    assert appears_at(runs, "difficulty_rho") == 200
+    runs[2] = _Run([0.0, 0.3, 0.55, -0.6])  # falls back at the end: never settled
+    assert appears_at(runs, "difficulty_rho") is None
+
+
+class _FixedOutputs(torch.nn.Module):
+    """A stand-in network: every image's per-step logits and halting given."""
+
+    def __init__(self, logits, log_step_probs):
+        super().__init__()
+        self.logits, self.log_step_probs = logits, log_step_probs
+
+    def forward(self, images):
+        return NetworkOutput(self.logits[: len(images)], self.log_step_probs[: len(images)])
+
+
+def test_the_objective_allocation_is_the_softmin_of_cross_entropy_plus_time_cost():
+    # image 0: right from step 1; image 1: wrong until step 3
+    sure, unsure = torch.tensor([8.0, 0.0]), torch.tensor([0.0, 8.0])
+    logits = torch.stack([torch.stack([sure, sure, sure]), torch.stack([unsure, unsure, sure])])
+    halting = torch.log(torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]))
+    model = _FixedOutputs(logits, halting)
+
+    class Data:
+        validation_sets = [torch.zeros(2, 1, 4, 4)]
+        validation_labels = torch.tensor([0, 0])
+
+        @staticmethod
+        def normalise(images):
+            return images
+
+    wanted, learned = objective_allocation(model, Data, time_weight=0.1, entropy_weight=0.0)
+    assert wanted[0].tolist() == [1.0, 3.0]  # argmin of CE_t + 0.1 t, steps counted from 1
+    assert np.allclose(learned[0], [0.5 + 0.6 + 0.6, 0.1 + 0.2 + 2.4])
+    soft, _ = objective_allocation(model, Data, time_weight=0.1, entropy_weight=0.5)
+    assert 1.0 < soft[0][0] < 2.0 < soft[0][1] < 3.0
+
+
+def test_every_reference_architecture_classifies_and_the_difficulty_file_round_trips(tmp_path):
+    for architecture in REFERENCE_ARCHITECTURES:
+        assert reference_model(architecture, 1, 28, 6)(torch.zeros(2, 1, 28, 28)).shape == (2, 6)
+    probability = {"validation": np.full((5, 2, 3), 0.25), "test": np.full((5, 2, 4), 0.5)}
+    probability["test"][0] = 1.0
+    stored = ReferenceDifficulty(REFERENCE_ARCHITECTURES, probability, {"validation": np.zeros((5, 2)), "test": np.ones((5, 2))})
+    stored.save(tmp_path / "d.npz")
+    loaded = ReferenceDifficulty.load(tmp_path / "d.npz")
+    assert loaded.architectures == REFERENCE_ARCHITECTURES
+    assert np.allclose(loaded.miss_probability("test"), 1 - (1.0 + 4 * 0.5) / 5)
+    assert np.allclose(loaded.miss_probability("validation"), 0.75)
+
+
+def test_kept_models_rebuild_the_network_of_each_checkpoint(tiny_spec, tmp_path):
+    from growsim.runs.experiment import run_experiment
+    from growsim.train.run_data import prepare_run_data
+    from growsim.data.datasets import load_dataset
+
+    spec = load_spec(tiny_spec, overrides=["record.keep_models=true", "training.iterations=200"])
+    run_dir = tmp_path / "tiny"
+    run_experiment(spec, run_dir, progress=False)
+    kept = sorted(p.name for p in (run_dir / "models").iterdir())
+    assert kept == ["iteration-0000000.pt", "iteration-0000100.pt", "iteration-0000200.pt"]
+    data = prepare_run_data(spec, load_dataset(spec.data, spec.data.seed), torch.device("cpu"))
+    final = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    model = snapshot_model(spec, data, run_dir / "models" / kept[-1])
+    assert model.box == Box(**final["box"])
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, final["model"][name]), name
+    first = snapshot_model(spec, data, run_dir / "models" / kept[0])
+    assert not torch.equal(first.readout_bias, model.readout_bias)
+
+
+def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
+    from growsim.reproduce.competent import competent_arms
+
+    arms = {a.name: a for a in competent_arms()}
+    main = arms["fashion-mnist/competent-main"].sweep
+    assert sorted({m.spec.training.precision for m in main.members}) == ["bf16", "fp32"]
+    assert sorted({m.spec.training.seed for m in main.members}) == [0, 1, 2]
+    weights = sorted({m.spec.costs.time.weight for m in arms["fashion-mnist/competent-time-weight"].sweep.members})
+    base = main.members[0].spec.costs.time.weight
+    assert min(weights) < base < max(weights) and max(weights) / min(weights) == pytest.approx(10)
+    ablation = arms["shapes/competent-ablation"].sweep.members
+    assert not any(m.spec.lattice.halting_reads_confidence for m in ablation)
+    assert all(m.spec.record.keep_models for a in arms.values() for m in a.sweep.members)
+
+
+def test_a_tiny_protocol_runs_measures_and_writes_its_page(tiny_spec, tmp_path):
+    from growsim.reproduce.competent import competent_arms, measure, run_arms
+    from growsim.reproduce.competent_page import write_competent_page
+
+    table = {"tiny": (Path(tiny_spec), {"training.iterations": 200, "record.every": 50})}
+    arms = competent_arms(arms=("main",), table=table)
+    failed = run_arms(arms, tmp_path / "out", workers=1, say=lambda _: None)
+    assert failed == []
+    results = tmp_path / "results"
+    measure(arms, tmp_path / "out", results, say=lambda _: None)
+    runs = sorted(p.name for p in (results / "tiny" / "main").iterdir())
+    assert len(runs) == 6 and (results / "tiny" / "difficulty.npz").exists()
+    page = write_competent_page(results, tmp_path / "page.md")
+    text = page.read_text()
+    assert "## tiny" in text and "main, time weight 0.01, bf16" in text and "main, time weight 0.01, fp32" in text
+    assert (tmp_path / "page-figures" / "emergence-tiny.png").exists()
+    assert "bf16 agrees with fp32 within the seed-to-seed spread" in text
