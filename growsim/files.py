@@ -44,7 +44,10 @@ def write_zarr_atomically(dataset, target: Path) -> Path:
     target = Path(target)
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    dataset.to_zarr(partial, mode="w", consolidated=True, zarr_format=2)
+    from growsim.integrity import checksum_encoding, writing_every_chunk
+
+    with writing_every_chunk():  # every chunk with a CRC-32C: growsim.integrity.verify_store
+        dataset.to_zarr(partial, mode="w", consolidated=True, zarr_format=2, encoding=checksum_encoding(dataset))
     retired = target.with_name(f".{target.name}.old")
     if target.exists():
         os.replace(target, retired)

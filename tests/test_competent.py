@@ -13,6 +13,7 @@ from growsim.analysis.emergence import objective_allocation, partial_spearman, s
 from growsim.errors import SpecError
 from growsim.model.lattice import Box, LatticeNetwork, NetworkOutput
 from growsim.spec import load_spec
+from growsim.train.checkpoint_file import read_checkpoint
 
 
 def test_bf16_runs_the_convolutions_in_bfloat16_and_keeps_halting_and_parameters_in_float32():
@@ -151,7 +152,7 @@ def test_kept_models_rebuild_the_network_of_each_checkpoint(tiny_spec, tmp_path)
     kept = sorted(p.name for p in (run_dir / "models").iterdir())
     assert kept == ["iteration-0000000.pt", "iteration-0000100.pt", "iteration-0000200.pt"]
     data = prepare_run_data(spec, load_dataset(spec.data, spec.data.seed), torch.device("cpu"))
-    final = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    final = read_checkpoint(run_dir / "checkpoint.pt", "cpu")
     model = snapshot_model(spec, data, run_dir / "models" / kept[-1])
     assert model.box == Box(**final["box"])
     for name, value in model.state_dict().items():

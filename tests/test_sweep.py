@@ -21,6 +21,7 @@ from growsim.record.combine import combine_trajectories
 from growsim.runs.directories import SWEEP_MARKER
 from growsim.sweep.runner import _member_state
 from growsim.sweep.spec import member_name, parse_sweep
+from growsim.train.checkpoint_file import read_checkpoint
 from tests.conftest import TINY_SPEC
 
 # Keys a sweep may vary, each with values the tiny spec accepts.
@@ -351,7 +352,7 @@ def test_a_sweep_member_stopped_by_sigterm_writes_the_checkpoints_it_kept(tmp_pa
         text=True, capture_output=True, env={**os.environ, "GROWSIM_KILL_AT": "checkpoint-taken:5:SIGTERM"},
     )  # fmt: skip
     assert stopped.returncode != 0 and "Terminated" in stopped.stderr
-    state = torch.load(tmp_path / "member" / "checkpoint.pt", weights_only=True)
+    state = read_checkpoint(tmp_path / "member" / "checkpoint.pt", "cpu")
     assert (state["iteration"], state["checkpoints_written"]) == (75, 4)
 
 

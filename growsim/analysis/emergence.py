@@ -31,12 +31,14 @@ import torch
 import xarray as xr
 
 from growsim.analysis.statistics import average_ranks, spearman
+from growsim.integrity import CHECKSUM_HEADER
 from growsim.model.growth import initial_network
 from growsim.model.lattice import Box
 from growsim.model.reshape import grow, shrink_to
 from growsim.record.recorder import TRAJECTORY_NAME
 from growsim.spec import Spec
 from growsim.train.evaluation import predict_sets
+from growsim.train.checkpoint_file import load_checksummed_torch
 from growsim.train.run_data import RunData
 from growsim.train.saving import MODELS_DIRECTORY
 
@@ -106,7 +108,12 @@ def checkpoint_measures(outputs: ValidationOutputs, difficulty: np.ndarray, obje
 
 def snapshot_model(spec: Spec, data: RunData, path: Path) -> torch.nn.Module:
     """The network saved at one checkpoint by ``record.keep_models``."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    with open(path, "rb") as stream:
+        framed = stream.read(len(CHECKSUM_HEADER)) == CHECKSUM_HEADER
+    if framed:
+        state = load_checksummed_torch(path, "a kept model", "train the run again with record.keep_models")
+    else:  # kept by a development version before checksums (the first competent runs)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     classes = int(state["model"]["readout_bias"].shape[0])
     model = initial_network(spec, data.train_images.shape[1], classes)
     box = Box(**state["box"])

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from growsim.integrity import checksum_encoding, writing_every_chunk
 from growsim.locks import exclusive_lock
 from growsim.record.trajectory import SCHEMA, open_trajectory
 
@@ -47,12 +48,12 @@ def combine_trajectories(
         version = _next_version(sweep_dir)
         store = sweep_dir / f".{COMBINED_NAME}.v{version}"
         shutil.rmtree(store, ignore_errors=True)
-        encoding = {  # one chunk per member and variable: few files, each member read alone
-            name: {"chunks": (1,) + combined[name].shape[1:]}
-            for name in combined.data_vars
-            if combined[name].dims[:2] == ("run", "checkpoint")
-        }
-        combined.to_zarr(store, mode="w", encoding=encoding, consolidated=True, zarr_format=2)
+        encoding = checksum_encoding(combined)  # a CRC-32C per chunk (growsim.integrity)
+        for name in combined.data_vars:  # one chunk per member and variable: few files
+            if combined[name].dims[:2] == ("run", "checkpoint"):
+                encoding.setdefault(name, {})["chunks"] = (1,) + combined[name].shape[1:]
+        with writing_every_chunk():
+            combined.to_zarr(store, mode="w", encoding=encoding, consolidated=True, zarr_format=2)
         _point_link(target, store.name)
         for old in _versions(sweep_dir)[:-2]:
             shutil.rmtree(sweep_dir / f".{COMBINED_NAME}.v{old}", ignore_errors=True)

@@ -18,22 +18,24 @@ TRAJECTORY_NAME = "trajectory.zarr"
 class TrajectoryRecorder:
     """Writes every checkpoint a Trainer hands it to ``path`` (``trajectory.zarr``)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, identity: dict | None = None) -> None:
         self.path = Path(path)
+        self.identity = identity or {}  # the run's identity, kept in the store's attributes
         self.spec: Spec | None = None
         self.writer: TrajectoryWriter | None = None
         self.pending: list[tuple[int, dict]] = []  # recorded, not yet written
 
     @classmethod
-    def in_run_directory(cls, run_dir: str | Path) -> "TrajectoryRecorder":
-        """The recorder of the run in ``run_dir``."""
-        return cls(Path(run_dir) / TRAJECTORY_NAME)
+    def in_run_directory(cls, run_dir: str | Path, identity: dict | None = None) -> "TrajectoryRecorder":
+        """The recorder of the run in ``run_dir`` (``identity``: growsim.integrity.RunIdentity's
+        attrs, written into the store's attributes)."""
+        return cls(Path(run_dir) / TRAJECTORY_NAME, identity)
 
     def start(self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]) -> None:
         """Fix the store's coordinates and attrs (the store is made at the first record)."""
         self.spec = spec
         self.layout = TrajectoryLayout(max_box, eval_levels)
-        self.writer = TrajectoryWriter(self.path, self.layout, trajectory_attrs(spec, dataset))
+        self.writer = TrajectoryWriter(self.path, self.layout, {**trajectory_attrs(spec, dataset), **self.identity})
 
     def record(self, state: CheckpointState) -> None:
         """Compute one checkpoint's values and keep them for the next ``flush``."""

@@ -26,6 +26,7 @@ from zarr.core.sync import sync
 from growsim.data.datasets import Dataset
 from growsim.errors import RunError
 from growsim.faults import crash_point
+from growsim.integrity import checksum_encoding, writing_every_chunk
 from growsim.model.lattice import CONNECTIONS, Box
 from growsim.spec import Spec, spec_to_yaml
 
@@ -199,19 +200,21 @@ class TrajectoryWriter:
                 dataset = checkpoint_dataset(self.layout, iteration, values, self.attrs)
                 # A row per chunk, uncompressed: rows are a few KiB, and compressing ~40
                 # small chunks at every write cost more than the disk it saved.
-                encoding = {
-                    name: {"chunks": (1,) + dataset[name].shape[1:], "compressors": None}
-                    for name in SCHEMA
-                }
-                encoding["iteration"] = {"chunks": (1,), "compressors": None}
-                dataset.to_zarr(
-                    self.path, mode="w", encoding=encoding, consolidated=False, zarr_format=2
-                )
+                # Every chunk carries a CRC-32C (growsim.integrity.verify_store checks it).
+                encoding = checksum_encoding(dataset)
+                for name in SCHEMA:
+                    encoding[name].update({"chunks": (1,) + dataset[name].shape[1:], "compressors": None})
+                encoding["iteration"].update({"chunks": (1,), "compressors": None})
+                with writing_every_chunk():
+                    dataset.to_zarr(
+                        self.path, mode="w", encoding=encoding, consolidated=False, zarr_format=2
+                    )
                 rest = checkpoints[1:]
             if rest:
                 rows = [checkpoint_rows(self.layout, iteration, values) for iteration, values in rest]
-                _append_all(self._open_arrays(), {name: np.concatenate([row[name] for row in rows])
-                                                  for name in rows[0]})  # fmt: skip
+                with writing_every_chunk():
+                    _append_all(self._open_arrays(), {name: np.concatenate([row[name] for row in rows])
+                                                      for name in rows[0]})  # fmt: skip
             self.appended += 1
             crash_point("trajectory-commit", self.appended)
             zarr.consolidate_metadata(str(self.path), zarr_format=2)

@@ -27,9 +27,10 @@ MARKER_TEXT = (
 # What growsim writes into a run directory (runs, per-image results, interrupted writes).
 RUN_FILES = (
     "spec.yaml", "trajectory.zarr", "checkpoint.pt", "checkpoint.pt.partial", "summary.json",
-    "per_image.zarr", ".per_image.zarr.partial", ".per_image.zarr.old",
+    "per_image.zarr", ".per_image.zarr.partial", ".per_image.zarr.old", "run.json", "models",
+    "emergence.json", "final_outputs.npz",
 )  # fmt: skip
-RUN_FILE_PREFIXES = (".spec.yaml.partial-", ".summary.json.partial-", ".write-test-")
+RUN_FILE_PREFIXES = (".spec.yaml.partial-", ".summary.json.partial-", ".write-test-", ".run.json.partial-")
 # What ``growsim report`` writes into ``<run>/report/`` by default.
 REPORT_DIRECTORY = "report"
 REPORT_FILES = (

@@ -9,6 +9,16 @@ from typing import Callable
 
 from growsim.errors import RunError
 from growsim.files import jsonable, make_writable_directory, write_text_atomically
+from growsim.integrity import (
+    IDENTITY_FILE,
+    RunIdentity,
+    new_identity,
+    read_identity,
+    read_json,
+    spec_sha256,
+    verify_store,
+    write_identity,
+)
 from growsim.locks import exclusive_lock
 from growsim.record.per_image import write_per_image
 from growsim.record.recorder import TrajectoryRecorder
@@ -61,20 +71,24 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
                 "Resume with the same spec and overrides (training.threads and "
                 "record.write_seconds may differ), or start a new run with --name."
             )
+        identity = _stored_identity(run_dir, spec)
         if (run_dir / "summary.json").exists():  # written last: the run is complete
             say(f"{run_dir}: the run has finished; nothing to resume")
-            return json.loads((run_dir / "summary.json").read_text())
+            return read_json(run_dir / "summary.json", "the run's summary", "start the run again with --overwrite")
     else:
         if not started and holds_own_files(run_dir) and not overwrite:
             say(f"{run_dir}: holds no checkpoint (an earlier attempt stopped before its first); "
                 "starting it again")  # fmt: skip
         clear_run_directory(run_dir)
+        identity = new_identity(experiment_text(spec), spec.training.seed)
+        write_identity(run_dir, identity)
         write_text_atomically(run_dir / "spec.yaml", spec_text)
 
-    recorder = TrajectoryRecorder.in_run_directory(run_dir)
-    trainer = Trainer(spec, run_dir, progress=progress, recorder=recorder)
+    recorder = TrajectoryRecorder.in_run_directory(run_dir, identity.attrs())
+    trainer = Trainer(spec, run_dir, progress=progress, recorder=recorder, identity=identity)
     if resuming:
         trainer.load_checkpoint()
+        _check_trajectory(recorder.path, identity)
         if committed_checkpoints(recorder.path) < trainer.checkpoints_written:
             raise RunError(
                 f"{recorder.path}: holds fewer checkpoints than checkpoint.pt says were "
@@ -88,8 +102,46 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     # What the run spent besides training steps, as a fraction of them (README, Benchmarks)
     summary["overhead"] = (spent["checkpoints"] + spent["per_image"]) / max(spent["training"], 1e-9)
     summary["run_dir"] = str(run_dir)
+    summary.update(identity.attrs())
     write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
     return summary
+
+
+def experiment_text(spec: Spec) -> str:
+    """The spec's YAML without the keys that are not part of the experiment (the machine's
+    threads, how often the disk is written): what the run identity hashes."""
+    return spec_to_yaml(replace(
+        spec, training=replace(spec.training, threads=None), record=replace(spec.record, write_seconds=30.0),
+    ))  # fmt: skip
+
+
+def _stored_identity(run_dir: Path, spec: Spec) -> RunIdentity:
+    """The identity of the run being resumed, checked against the spec it resumes with."""
+    identity = read_identity(run_dir)
+    if identity is None:
+        raise RunError(
+            f"{run_dir}: has no {IDENTITY_FILE}, so its files cannot be told from another run's "
+            "(it was written by an older growsim, or the file was deleted). Start it again "
+            "with --overwrite."
+        )
+    if identity.spec_sha256 != spec_sha256(experiment_text(spec)):
+        raise RunError(
+            f"{run_dir / IDENTITY_FILE}: records another spec than the run's spec.yaml (its "
+            "hash differs); the directory was altered. Start it again with --overwrite."
+        )
+    return identity
+
+
+def _check_trajectory(path: Path, identity: RunIdentity) -> None:
+    """A trajectory store to append to: intact, and this run's."""
+    if not (path / ".zmetadata").exists():
+        return  # nothing committed yet: the checkpoint count check below decides
+    remedy = "the run cannot continue; start it again with --overwrite"
+    verify_store(path, "the trajectory", remedy)
+    import zarr
+
+    stored = zarr.open_group(str(path), mode="r", zarr_format=2, use_consolidated=True).attrs.get("run_id")
+    identity.check_owns(path, "trajectory", stored)
 
 
 def same_experiment(stored_text: str, spec: Spec, source: str = "spec.yaml") -> bool:

@@ -10,7 +10,7 @@ the last write, and ``--resume`` goes on from there.
 from __future__ import annotations
 
 import copy
-import os
+import io
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Iterator
 
 import torch
 
+from growsim.integrity import write_checksummed
 from growsim.train.checkpoint_file import write_checkpoint
 from growsim.train.checkpoint_state import Recorder
 
@@ -35,9 +36,9 @@ def write_model_snapshot(run_dir: Path, iteration: int, box: dict, model_state: 
     passes the iteration again writes the same values)."""
     path = model_snapshot_path(run_dir, iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    torch.save({"iteration": iteration, "box": box, "model": model_state}, temporary)
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    torch.save({"iteration": iteration, "box": box, "model": model_state}, buffer)
+    write_checksummed(path, buffer.getvalue())
 
 
 class CheckpointSaver:

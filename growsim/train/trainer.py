@@ -21,6 +21,7 @@ import torch
 
 from growsim.data.datasets import Dataset, load_dataset
 from growsim.faults import crash_point
+from growsim.integrity import RunIdentity
 from growsim.model import costs, memory
 from growsim.model.compaction import plan_compaction
 from growsim.model.growth import ActiveRegion, active_region, grown_box, initial_network
@@ -72,6 +73,7 @@ class Trainer:
     recorder: Recorder | None = None
     on_checkpoint: Callable[["Trainer", dict], None] | None = None
     compile_backend: str | Callable = "inductor"  # torch.compile's backend (tests count graphs)
+    identity: RunIdentity | None = None  # the run's (growsim.integrity); None: not checked
     device: torch.device = field(init=False)
     dataset: Dataset = field(init=False)
     data: RunData = field(init=False)
@@ -374,12 +376,15 @@ class Trainer:
             "wall_seconds": self.wall_seconds(),
             "time_spent": dict(self.time_spent),
             "train_accuracy": self._last_train_accuracy,
+            "run_id": self.identity.run_id if self.identity else "",
         }
 
     def load_checkpoint(self) -> None:
         """Restore model, optimiser and position from ``checkpoint.pt``."""
         self._model_version += 1
         state = read_checkpoint(self.checkpoint_path, self.device)
+        if self.identity is not None:
+            self.identity.check_owns(self.checkpoint_path, "checkpoint", state.get("run_id"))
         box = Box(**state["box"])
         shrink_to(self.model, box)  # shapes first (compaction may have shrunk it) ...
         grow(self.model, box, self.spec.growth.new_step_mass)  # ... values below
