@@ -42,6 +42,7 @@ class CompetentRun:
     precision: str
     time_weight: float
     reads_confidence: bool
+    iterations: int
     emergence: dict
     summary: dict
     test_steps: np.ndarray  # (level, image): expected steps of the final model
@@ -51,7 +52,7 @@ class CompetentRun:
     @property
     def setting(self) -> tuple:
         """What the run's arm varies, without the seed."""
-        return (self.arm, self.precision, self.time_weight, self.reads_confidence)
+        return (self.arm, self.precision, self.time_weight, self.reads_confidence, self.iterations)
 
     def curve(self, measure: str) -> np.ndarray:
         """A measure over the run's checkpoints (steps_added: at the highest level)."""
@@ -75,6 +76,7 @@ def load_runs(results: Path) -> tuple[list[CompetentRun], dict[str, ReferenceDif
             runs.append(CompetentRun(
                 dataset_dir.name, run_dir.parent.name, run_dir.name, spec.training.seed,
                 spec.training.precision, spec.costs.time.weight, spec.lattice.halting_reads_confidence,
+                spec.training.iterations,
                 json.loads(emergence_path.read_text()), json.loads((run_dir / "summary.json").read_text()),
                 steps, confidence, correct,
             ))  # fmt: skip

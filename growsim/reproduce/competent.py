@@ -11,7 +11,9 @@ page is made from into the results folder, so the page regenerates without train
 
 Arms:
 - ``main``: the dataset's spec at its time weight, in bf16 and in fp32 (the precision
-  decision reads the pairs), seeds 0-2;
+  decision reads the pairs), seeds 0-2 (``main-bf16``: bf16 only);
+- ``long``: the main arm in bf16 at twice the iterations, seeds 0-2 (does the evidence move
+  when training goes on?);
 - ``ablation``: halting that does not read the readout's confidence, seeds 0-2;
 - ``time-weight``: a third and three times the main time weight (with ``main``: a 10x range),
   seeds 0-1.
@@ -41,9 +43,9 @@ PRECISION = "bf16"  # the arms off the main one train at this precision
 DIFFICULTY_FILE = "difficulty.npz"  # per dataset in the results folder
 COPIED = (EMERGENCE_FILE, FINAL_OUTPUTS, "summary.json", "spec.yaml")  # per run, into the results
 
-# Each dataset: its base spec and the settings on top of it.
-DATASETS: dict[str, tuple[Path, dict]] = {
-    "fashion-mnist": (SPECS / "occlusion.yaml", {}),
+# Each dataset: its base spec, the settings on top of it, and the arms it runs.
+DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
+    "fashion-mnist": (SPECS / "occlusion.yaml", {}, ("main", "ablation", "time-weight", "long")),
     "shapes": (SPECS / "occlusion.yaml", {
         "data.dataset": "shapes", "data.classes": 6, "data.image_size": 28,
         "data.train_size": 8000, "data.test_size": 1000, "data.noise": 0.1, "data.clutter": 1,
@@ -54,16 +56,19 @@ DATASETS: dict[str, tuple[Path, dict]] = {
         "data.occlusion.value": 0.0,
         "lattice.channels.max": 16, "training.iterations": 3000,
         "record.every": 250,
-    }),
+    }, ("main-bf16", "ablation")),
 }  # fmt: skip
 # Every member: one thread (members run side by side), and a model kept per checkpoint.
 COMMON = {"training.threads": 1, "record.keep_models": True}
 
 
-def arm_designs(main_time_weight: float) -> dict[str, dict]:
-    """Each arm's sweep block, around the dataset's main time weight."""
+def arm_designs(main_time_weight: float, iterations: int) -> dict[str, dict]:
+    """Each arm's sweep block, around the dataset's main time weight and budget."""
     return {
         "main": {"points": [{"training.precision": "bf16"}, {"training.precision": "fp32"}], "seeds": [0, 1, 2]},
+        "main-bf16": {"points": [{"training.precision": "bf16"}], "seeds": [0, 1, 2]},
+        # twice the budget: does the verdict's evidence change when training goes on?
+        "long": {"points": [{"training.precision": PRECISION, "training.iterations": 2 * iterations}], "seeds": [0, 1, 2]},
         "ablation": {
             "points": [{"lattice.halting_reads_confidence": False, "training.precision": PRECISION}],
             "seeds": [0, 1, 2],
@@ -76,7 +81,7 @@ def arm_designs(main_time_weight: float) -> dict[str, dict]:
     }  # fmt: skip
 
 
-ARMS = ("main", "ablation", "time-weight")
+ARMS = ("main", "main-bf16", "ablation", "time-weight", "long")
 TIME_WEIGHT_FACTORS = (0.3, 3.0)  # of the main weight: with it, a 10x range
 
 
@@ -95,18 +100,19 @@ class Arm:
 
 
 def competent_arms(
-    datasets: tuple[str, ...] | None = None, arms: tuple[str, ...] = ARMS,
-    table: dict[str, tuple[Path, dict]] | None = None,
+    datasets: tuple[str, ...] | None = None, arms: tuple[str, ...] | None = None,
+    table: dict[str, tuple[Path, dict, tuple[str, ...]]] | None = None,
 ) -> list[Arm]:  # fmt: skip
-    """The protocol's sweeps, in the order they run (dataset by dataset); ``table`` replaces
-    DATASETS (each dataset's base spec and settings), e.g. for a small test protocol."""
+    """The protocol's sweeps, in the order they run (dataset by dataset; ``arms``: only
+    these of each dataset's arms); ``table`` replaces DATASETS (each dataset's base spec,
+    settings and arms), e.g. for a small test protocol."""
     table = table or DATASETS
     found = []
     for dataset in datasets or tuple(table):
-        base_path, settings = table[dataset]
+        base_path, settings, dataset_arms = table[dataset]
         raw = _with_overrides(yaml.safe_load(base_path.read_text()), {**settings, **COMMON})
-        designs = arm_designs(float(raw["costs"]["time"]["weight"]))
-        for arm in arms:
+        designs = arm_designs(float(raw["costs"]["time"]["weight"]), int(raw["training"]["iterations"]))
+        for arm in (a for a in dataset_arms if arms is None or a in arms):
             spec = {**raw, "name": f"competent-{arm}", "sweep": designs[arm]}
             text = yaml.safe_dump(spec, sort_keys=False)
             found.append(Arm(dataset, arm, parse_sweep(text, f"competent {dataset} {arm} (growsim reproduce)")))

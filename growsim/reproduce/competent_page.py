@@ -113,7 +113,7 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
             for seed, c, p in time_effect.per_run
         )))  # fmt: skip
     lines += ["", *details]
-    main = chosen.get(("main", "bf16", *_main_rest(chosen)), [])
+    main = next((runs for setting, runs in chosen.items() if setting[0] in ("main", "main-bf16") and setting[1] == "bf16"), [])
     if main:
         lines += ["", "**Where each finding appears** (main arm, bf16; first checkpoint from which the "
                   "across-seed interval stays above 0 to the end, validation images):", ""]  # fmt: skip
@@ -123,7 +123,7 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
     figure = _emergence_figure(dataset, chosen, figures)
     if figure is not None:
         lines += ["", f"![emergence curves, {dataset}]({figure.relative_to(root)})"]
-    fp32 = chosen.get(("main", "fp32", *_main_rest(chosen)), [])
+    fp32 = next((runs for setting, runs in chosen.items() if setting[0] == "main" and setting[1] == "fp32"), [])
     if main and fp32 and len(main) > 1 and len(fp32) > 1:
         comparison = precision_comparison(main, fp32)
         lines += ["", "**Precision** (main arm, final checkpoint, validation images; training seconds "
@@ -142,20 +142,17 @@ def _competent(runs: list[CompetentRun]) -> list[bool]:
     return [all(table[m][i] for m in COMPETENCE_MEASURES) for i in range(len(runs))]
 
 
-def _main_rest(chosen: dict) -> tuple:
-    for setting in chosen:
-        if setting[0] == "main":
-            return setting[2:]
-    return ()
+ARM_ORDER = ("main", "main-bf16", "long", "ablation", "time-weight")
 
 
 def _order(setting: tuple) -> tuple:
-    return (("main", "ablation", "time-weight").index(setting[0]), setting[1] != "bf16", setting[2])
+    arm = setting[0]
+    return (ARM_ORDER.index(arm) if arm in ARM_ORDER else len(ARM_ORDER), setting[1] != "bf16", setting[2])
 
 
 def _label(setting: tuple) -> str:
-    arm, precision, weight, reads = setting
-    text = f"{arm}, time weight {weight:g}, {precision}"
+    arm, precision, weight, reads, iterations = setting
+    text = f"{arm}, time weight {weight:g}, {precision}, {iterations} it."
     return text + ("" if reads else ", halting without confidence")
 
 
