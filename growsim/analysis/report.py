@@ -31,7 +31,8 @@ from growsim.errors import RunError
 from growsim.files import make_writable_directory, write_text_atomically
 from growsim.record.combine import COMBINED_NAME
 from growsim.record.per_image import PER_IMAGE_NAME
-from growsim.record.trajectory import open_trajectory
+from growsim.integrity import open_checked_store
+from growsim.record.recorder import TRAJECTORY_NAME
 from growsim.runs.directories import REPORT_DIRECTORY
 from growsim.runs.predict import PREDICTIONS_NAME
 
@@ -81,16 +82,25 @@ def _tested(value: float, form: str) -> str:
     return form.format(value) if np.isfinite(value) else "not evaluated yet (record.test_every)"
 
 
+STORE_REMEDY = "the run's results cannot be read; run it again with --overwrite"
+
+
 def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -> list[str]:
     name = run_dir.name
-    with open_trajectory(run_dir) as trajectory:
-        trajectory = trajectory.compute()
+    trajectory = open_checked_store(run_dir / TRAJECTORY_NAME, "the run's trajectory", STORE_REMEDY)
     final = trajectory.isel(checkpoint=-1)
+    finished = (run_dir / "summary.json").exists()
+    if not finished:
+        notify(f"{run_dir}: the run has not finished (last checkpoint at iteration "
+               f"{int(final.iteration)}); this report shows it as far as it went")  # fmt: skip
     figures.growth_figure(trajectory, out / "growth.png", f"{name}: growth over training")
     width = " / ".join(str(int(w)) for w in final.active_width.values[: int(final.box_layers)])
     lines = [
         f"# growsim report: run `{name}`",
         "",
+        *([] if finished else [
+            f"**Unfinished run**: this report shows it up to iteration {int(final.iteration)}, "
+            "its last checkpoint. Continue it with `growsim run SPEC --resume`.", ""]),
         f"Iterations: {int(final.iteration)}; box {int(final.box_layers)} layers x "
         f"{int(final.box_channels)} channels x {int(final.box_steps)} steps.",
         "",
@@ -108,8 +118,7 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -
     if not per_image_path.exists():
         lines.append(f"No `{PER_IMAGE_NAME}` (the run has not finished): no per-image analysis.")
         return lines
-    with xr.open_zarr(per_image_path) as per_image:
-        per_image = per_image.compute()
+    per_image = open_checked_store(per_image_path, "the run's per-image results", STORE_REMEDY)
     if len(per_image.occlusion) > 1:
         lines += _occlusion_section(per_image, out, name)
     lines += _time_spread_lines(time_spread(per_image))
@@ -240,8 +249,9 @@ def _difficulty_section(
 def _predictions_report(
     directory: Path, out: Path, times: ReactionTimes | None, notify
 ) -> list[str]:
-    with xr.open_zarr(directory / PREDICTIONS_NAME) as predictions:
-        predictions = predictions.compute()
+    predictions = open_checked_store(
+        directory / PREDICTIONS_NAME, "the predictions", "run `growsim predict` again to rewrite them"
+    )
     name = directory.name
     attrs = predictions.attrs
     labelled = "correct" in predictions
@@ -272,8 +282,9 @@ def _predictions_report(
 
 
 def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
-    with xr.open_zarr(sweep_dir / COMBINED_NAME) as sweep:
-        sweep = sweep.compute()
+    sweep = open_checked_store(
+        sweep_dir / COMBINED_NAME, "the combined sweep store", "run the sweep again to rewrite it (finished members are kept)"
+    )
     return sweep_report_lines(sweep, sweep_dir.name, out)
 
 

@@ -78,3 +78,35 @@ def check_fits(spec, needed: int, available: int | None) -> None:
         f"{available / 2**30:.1f} GiB available. Lower lattice.channels.max, lattice.steps.max, "
         "lattice.layers.max or training.batch_size."
     )
+
+
+def data_bytes(spec) -> int | None:
+    """Estimated bytes of a run's images in memory (float32): the loaded dataset, the
+    training split, and the validation and test sets at every occlusion level; None when
+    the spec does not say how many images there are (a user's data without sizes)."""
+    data = spec.data
+    if data.train_size is None or data.test_size is None:
+        return None
+    image = data.channels * data.image_size**2 * 4
+    levels = len({0.0, *data.occlusion.levels})
+    validation = round(data.validation_fraction * data.train_size)
+    held = 2 * data.train_size + data.test_size + levels * (validation + data.test_size)
+    return held * image
+
+
+def check_data_fits(spec, available: int | None) -> None:
+    """Before any data is loaded: a RunError naming the keys to lower when the images
+    (``data_bytes``) and the largest box's step at the spec's image size do not fit."""
+    images = data_bytes(spec)
+    if available is None or images is None:
+        return
+    map_size = -(-spec.data.image_size // spec.lattice.input_stride)
+    needed = images + training_bytes(spec, map_size, spec.data.classes or 10)
+    if needed > available:
+        raise RunError(
+            f"the spec's images (data.image_size {spec.data.image_size}, data.train_size "
+            f"{spec.data.train_size}, data.test_size {spec.data.test_size}, "
+            f"{len({0.0, *spec.data.occlusion.levels})} occlusion levels) and its largest box need "
+            f"about {needed / 2**30:.1f} GiB, but this machine has {available / 2**30:.1f} GiB "
+            "available. Lower data.image_size, data.train_size or data.test_size (or the box)."
+        )

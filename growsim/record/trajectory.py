@@ -14,6 +14,7 @@ killed mid-append therefore leaves a store that opens to the last complete check
 from __future__ import annotations
 
 import asyncio
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from zarr.core.sync import sync
 from growsim.data.datasets import Dataset
 from growsim.errors import RunError
 from growsim.faults import crash_point
-from growsim.integrity import checksum_encoding, writing_every_chunk
+from growsim.integrity import checksum_encoding, verify_store, writing_every_chunk
 from growsim.model.lattice import CONNECTIONS, Box
 from growsim.spec import Spec, spec_to_yaml
 
@@ -193,9 +194,10 @@ class TrajectoryWriter:
         """
         if not checkpoints:
             return
+        first = not (self.path / ".zmetadata").exists()  # nothing committed before this write
         try:
             rest = checkpoints
-            if not (self.path / ".zmetadata").exists():
+            if first:
                 iteration, values = checkpoints[0]
                 dataset = checkpoint_dataset(self.layout, iteration, values, self.attrs)
                 # A row per chunk, uncompressed: rows are a few KiB, and compressing ~40
@@ -219,10 +221,15 @@ class TrajectoryWriter:
             crash_point("trajectory-commit", self.appended)
             zarr.consolidate_metadata(str(self.path), zarr_format=2)
         except OSError as error:
+            if first:  # a store that was never committed: nothing in it can be read
+                shutil.rmtree(self.path, ignore_errors=True)
+                before = "No checkpoint had been written yet (the partial store was removed); "
+                after = "then start the run again."
+            else:
+                before, after = "The checkpoints written before are intact; ", "then continue with --resume."
             raise RunError(
                 f"{self.path}: could not write checkpoint at iteration {checkpoints[-1][0]}: "
-                f"{error.strerror or error}. The checkpoints written before are intact; "
-                "free disk space or fix permissions, then continue with --resume."
+                f"{error.strerror or error}. {before}free disk space or fix permissions, {after}"
             ) from None
 
     def _open_arrays(self) -> dict[str, zarr.Array]:
@@ -297,14 +304,18 @@ def truncate(path: Path, checkpoints: int) -> None:
     zarr.consolidate_metadata(str(path), zarr_format=2)
 
 
-def open_trajectory(path: str | Path, lazy: bool = True) -> xr.Dataset:
+def open_trajectory(path: str | Path, lazy: bool = True, verify: bool = True) -> xr.Dataset:
     """Open a run's trajectory (a run directory or the .zarr store itself) with xarray:
-    as xarray opens zarr by default when ``lazy``, else as plain arrays (never dask)."""
+    as xarray opens zarr by default when ``lazy``, else as plain arrays (never dask).
+    ``verify``: check every chunk first (growsim.integrity.verify_store; a RunError if the
+    store is corrupt)."""
     path = Path(path)
     if (path / "trajectory.zarr").exists():
         path = path / "trajectory.zarr"
     if not (path / ".zmetadata").exists():
         raise RunError(f"{path}: no trajectory here (expected a run directory or a .zarr store)")
+    if verify:
+        verify_store(path, "the trajectory", "it cannot be read; run it again with --overwrite")
     if lazy:  # xarray's default: dask-backed where dask is installed
         return xr.open_zarr(path, consolidated=True)
     return xr.open_zarr(path, consolidated=True, chunks=None)

@@ -25,6 +25,7 @@ from growsim.data.datasets import load_dataset, occlude
 from growsim.data.folders import read_image_set
 from growsim.data.sources import to_channels
 from growsim.errors import DataError, RunError
+from growsim.integrity import open_checked_store
 from growsim.files import write_text_atomically, write_zarr_atomically
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.record.per_image import PER_IMAGE_NAME, image_ids
@@ -95,9 +96,9 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
     )
     model.load_state_dict(weights)
     model.to(device or torch.device("cpu")).eval()
-    with xr.open_zarr(per_image_path) as per_image:
-        class_names = tuple(str(name) for name in per_image.class_name.values)
-        attrs = dict(per_image.attrs)
+    per_image = open_checked_store(per_image_path, "the run's per-image results", "run it again with --overwrite")
+    class_names = tuple(str(name) for name in per_image.class_name.values)
+    attrs = dict(per_image.attrs)
     if "input_mean" in attrs:
         mean, std = float(attrs["input_mean"]), float(attrs["input_std"])
     else:  # written before runs recorded it: the trainer's normalisation, recomputed

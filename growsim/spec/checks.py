@@ -27,6 +27,9 @@ OWN_DATA_PATHS = {
 }
 
 
+MAX_NAME_BYTES = 200  # file names stop at 255 bytes; the lock file adds 6
+
+
 def run_name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a run directory (None when it can): it must be one path
     component, so a run never lands outside its output directory."""
@@ -36,6 +39,11 @@ def run_name_problem(name: str) -> str | None:
         return f"must be a single directory name without '/' or '\\', got {name!r}"
     if name in (".", ".."):
         return f"must be a directory name, not {name!r}"
+    if any(ord(character) < 32 or ord(character) == 127 for character in name):
+        return f"must not hold control characters (a newline, a tab, ...), got {name!r}"
+    if len(name.encode()) > MAX_NAME_BYTES:
+        return (f"must be at most {MAX_NAME_BYTES} bytes long (a file system limit, with room for "
+                f"growsim's lock file), got {len(name.encode())}")  # fmt: skip
     return None
 
 

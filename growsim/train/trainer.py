@@ -30,6 +30,7 @@ from growsim.model.objective import loss_terms
 from growsim.model.proximal import adam_second_moments, apply_pressure, pressure_learning_rate
 from growsim.model.reshape import compact_with_optimizer, grow, grow_with_optimizer, shrink_to
 from growsim.spec import Spec, spec_to_yaml
+from growsim.threads import checked_threads
 from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.checkpoint_state import (
     CheckpointState,
@@ -85,8 +86,7 @@ class Trainer:
     # Seconds in training steps and in checkpoints (with writes), over all segments of a run
     time_spent: dict[str, float] = field(init=False, default_factory=no_time_spent)
     _segment_started: float | None = field(init=False, default=None)
-    # Training accuracy over the last checkpoint's interval (summary of a resumed, finished run)
-    _last_train_accuracy: float = field(init=False, default=math.nan)
+    _last_train_accuracy: float = field(init=False, default=math.nan)  # over the last interval
     # The test-set predictions of the model as it was at (iteration, model version), per exit
     # threshold: the final checkpoint's pass is reused by per_image instead of being
     # computed again. Code that changes trainer.model's weights by hand must bump
@@ -98,15 +98,15 @@ class Trainer:
         spec = self.spec
         self.run_dir = Path(self.run_dir)
         self.device = resolve_device(spec.training.device)
-        if spec.training.threads:
+        if checked_threads(spec.training.threads):
             torch.set_num_threads(spec.training.threads)
+        memory.check_data_fits(spec, memory.available_bytes(self.device))  # before loading
         self.dataset = load_dataset(spec.data, spec.data.seed)
         self.data = prepare_run_data(spec, self.dataset, self.device)
         lattice = spec.lattice
         self.max_box = Box(lattice.layers.max, lattice.channels.max, lattice.steps.max)
         map_size = math.ceil(self.data.train_images.shape[-1] / lattice.input_stride)
-        needed = memory.training_bytes(spec, map_size, len(self.dataset.class_names))
-        memory.check_fits(spec, needed, memory.available_bytes(self.device))
+        memory.check_fits(spec, memory.training_bytes(spec, map_size, len(self.dataset.class_names)), memory.available_bytes(self.device))
         self.model = initial_network(
             spec, self.data.train_images.shape[1], len(self.dataset.class_names)
         ).to(self.device)
