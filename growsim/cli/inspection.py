@@ -69,6 +69,9 @@ def _validate(args: argparse.Namespace) -> int:
         from growsim.sweep.spec import load_sweep
 
         sweep = load_sweep(args.spec, args.overrides, check_files=True)
+    from growsim.data.datasets import check_source_files
+
+    check_source_files(spec.data)  # the files are what the dataset's kind reads
     if args.show:
         print(spec_to_yaml(spec), end="")
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def _run(args: argparse.Namespace) -> int:
     from growsim.runs.directories import run_directory
 
     run_dir = run_directory(spec, args.out, args.name)
+    if args.name is not None:  # the run is called what its directory is called
+        spec = dataclasses.replace(spec, name=args.name)
 
     from growsim.analysis.summary import format_summary
     from growsim.runs.experiment import run_experiment

@@ -49,6 +49,13 @@ def read_array_dataset(path: Path, image_size: int) -> SourceData:
     else:
         top = max(int(train_labels.max(initial=0)), int(test_labels.max(initial=0)))
         class_names = tuple(str(label) for label in range(top + 1))
+        empty = sorted(set(range(top + 1)) - set(train_labels.tolist()))
+        if empty:  # labels read as 0..top: a gap would make classes that nothing trains
+            raise DataError(
+                f"{path}: train_labels run from 0 to {top}, but classes {', '.join(map(str, empty[:10]))}"
+                f"{' ...' if len(empty) > 10 else ''} have no training image; number the classes "
+                "0..K-1 without gaps, or give class_names"
+            )
     return SourceData(
         train_images, train_labels, test_images, test_labels, ids, class_names, str(path)
     )

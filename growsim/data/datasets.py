@@ -9,15 +9,17 @@ values in [0, 1]; labels are int64 class indices in [0, classes).
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from growsim.data.arrays import read_array_dataset
-from growsim.data.folders import read_folder_dataset
-from growsim.data.idx import read_idx_source
+from growsim.data.arrays import REQUIRED, read_array_dataset
+from growsim.data.folders import class_folders, read_folder_dataset
+from growsim.data.idx import find_idx_files, read_idx_source
+from growsim.errors import DataError
 from growsim.data.sources import SourceData, select, to_channels
 from growsim.spec import DATA_DEFAULT_PATHS, DataConfig, OcclusionConfig
 
@@ -81,6 +83,32 @@ def load_dataset(config: DataConfig, seed: int) -> Dataset:
     return Dataset(
         *_to_tensors(*train), *_to_tensors(*test), chosen.class_names, chosen.test_ids
     )
+
+
+def check_source_files(config: DataConfig) -> None:
+    """A DataError when a stored dataset's files are not what its kind reads (``growsim
+    validate``): IDX files for all four roles, train/ and test/ class folders with images,
+    an ``.npz`` with the required arrays. Cheap: nothing is decoded."""
+    if config.dataset == "shapes":
+        return
+    if config.dataset == "folder":
+        for split in ("train", "test"):
+            class_folders(Path(config.path) / split)
+    elif config.dataset == "arrays":
+        path = Path(config.path)
+        if not path.is_file():
+            raise DataError(f"{path}: not a file (data.path of an arrays dataset is an .npz file)")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                names = set(archive.files)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as error:
+            raise DataError(f"{path}: not a readable .npz file ({error})") from None
+        missing = [key for key in REQUIRED if key not in names]
+        if missing:
+            raise DataError(f"{path}: missing array(s) {', '.join(missing)}; an arrays dataset needs {', '.join(REQUIRED)}")
+    else:
+        directory = Path(config.path or FASHION_MNIST_DIR)
+        find_idx_files(directory, "Check the files in data.path (MNIST format: four IDX files, gzipped or not).")
 
 
 def read_source(config: DataConfig) -> SourceData:

@@ -28,7 +28,7 @@ MARKER_TEXT = (
 RUN_FILES = (
     "spec.yaml", "trajectory.zarr", "checkpoint.pt", "checkpoint.pt.partial", "summary.json",
     "per_image.zarr", ".per_image.zarr.partial", ".per_image.zarr.old", "run.json", "models",
-    "emergence.json", "final_outputs.npz",
+    "emergence.json", "final_outputs.npz", "predictions",
 )  # fmt: skip
 RUN_FILE_PREFIXES = (".spec.yaml.partial-", ".summary.json.partial-", ".write-test-", ".run.json.partial-")
 # What ``growsim report`` writes into ``<run>/report/`` by default.

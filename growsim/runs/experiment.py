@@ -20,11 +20,14 @@ from growsim.integrity import (
     write_identity,
 )
 from growsim.locks import exclusive_lock
+from growsim.model import memory
 from growsim.record.per_image import write_per_image
 from growsim.record.recorder import TrajectoryRecorder
 from growsim.record.trajectory import committed_checkpoints, truncate
 from growsim.runs.directories import claim_run_directory, clear_run_directory, holds_own_files
 from growsim.spec import Spec, parse_stored_spec, spec_to_yaml
+from growsim.threads import checked_threads
+from growsim.train.run_data import resolve_device
 from growsim.train.timing import timed
 from growsim.train.trainer import Trainer
 
@@ -54,6 +57,9 @@ def run_experiment(
 
 
 def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, say) -> dict:
+    # Limits the machine sets, before the directory is touched or any data loaded
+    checked_threads(spec.training.threads)
+    memory.check_data_fits(spec, memory.available_bytes(resolve_device(spec.training.device)))
     claim_run_directory(run_dir)
     spec_text = spec_to_yaml(spec)
     started = (run_dir / "checkpoint.pt").exists()

@@ -33,6 +33,7 @@ from growsim.spec import Spec, parse_stored_spec, read_spec_text
 from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.run_data import resolve_device
 
+PREDICTIONS_DIRECTORY = "predictions"  # in the run directory: one folder per call
 PREDICTIONS_NAME = "predictions.zarr"
 PREDICTIONS_CSV = "predictions.csv"
 
@@ -259,9 +260,25 @@ def run_prediction(
     dataset = predict_stimuli(run, stimuli, levels, exit_threshold, seed)
     images = Path(images)
     name = images.stem if images.is_file() else images.resolve().name  # "." has no name
-    out_dir = Path(out_dir) if out_dir else Path(run_dir) / "predictions" / name
+    out_dir = Path(out_dir) if out_dir else Path(run_dir) / PREDICTIONS_DIRECTORY / prediction_folder_name(
+        name, levels, exit_threshold, seed
+    )
     write_predictions(dataset, out_dir)
     return dataset, out_dir
+
+
+def prediction_folder_name(images: str, levels, exit_threshold: float | None, seed: int) -> str:
+    """The default folder of one ``growsim predict`` call: the images' name, then the options
+    that change its results, so calls with other options do not overwrite each other."""
+    parts = [images]
+    occluded = [level for level in levels if level > 0]
+    if occluded:
+        parts.append("occlusion-" + "-".join(f"{level:g}" for level in occluded))
+        if seed:
+            parts.append(f"seed-{seed}")
+    if exit_threshold is not None:
+        parts.append(f"exit-{exit_threshold:g}")
+    return "_".join(parts)
 
 
 def prediction_summary(dataset: xr.Dataset, out_dir: Path) -> str:
