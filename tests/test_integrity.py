@@ -268,3 +268,78 @@ def test_a_full_disk_at_the_first_write_says_nothing_was_written(tiny_spec, tmp_
         run_experiment(spec, tmp_path / "run", progress=False)
     assert "intact" not in str(raised.value)
     assert not (tmp_path / "run" / "trajectory.zarr").exists()
+
+
+# ------------------------------------------------------------------ soak
+
+
+def _damage(run_dir, rng, foreign):
+    """One random fault of a run directory; its name."""
+    import random
+
+    kinds = ["truncate-checkpoint", "flip-checkpoint", "foreign-checkpoint", "flip-chunk", "delete-chunk",
+             "garble-identity", "none"]  # fmt: skip
+    kind = rng.choices(kinds, weights=[1, 1, 1, 1, 1, 1, 6])[0]  # half the trials: kills only
+    checkpoint = run_dir / "checkpoint.pt"
+    if kind == "truncate-checkpoint":
+        content = checkpoint.read_bytes()
+        checkpoint.write_bytes(content[: rng.randrange(len(content))])
+    elif kind == "flip-checkpoint":
+        flip_a_byte(checkpoint, rng.randrange(checkpoint.stat().st_size))
+    elif kind == "foreign-checkpoint":
+        shutil.copyfile(foreign / "checkpoint.pt", checkpoint)
+    elif kind in ("flip-chunk", "delete-chunk"):
+        store = run_dir / "trajectory.zarr"
+        chunks = sorted(p for p in store.glob("*/*") if not p.name.startswith("."))
+        chunk = random.Random(rng.random()).choice(chunks)
+        chunk.unlink() if kind == "delete-chunk" else flip_a_byte(chunk, rng.randrange(chunk.stat().st_size))
+    elif kind == "garble-identity":
+        (run_dir / "run.json").write_text('{"run_id": ')
+    return kind
+
+
+@pytest.mark.slow
+def test_soak_damaged_and_killed_runs_are_refused_cleanly_or_resume_to_the_same_result(runs, tmp_path):
+    """Trials: damage an interrupted run at random (or not), resume it and kill the resume
+    at a random moment (or not), then resume to the end. Every trial must end in a clean
+    refusal (exit 2, no traceback) or in the trajectory of the uninterrupted run."""
+    import random
+    import signal
+    import time
+
+    import xarray as xr
+
+    root, spec = runs
+    with xr.open_zarr(root / "finished" / "trajectory.zarr") as reference:
+        reference = reference.load()
+    rng = random.Random(2026)
+    outcomes = {}
+    for trial in range(24):
+        run_dir = tmp_path / f"trial-{trial}" / "stopped"
+        shutil.copytree(root / "stopped", run_dir)
+        kind = _damage(run_dir, rng, root / "other")
+        command = [sys.executable, "-m", "growsim.cli", "run", str(spec), "--out", str(run_dir.parent),
+                   "--name", "stopped", "--resume", *TINY_OVERRIDES]  # fmt: skip
+        if rng.random() < 0.5:  # a kill in the middle of the resume
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(1.0, 4.0))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kind += "+kill"
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        if done.returncode == 2:
+            assert "Traceback" not in done.stderr, (kind, done.stderr)
+            outcome = "refused"
+        else:
+            assert done.returncode == 0, (kind, done.stderr)
+            with xr.open_zarr(run_dir / "trajectory.zarr") as resumed:
+                resumed = resumed.load()
+            for dataset in (resumed,):
+                dataset.attrs = {k: v for k, v in dataset.attrs.items() if k not in ("run_id", "spec_sha256", "title", "spec")}
+            expected = reference.copy()
+            expected.attrs = {k: v for k, v in expected.attrs.items() if k not in ("run_id", "spec_sha256", "title", "spec")}
+            xr.testing.assert_identical(resumed, expected)
+            outcome = "identical"
+        outcomes.setdefault(kind, []).append(outcome)
+    print("soak outcomes:", outcomes)
+    assert sum(len(v) for v in outcomes.values()) == 24
