@@ -274,7 +274,8 @@ def test_verdicts_follow_the_intervals_and_one_seed_decides_nothing():
     text = occlusion_verdict([effect(0.01, 0.1, 0.3), effect(0.05, -0.1, 0.2), effect(0.2, -0.4, -0.1)], "d")
     assert "holds across seeds at time weights 0.01 of 0.01, 0.05, 0.2" in text
     assert "At 0.2 occluded images get clearly fewer steps" in text
-    assert "does not hold" in occlusion_verdict([effect(0.05, -0.1, 0.2)], "d")
+    assert "not decided at this budget" in occlusion_verdict([effect(0.05, -0.1, 0.2)], "d")
+    assert "does not hold" not in occlusion_verdict([effect(0.05, -0.1, 0.2)], "d")
     assert occlusion_verdict([effect(0.05, 0.1, 0.3, n=1)], "d").startswith("**Not decided")
 
 

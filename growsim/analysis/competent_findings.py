@@ -199,3 +199,27 @@ def precision_comparison(bf16: list[CompetentRun], fp32: list[CompetentRun]) -> 
         rows.append((measure, float(a.mean()), float(b.mean()), float(a.mean() - b.mean()), sd))
     seconds = [np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)]
     return PrecisionComparison(rows, float(seconds[1] / seconds[0]))
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """Does training twice as long move a setting's measures? Per measure: the final seed
+    means at the budget and at twice the budget, and the pooled seed-to-seed sd."""
+
+    rows: list[tuple[str, float, float, float]]  # (measure, mean at budget, mean at 2x, pooled sd)
+
+    def stable(self) -> bool:
+        """Every measure moved by less than the pooled seed-to-seed sd."""
+        return all(abs(longer - shorter) < sd for _, shorter, longer, sd in self.rows)
+
+
+def budget_check(runs: list[CompetentRun], longer: list[CompetentRun]) -> BudgetCheck:
+    """Final values of COMPETENCE_MEASURES in ``runs`` against the same setting trained
+    twice as long (``longer``); both need two seeds or more."""
+    rows = []
+    for measure in COMPETENCE_MEASURES:
+        a = np.array([r.curve(measure)[-1] for r in runs])
+        b = np.array([r.curve(measure)[-1] for r in longer])
+        sd = float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
+        rows.append((measure, float(a.mean()), float(b.mean()), sd))
+    return BudgetCheck(rows)

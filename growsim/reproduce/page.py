@@ -15,6 +15,12 @@ from growsim.files import write_text_atomically
 from growsim.reproduce.runner import DatasetFindings, Reproduction, learned
 
 WEIGHT_NAMES = ("breadth", "depth", "time")
+UNDERTRAINED = (
+    "> **Budget.** These runs stop at 350-400 iterations, before halting has learned: in the "
+    "competent protocol (`growsim reproduce --competent`, [results/competent.md](results/competent.md)) "
+    "the same measures keep moving for thousands of iterations. No verdict below says a finding "
+    "does not hold; where a finding is not shown, it is *not decided at this budget*."
+)
 
 
 def write_page(reproduction: Reproduction, results: Path) -> Path:
@@ -35,6 +41,8 @@ def _header(r: Reproduction) -> list[str]:
     variant = "`--quick`: one seed, fewer runs" if r.quick else "the full variant"
     lines = [
         "# Reproducing the paper: results of `growsim reproduce`",
+        "",
+        UNDERTRAINED,
         "",
         f"Written by `growsim reproduce` ({variant}), growsim {__version__}, on "
         f"{time.strftime('%Y-%m-%d')}, from the runs in `{r.out}` (specs/reproduce/base.yaml "
@@ -121,7 +129,7 @@ def tradeoff_verdict(t, dataset: str) -> str:
     if t.pairs:
         return (f"**Holds on {dataset}**: {len(t.pairs)} pairs of settings reach agreeing accuracy "
                 f"with clearly different mixes, and {rates}.")  # fmt: skip
-    return (f"**Does not hold on {dataset}**: no two settings agree in accuracy while using clearly "
+    return (f"**Not decided on {dataset} at this budget** (the runs are not trained to competence): no two settings agree in accuracy while using clearly "
             f"different mixes ({rates}).")  # fmt: skip
 
 
@@ -247,7 +255,7 @@ def occlusion_verdict(by_weight, dataset: str) -> str:
     holding = [f"{e.weight:g}" for e in by_weight if e.increase.n >= 2 and e.increase.low > 0]
     opposite = [f"{e.weight:g}" for e in by_weight if e.increase.n >= 2 and e.increase.high < 0]
     verdict = (f"**On {dataset}** the effect holds across seeds at time weights {', '.join(holding)} of {weights}."
-               if holding else f"**On {dataset}** the effect does not hold across seeds at any time weight ({weights}).")  # fmt: skip
+               if holding else f"**On {dataset}** the effect is not decided at this budget: it is not shown across seeds at any time weight ({weights}), and the runs are not trained to competence.")  # fmt: skip
     if opposite:
         verdict += f" At {', '.join(opposite)} occluded images get clearly fewer steps than clean ones: the opposite."
     return verdict
