@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["bf16", "fp32"])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--render", type=Path, nargs="+", help="print the tables of saved results instead")
     args = parser.parse_args(argv)
+    if args.render:
+        print("\n\n".join(render(json.loads(path.read_text())) for path in args.render))
+        return 0
     torch.set_num_threads(args.threads)
     rows, trainer, box = [], None, None
     for precision in args.precisions:
@@ -183,3 +187,28 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def render(result: dict) -> str:
+    """The Markdown table of a saved result (``--render``)."""
+    lines = [
+        f"Spec `{result['spec']}`, target: clean validation accuracy {result['target']:g}, seed "
+        f"{result['seed']}, {result['threads']} thread(s); {result['date']}.",
+        "",
+        "| model | reached | iteration | val. acc. | wall s | core s | core s / plain | step GFLOP/s | of matmul limit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        ratio = row.get("core_s_over_plain")
+        rate = row.get("step_flop_rate")
+        lines.append(
+            f"| {row['model']} | {'yes' if row['reached'] else 'no'} | {row['iteration']} | "
+            f"{row['validation_accuracy']:.3f} | {row['wall_s']:.0f} | {row['core_s']:.0f} | "
+            f"{'-' if ratio is None or ratio != ratio else f'{ratio:.2f}x'} | "
+            f"{'-' if rate is None else f'{rate / 1e9:.1f}'} | "
+            f"{'-' if rate is None else format(row['of_matmul_limit'], '.1%')} |"
+        )
+    limits = result["limits"]
+    lines += ["", f"Matmul limit with these threads: bf16 {limits['matmul_bf16'] / 1e9:.0f} GFLOP/s, "
+              f"fp32 {limits['matmul_fp32'] / 1e9:.0f} GFLOP/s."]  # fmt: skip
+    return "\n".join(lines)

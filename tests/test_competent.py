@@ -8,8 +8,17 @@ import pytest
 import torch
 
 from growsim.analysis.competent_findings import MeanInterval, appears_at, verdict
-from growsim.analysis.difficulty import REFERENCE_ARCHITECTURES, ReferenceDifficulty, reference_model
-from growsim.analysis.emergence import objective_allocation, partial_spearman, snapshot_model, stopped_moving
+from growsim.analysis.difficulty import (
+    REFERENCE_ARCHITECTURES,
+    ReferenceDifficulty,
+    reference_model,
+)
+from growsim.analysis.emergence import (
+    objective_allocation,
+    partial_spearman,
+    snapshot_model,
+    stopped_moving,
+)
 from growsim.errors import SpecError
 from growsim.model.lattice import Box, LatticeNetwork, NetworkOutput
 from growsim.spec import load_spec
@@ -142,9 +151,9 @@ def test_every_reference_architecture_classifies_and_the_difficulty_file_round_t
 
 
 def test_kept_models_rebuild_the_network_of_each_checkpoint(tiny_spec, tmp_path):
+    from growsim.data.datasets import load_dataset
     from growsim.runs.experiment import run_experiment
     from growsim.train.run_data import prepare_run_data
-    from growsim.data.datasets import load_dataset
 
     spec = load_spec(tiny_spec, overrides=["record.keep_models=true", "training.iterations=200"])
     run_dir = tmp_path / "tiny"

@@ -21,8 +21,8 @@ from growsim.errors import RunError
 from growsim.record.trajectory import SCHEMA, committed_checkpoints
 from growsim.runs.experiment import run_experiment
 from growsim.spec import load_spec
-from growsim.train.running_losses import RunningLosses
 from growsim.train.checkpoint_file import read_checkpoint
+from growsim.train.running_losses import RunningLosses
 
 # Every checkpoint written at once: the crash points below count writes.
 FAST = ["--set", "training.iterations=200", "--set", "record.every=25", "--set", "record.write_seconds=0"]

@@ -340,8 +340,6 @@ def test_a_sweep_member_stopped_by_sigterm_writes_the_checkpoints_it_kept(tmp_pa
     import subprocess
     import sys
 
-    import torch
-
     from growsim.spec import parse_spec, spec_to_yaml
 
     spec = parse_spec(TINY_SPEC, overrides=["training.iterations=200", "record.every=25", "record.write_seconds=1000"])

@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from growsim.analysis.difficulty import ReferenceDifficulty
-from growsim.analysis.emergence import EMERGENCE_FILE, FINAL_OUTPUTS, partial_spearman, stopped_moving
+from growsim.analysis.emergence import (
+    EMERGENCE_FILE,
+    FINAL_OUTPUTS,
+    partial_spearman,
+    stopped_moving,
+)
 from growsim.analysis.statistics import (
     Correlation,
     LevelIncrease,

@@ -37,8 +37,8 @@ from growsim.model.lattice import Box
 from growsim.model.reshape import grow, shrink_to
 from growsim.record.recorder import TRAJECTORY_NAME
 from growsim.spec import Spec
-from growsim.train.evaluation import predict_sets
 from growsim.train.checkpoint_file import load_checksummed_torch
+from growsim.train.evaluation import predict_sets
 from growsim.train.run_data import RunData
 from growsim.train.saving import MODELS_DIRECTORY
 

@@ -29,9 +29,9 @@ from growsim.analysis.response import is_response_design, response_arms
 from growsim.analysis.statistics import spearman
 from growsim.errors import RunError
 from growsim.files import make_writable_directory, write_text_atomically
+from growsim.integrity import open_checked_store
 from growsim.record.combine import COMBINED_NAME
 from growsim.record.per_image import PER_IMAGE_NAME
-from growsim.integrity import open_checked_store
 from growsim.record.recorder import TRAJECTORY_NAME
 from growsim.runs.directories import REPORT_DIRECTORY
 from growsim.runs.predict import PREDICTIONS_NAME

@@ -19,8 +19,8 @@ import torch
 from growsim.data.arrays import REQUIRED, read_array_dataset
 from growsim.data.folders import class_folders, read_folder_dataset
 from growsim.data.idx import find_idx_files, read_idx_source
-from growsim.errors import DataError
 from growsim.data.sources import SourceData, select, to_channels
+from growsim.errors import DataError
 from growsim.spec import DATA_DEFAULT_PATHS, DataConfig, OcclusionConfig
 
 FASHION_MNIST_DIR = DATA_DEFAULT_PATHS["fashion_mnist"]

@@ -25,8 +25,8 @@ from growsim.data.datasets import load_dataset, occlude
 from growsim.data.folders import read_image_set
 from growsim.data.sources import to_channels
 from growsim.errors import DataError, RunError
-from growsim.integrity import open_checked_store
 from growsim.files import write_text_atomically, write_zarr_atomically
+from growsim.integrity import open_checked_store
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.record.per_image import PER_IMAGE_NAME, image_ids
 from growsim.spec import Spec, parse_stored_spec, read_spec_text

@@ -22,7 +22,6 @@ from growsim.integrity import write_checksummed
 from growsim.train.checkpoint_file import write_checkpoint
 from growsim.train.checkpoint_state import Recorder
 
-
 MODELS_DIRECTORY = "models"  # record.keep_models: one file per checkpoint
 
 
