@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-GROUPS = ("topology", "training", "floor", "overhead", "memory", "sweep", "history")
+GROUPS = ("topology", "training", "floor", "overhead", "memory", "sweep")
 
 
 def group_rows(name: str, quick: bool) -> list[dict]:
@@ -32,8 +32,6 @@ def group_rows(name: str, quick: bool) -> list[dict]:
         from benchmarks.run_overhead import rows
     elif name == "memory":
         from benchmarks.memory_use import rows
-    elif name == "history":
-        from benchmarks.sweep_history import rows
     else:
         from benchmarks.sweep_throughput import rows
     return rows(quick)
