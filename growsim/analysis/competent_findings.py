@@ -228,3 +228,17 @@ def budget_check(runs: list[CompetentRun], longer: list[CompetentRun]) -> Budget
         sd = float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
         rows.append((measure, float(a.mean()), float(b.mean()), sd))
     return BudgetCheck(rows)
+
+
+def agrees_from(runs: list[CompetentRun], tolerance: float = 0.05) -> int | None:
+    """The first checkpoint iteration from which the across-seed mean of ``agreement`` (the
+    learned minus the objective's steps added at the highest level) stays within
+    ``tolerance`` steps of 0 (None: it never does)."""
+    mean = np.mean([r.curve("agreement") for r in runs], axis=0)
+    first = None
+    for iteration, value in zip(runs[0].emergence["iterations"][1:], mean[1:]):  # iteration 0: untrained
+        if abs(value) <= tolerance and first is None:
+            first = iteration
+        elif abs(value) > tolerance:
+            first = None
+    return first

@@ -13,6 +13,7 @@ from growsim import __version__
 from growsim.analysis.competent_findings import (
     COMPETENCE_MEASURES,
     CompetentRun,
+    agrees_from,
     appears_at,
     budget_check,
     by_setting,
@@ -30,7 +31,7 @@ CURVES = (
     ("steps_added", "steps added at the highest occlusion"),
     ("difficulty_rho", "rho(steps, ensemble difficulty)"),
     ("difficulty_partial_rho", "partial rho, own confidence held"),
-    ("agreement", "learned - objective steps added"),
+    ("agreement", "learned - objective's steps added (top level)"),
 )
 
 
@@ -141,6 +142,15 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
         for measure, label in CURVES[1:4]:
             at = appears_at(main, measure)
             lines.append(f"- {label}: " + (f"from iteration {at}" if at is not None else "never, at this budget"))
+        agreed = agrees_from(main)
+        final = np.mean([r.curve("agreement")[-1] for r in main])
+        lines.append(
+            "- halting diagnostic, the learned against the objective's own allocation (steps added at "
+            "the highest level; the objective's: each input's softmin over steps of its per-step "
+            "cross-entropy plus the time cost): within 0.05 steps "
+            + (f"from iteration {agreed}" if agreed is not None else "at no checkpoint to the end")
+            + f"; at the end learned - objective = {final:+.3f} steps."
+        )
     figure = _emergence_figure(dataset, chosen, figures)
     if figure is not None:
         lines += ["", f"![emergence curves, {dataset}]({figure.relative_to(root)})"]
@@ -183,11 +193,11 @@ def _emergence_figure(dataset: str, chosen: dict, figures: Path) -> Path | None:
 
     if not chosen:
         return None
-    figure = matplotlib.figure.Figure(figsize=(4 * 4, 3.2), layout="constrained")
-    axes = figure.subplots(1, 4)
+    figure = matplotlib.figure.Figure(figsize=(4 * len(CURVES), 3.2), layout="constrained")
+    axes = figure.subplots(1, len(CURVES))
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         iterations = np.asarray(runs[0].emergence["iterations"])
-        for axis, (measure, label) in zip(axes, CURVES[:4]):
+        for axis, (measure, label) in zip(axes, CURVES):
             curves = np.stack([r.curve(measure) for r in runs])
             mean = np.nanmean(curves, axis=0)
             line = axis.plot(iterations, mean, label=_label(setting))[0]
