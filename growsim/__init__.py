@@ -1,3 +1,5 @@
 """growsim: a declarative simulator of neural-network growth in breadth, depth and time."""
 
-__version__ = "0.1.0"
+from growsim._version import __version__
+
+__all__ = ["__version__"]

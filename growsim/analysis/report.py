@@ -28,12 +28,17 @@ from growsim.analysis.reaction_times import (
 from growsim.analysis.response import is_response_design, response_arms
 from growsim.analysis.statistics import spearman
 from growsim.errors import RunError
-from growsim.files import make_writable_directory, write_text_atomically
-from growsim.record.combine import COMBINED_NAME
-from growsim.record.per_image import PER_IMAGE_NAME
+from growsim.files import (
+    COMBINED_NAME,
+    PER_IMAGE_NAME,
+    PREDICTIONS_NAME,
+    REPORT_DIRECTORY,
+    REPORT_NAME,
+    TRAJECTORY_NAME,
+    make_writable_directory,
+    write_text_atomically,
+)
 from growsim.record.trajectory import open_trajectory
-from growsim.runs.directories import REPORT_DIRECTORY
-from growsim.runs.predict import PREDICTIONS_NAME
 
 # Fewer runs than this get no rank correlation: with n = 3 or 4, rho takes only a handful of
 # values and any of them can arise by chance.
@@ -55,7 +60,7 @@ def write_report(
     if (target / COMBINED_NAME).exists():
         make_writable_directory(out, "the report")
         lines = _sweep_report(target, out)
-    elif (target / "trajectory.zarr").exists():
+    elif (target / TRAJECTORY_NAME).exists():
         make_writable_directory(out, "the report")
         lines = _run_report(target, out, times, notify)
     elif (target / PREDICTIONS_NAME).exists():
@@ -63,11 +68,11 @@ def write_report(
         lines = _predictions_report(target, out, times, notify)
     else:
         raise RunError(
-            f"{target}: neither a run directory (trajectory.zarr), a sweep directory "
+            f"{target}: neither a run directory ({TRAJECTORY_NAME}), a sweep directory "
             f"({COMBINED_NAME}) nor predictions ({PREDICTIONS_NAME}); give the directory "
             "`growsim run`, `growsim sweep` or `growsim predict` wrote"
         )
-    path = out / "report.md"
+    path = out / REPORT_NAME
     write_text_atomically(path, "\n".join(lines) + "\n")
     return path
 

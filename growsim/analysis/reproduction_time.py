@@ -25,8 +25,8 @@ from growsim.analysis.statistics import (
     mean_interval,
     spearman,
 )
+from growsim.files import PER_IMAGE_NAME
 
-PER_IMAGE = "per_image.zarr"
 SIGNIFICANCE = 0.05
 
 
@@ -72,7 +72,7 @@ class RunTime:
 
 def run_time(record: RunRecord, resamples: int = 2000) -> RunTime:
     """Read ``record``'s per-image results (once) and measure its time use."""
-    per_image = xr.open_zarr(Path(record.run_dir) / PER_IMAGE)
+    per_image = xr.open_zarr(Path(record.run_dir) / PER_IMAGE_NAME)
     steps = per_image.expected_steps.values.astype("float64")  # (level, image)
     miss = 1.0 - per_image.reference_confidence.values[0].astype("float64")
     levels = per_image.occlusion.values
@@ -139,7 +139,7 @@ def difficulty_correlations(record: RunRecord, resamples: int = 1000) -> tuple[C
     """Spearman of expected steps with the reference's miss probability with image-level
     bootstrap intervals: on clean images, and over every (image, level) pair resampled by
     image."""
-    per_image = xr.open_zarr(Path(record.run_dir) / PER_IMAGE)
+    per_image = xr.open_zarr(Path(record.run_dir) / PER_IMAGE_NAME)
     steps = per_image.expected_steps.values.astype("float64")
     miss = 1.0 - per_image.reference_confidence.values.astype("float64")
     clean = bootstrap_spearman(miss[0], steps[0], resamples=resamples)

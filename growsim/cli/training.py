@@ -8,6 +8,7 @@ from pathlib import Path
 
 from growsim.cli.parsing import add_overrides, command
 from growsim.errors import SpecError
+from growsim.files import COMBINED_NAME
 
 # --------------------------------------------------------------------------- run
 
@@ -123,7 +124,7 @@ def _sweep(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, progress=not args.no_progress, report=report,
     )  # fmt: skip
     failed = [o.name for o in outcomes if o.status == "failed"]
-    store = sweep_directory(sweep, args.out) / "sweep.zarr"
+    store = sweep_directory(sweep, args.out) / COMBINED_NAME
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} members done; combined store {store}")
     if failed:
         print(f"growsim: {len(failed)} member(s) failed: {', '.join(failed)}", file=sys.stderr)

@@ -20,12 +20,11 @@ import xarray as xr
 
 from growsim.data.array_cache import cached_by_key
 from growsim.data.datasets import occlude_at_training_levels
-from growsim.files import write_zarr_atomically
+from growsim.files import PER_IMAGE_NAME, write_zarr_atomically
 from growsim.record.reference import fit_logistic_regression, true_class_probability
 from growsim.record.speed_accuracy import speed_accuracy
 from growsim.train.trainer import Trainer
 
-PER_IMAGE_NAME = "per_image.zarr"
 REFERENCE_FIT = "logistic-l2-1e-3-lbfgs-100-float32"  # names the fit in its cache key
 IMAGE_ID_MEANING = (
     "the image in its source: index in the test file (IDX, arrays without ids), "

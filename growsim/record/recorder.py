@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from growsim.data.datasets import Dataset
+from growsim.files import TRAJECTORY_NAME
 from growsim.model.lattice import Box
 from growsim.record.checkpoint_values import checkpoint_values
 from growsim.record.trajectory import TrajectoryLayout, TrajectoryWriter, trajectory_attrs
 from growsim.spec import Spec
 from growsim.train.checkpoint_state import CheckpointState
-
-TRAJECTORY_NAME = "trajectory.zarr"
 
 
 class TrajectoryRecorder:

@@ -26,6 +26,7 @@ from zarr.core.sync import sync
 from growsim.data.datasets import Dataset
 from growsim.errors import RunError
 from growsim.faults import crash_point
+from growsim.files import TRAJECTORY_NAME
 from growsim.model.lattice import CONNECTIONS, Box
 from growsim.spec import Spec, spec_to_yaml
 
@@ -298,8 +299,8 @@ def open_trajectory(path: str | Path, lazy: bool = True) -> xr.Dataset:
     """Open a run's trajectory (a run directory or the .zarr store itself) with xarray:
     as xarray opens zarr by default when ``lazy``, else as plain arrays (never dask)."""
     path = Path(path)
-    if (path / "trajectory.zarr").exists():
-        path = path / "trajectory.zarr"
+    if (path / TRAJECTORY_NAME).exists():
+        path = path / TRAJECTORY_NAME
     if not (path / ".zmetadata").exists():
         raise RunError(f"{path}: no trajectory here (expected a run directory or a .zarr store)")
     if lazy:  # xarray's default: dask-backed where dask is installed

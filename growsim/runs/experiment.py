@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Callable
 
 from growsim.errors import RunError
-from growsim.files import jsonable, make_writable_directory, write_text_atomically
+from growsim.files import (
+    CHECKPOINT_NAME,
+    SPEC_NAME,
+    SUMMARY_NAME,
+    jsonable,
+    make_writable_directory,
+    write_text_atomically,
+)
 from growsim.locks import exclusive_lock
 from growsim.record.per_image import write_per_image
 from growsim.record.recorder import TrajectoryRecorder
@@ -46,7 +53,7 @@ def run_experiment(
 def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, say) -> dict:
     claim_run_directory(run_dir)
     spec_text = spec_to_yaml(spec)
-    started = (run_dir / "checkpoint.pt").exists()
+    started = (run_dir / CHECKPOINT_NAME).exists()
     if started and not (resume or overwrite):
         raise RunError(
             f"{run_dir}: a run already exists here. Continue it with --resume, replace it "
@@ -54,22 +61,22 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
         )
     resuming = resume and started
     if resuming:
-        stored = (run_dir / "spec.yaml").read_text() if (run_dir / "spec.yaml").exists() else None
-        if stored is not None and not same_experiment(stored, spec, str(run_dir / "spec.yaml")):
+        stored = (run_dir / SPEC_NAME).read_text() if (run_dir / SPEC_NAME).exists() else None
+        if stored is not None and not same_experiment(stored, spec, str(run_dir / SPEC_NAME)):
             raise RunError(
                 f"{run_dir}: --resume with a spec that differs from the run's spec.yaml. "
                 "Resume with the same spec and overrides (training.threads and "
                 "record.write_seconds may differ), or start a new run with --name."
             )
-        if (run_dir / "summary.json").exists():  # written last: the run is complete
+        if (run_dir / SUMMARY_NAME).exists():  # written last: the run is complete
             say(f"{run_dir}: the run has finished; nothing to resume")
-            return json.loads((run_dir / "summary.json").read_text())
+            return json.loads((run_dir / SUMMARY_NAME).read_text())
     else:
         if not started and holds_own_files(run_dir) and not overwrite:
             say(f"{run_dir}: holds no checkpoint (an earlier attempt stopped before its first); "
                 "starting it again")  # fmt: skip
         clear_run_directory(run_dir)
-        write_text_atomically(run_dir / "spec.yaml", spec_text)
+        write_text_atomically(run_dir / SPEC_NAME, spec_text)
 
     recorder = TrajectoryRecorder.in_run_directory(run_dir)
     trainer = Trainer(spec, run_dir, progress=progress, recorder=recorder)
@@ -88,11 +95,11 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     # What the run spent besides training steps, as a fraction of them (README, Benchmarks)
     summary["overhead"] = (spent["checkpoints"] + spent["per_image"]) / max(spent["training"], 1e-9)
     summary["run_dir"] = str(run_dir)
-    write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
+    write_text_atomically(run_dir / SUMMARY_NAME, json.dumps(jsonable(summary), indent=2))
     return summary
 
 
-def same_experiment(stored_text: str, spec: Spec, source: str = "spec.yaml") -> bool:
+def same_experiment(stored_text: str, spec: Spec, source: str = SPEC_NAME) -> bool:
     """True when ``spec`` asks for the run ``stored_text`` describes: every key equal except
     ``training.threads`` and ``record.write_seconds`` (how many cores a machine lends and how
     often the disk is written are not part of the experiment)."""

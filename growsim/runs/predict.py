@@ -25,15 +25,20 @@ from growsim.data.datasets import load_dataset, occlude
 from growsim.data.folders import read_image_set
 from growsim.data.sources import to_channels
 from growsim.errors import DataError, RunError
-from growsim.files import write_text_atomically, write_zarr_atomically
+from growsim.files import (
+    CHECKPOINT_NAME,
+    PER_IMAGE_NAME,
+    PREDICTIONS_CSV,
+    PREDICTIONS_NAME,
+    SPEC_NAME,
+    write_text_atomically,
+    write_zarr_atomically,
+)
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
-from growsim.record.per_image import PER_IMAGE_NAME, image_ids
+from growsim.record.per_image import image_ids
 from growsim.spec import Spec, parse_stored_spec, read_spec_text
 from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.run_data import resolve_device
-
-PREDICTIONS_NAME = "predictions.zarr"
-PREDICTIONS_CSV = "predictions.csv"
 
 
 @dataclass
@@ -62,8 +67,8 @@ class Stimuli:
 def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -> FinishedRun:
     """The final model of a finished run directory (``checkpoint.pt``, ``spec.yaml``)."""
     run_dir = Path(run_dir)
-    checkpoint = run_dir / "checkpoint.pt"
-    if not checkpoint.exists() or not (run_dir / "spec.yaml").exists():
+    checkpoint = run_dir / CHECKPOINT_NAME
+    if not checkpoint.exists() or not (run_dir / SPEC_NAME).exists():
         raise RunError(
             f"{run_dir}: not a run directory (no checkpoint.pt and spec.yaml); give the "
             "directory `growsim run` wrote"
@@ -78,7 +83,7 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
             f"{run_dir}: the run has not finished, so it has no final model; finish it with "
             "`growsim run SPEC --resume`"
         )
-    spec_path = run_dir / "spec.yaml"
+    spec_path = run_dir / SPEC_NAME
     spec = parse_stored_spec(read_spec_text(spec_path), str(spec_path))
     weights = state["model"]
     model = LatticeNetwork(

@@ -21,6 +21,7 @@ import torch
 
 from growsim.data.datasets import Dataset, load_dataset
 from growsim.faults import crash_point
+from growsim.files import CHECKPOINT_NAME
 from growsim.model import costs, memory
 from growsim.model.compaction import plan_compaction
 from growsim.model.growth import ActiveRegion, active_region, grown_box, initial_network
@@ -121,7 +122,7 @@ class Trainer:
     @property
     def checkpoint_path(self) -> Path:
         """Where the latest model checkpoint lives."""
-        return self.run_dir / "checkpoint.pt"
+        return self.run_dir / CHECKPOINT_NAME
 
     @property
     def batches_per_epoch(self) -> int:
