@@ -107,8 +107,8 @@ def combined_dataset(
 
 
 def _coordinate_value(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
-        return str(value)
+    if isinstance(value, (list, tuple, dict)):
+        return str(list(value) if isinstance(value, tuple) else value)
     return value
 
 

@@ -22,7 +22,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from growsim.errors import SpecError
-from growsim.spec.checks import check_consistency, check_data_files
+from growsim.spec.checks import SpecCheckError, check_data_files
 from growsim.spec.config import Spec
 
 SPEC_ADAPTER = TypeAdapter(Spec)
@@ -124,12 +124,12 @@ def spec_from_dict(raw: dict, source: str = "<spec>", lines: dict | None = None)
     for old, _, _ in _renamed_keys(raw):
         raise context.error(old, f"renamed to {_renamed_to(old)}")
     try:
-        spec = SPEC_ADAPTER.validate_python(raw)
+        return SPEC_ADAPTER.validate_python(raw)  # a Spec checks itself as it is made
     except ValidationError as error:
         problems = [context.error(_key_path(item["loc"]), _message(item)) for item in error.errors()]
         raise SpecError("\n".join(str(problem) for problem in problems)) from None
-    check_consistency(spec, context.error)
-    return spec
+    except SpecCheckError as error:
+        raise context.error(error.key, error.problem) from None
 
 
 def check_data_source(spec: Spec, source: str = "<spec>", lines: dict | None = None) -> None:
@@ -175,8 +175,9 @@ def apply_overrides(raw: dict, overrides: list[str], source: str = "<spec>") -> 
 
 
 def spec_to_dict(spec: Spec) -> dict:
-    """The spec as a plain nested dict (for YAML dumps and trajectory attrs)."""
-    return dataclasses.asdict(spec)
+    """The spec as a plain nested dict of dicts, lists and values (for YAML dumps and
+    trajectory attrs)."""
+    return _plain(dataclasses.asdict(spec))
 
 
 def spec_to_yaml(spec: Spec) -> str:
@@ -207,6 +208,15 @@ class _Context:
             shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)  # drop the last key or index
             path = "" if shorter == path else shorter  # a top-level key: nothing above it
         return None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every tuple a list (YAML's safe dumper writes no tuples)."""
+    if isinstance(value, dict):
+        return {key: _plain(child) for key, child in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(child) for child in value]
+    return value
 
 
 def _check_keys_are_names(value: Any, path: str, context: _Context) -> None:
@@ -327,7 +337,7 @@ def _section_keys(location: tuple) -> list[str]:
 
 
 _TYPE_WORDS = {
-    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "int_type": "an integer", "tuple_type": "a list", "int_parsing": "an integer", "int_from_float": "an integer",
     "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
     "bool_parsing": "true or false", "string_type": "a string", "list_type": "a list",
     "dict_type": "a mapping", "dataclass_type": "a mapping of keys",
