@@ -126,7 +126,7 @@ def per_image(levels=(0.0, 0.3), images=40):
     return xr.Dataset(
         {
             "expected_steps": (("occlusion", "image"), steps),
-            "reference_confidence": (("occlusion", "image"), rng.uniform(0, 1, steps.shape)),
+            "reference_true_class_probability": (("occlusion", "image"), rng.uniform(0, 1, steps.shape)),
             "correct": (("occlusion", "image"), rng.uniform(0, 1, steps.shape) > 0.3),
             "label": ("image", np.arange(images) % 2),
         },

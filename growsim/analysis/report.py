@@ -39,6 +39,7 @@ from growsim.files import (
     write_text_atomically,
 )
 from growsim.record.trajectory import open_trajectory
+from growsim.record.variables import open_per_image
 
 # Fewer runs than this get no rank correlation: with n = 3 or 4, rho takes only a handful of
 # values and any of them can arise by chance.
@@ -113,7 +114,7 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -
     if not per_image_path.exists():
         lines.append(f"No `{PER_IMAGE_NAME}` (the run has not finished): no per-image analysis.")
         return lines
-    with xr.open_zarr(per_image_path) as per_image:
+    with open_per_image(per_image_path) as per_image:
         per_image = per_image.compute()
     if len(per_image.occlusion) > 1:
         lines += _occlusion_section(per_image, out, name)
@@ -212,9 +213,9 @@ def _difficulty_section(
         key = "occlusion level"  # in % of the image, as in every figure and table
         measures[key] = np.repeat(per_image.occlusion.values * 100, steps.shape[1])
         panel_steps[key] = steps.ravel()
-    if "reference_confidence" in per_image:
+    if "reference_true_class_probability" in per_image:
         key = "reference classifier miss probability (clean)"
-        measures[key] = 1 - per_image.reference_confidence.values[0]
+        measures[key] = 1 - per_image.reference_true_class_probability.values[0]
         panel_steps[key] = steps[0]
     lines = ["## Model time vs difficulty", ""]
     if matched:

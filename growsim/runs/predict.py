@@ -36,6 +36,7 @@ from growsim.files import (
 )
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
 from growsim.record.per_image import image_ids
+from growsim.record.variables import CONVENTIONS, attrs
 from growsim.spec import Spec, parse_stored_spec, read_spec_text
 from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.run_data import resolve_device
@@ -176,30 +177,31 @@ def _predictions_dataset(run, stimuli, levels, predictions, exit_threshold, seed
     expected = torch.stack([p.expected_steps for p in predictions]).numpy().astype("float32")
     computed = torch.stack([p.steps_computed for p in predictions]).numpy().astype("int32")
     variables = {
-        "predicted": (("occlusion", "image"), predicted.numpy().astype("int32"), {"long_name": "predicted class index"}),
-        "confidence": (("occlusion", "image"), confidence.numpy().astype("float32"), {"units": "probability", "long_name": "model probability of the class it predicts"}),
-        "expected_steps": (("occlusion", "image"), expected, {"units": "steps", "long_name": "expected steps sum_t t p_t (time used)"}),
-        "steps_computed": (("occlusion", "image"), computed, {"units": "steps", "long_name": "steps computed with early exit at exit_threshold"}),
-        "step_probs": (("occlusion", "image", "step"), step_probs, {"units": "probability", "long_name": "time distribution p_t"}),
+        "predicted": (("occlusion", "image"), predicted.numpy().astype("int32"), attrs("predicted")),
+        "confidence": (("occlusion", "image"), confidence.numpy().astype("float32"), attrs("confidence")),
+        "expected_steps": (("occlusion", "image"), expected, attrs("expected_steps")),
+        "steps_computed": (("occlusion", "image"), computed, attrs("steps_computed")),
+        "step_probs": (("occlusion", "image", "step"), step_probs, attrs("step_probs")),
     }  # fmt: skip
     if stimuli.labels is not None:
         labels = torch.from_numpy(stimuli.labels)
         true_probability = probs.gather(2, labels.expand(len(levels), -1)[..., None]).squeeze(2)
         variables.update({
-            "label": ("image", stimuli.labels.astype("int32"), {"long_name": "true class index (from the image's folder or the file's labels)"}),
-            "correct": (("occlusion", "image"), (predicted == labels).numpy(), {"long_name": "prediction is right"}),
-            "true_class_probability": (("occlusion", "image"), true_probability.numpy().astype("float32"), {"units": "probability", "long_name": "model probability of the true class"}),
+            "label": ("image", stimuli.labels.astype("int32"), attrs("label", "true class index (from the image's folder or the file's labels)")),
+            "correct": (("occlusion", "image"), (predicted == labels).numpy(), attrs("correct")),
+            "true_class_probability": (("occlusion", "image"), true_probability.numpy().astype("float32"), attrs("true_class_probability")),
         })  # fmt: skip
     return xr.Dataset(
         variables,
         coords={
-            "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), {"units": "fraction"}),
-            "image": ("image", np.arange(len(stimuli.ids))),
+            "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), attrs("occlusion")),
+            "image": ("image", np.arange(len(stimuli.ids)), attrs("image")),
             "image_id": ("image", image_ids(stimuli.ids), {"long_name": "the image: its path relative to the images folder, or its id in the .npz"}),
-            "step": ("step", np.arange(step_probs.shape[2])),
-            "class_name": ("class", np.asarray(run.class_names)),
+            "step": ("step", np.arange(step_probs.shape[2]), attrs("step")),
+            "class_name": ("class", np.asarray(run.class_names), attrs("class_name")),
         },
         attrs={
+            "Conventions": CONVENTIONS, "title": f"growsim predictions of run {run.spec.name!r}",
             "run": str(run.run_dir), "images": str(stimuli.source), "iteration": run.iteration,
             "exit_threshold": float(exit_threshold), "occlusion_seed": seed,
         },

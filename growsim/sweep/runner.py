@@ -29,6 +29,7 @@ from growsim.files import (
     write_text_atomically,
 )
 from growsim.record.combine import combine_trajectories, combined_store_holds
+from growsim.record.variables import CONVENTIONS
 from growsim.runs.directories import claim_sweep_directory
 from growsim.runs.experiment import same_experiment
 from growsim.spec import spec_to_yaml
@@ -247,6 +248,7 @@ def _write_status(sweep_dir: Path, sweep: Sweep, outcomes: dict[str, MemberOutco
 def _combined_attrs(sweep: Sweep, outcomes: dict[str, MemberOutcome]) -> dict[str, Any]:
     failed = [name for name, o in outcomes.items() if o.status == "failed"]
     return {
+        "Conventions": CONVENTIONS,
         "title": f"growsim sweep {sweep.name!r}",
         "sweep_spec": sweep.text,
         "swept_keys": list(sweep.swept_keys),
