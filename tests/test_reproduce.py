@@ -19,13 +19,13 @@ from growsim.analysis.statistics import MeanInterval, increases_by_level
 from growsim.analysis.surface import fit_surface
 from growsim.cli import main
 from growsim.reproduce import experiments as design
+from growsim.reproduce.findings import learned
 from growsim.reproduce.page import (
     difficulty_direction,
     growth_verdict,
     occlusion_verdict,
     tradeoff_verdict,
 )
-from growsim.reproduce.runner import learned
 
 TINY_BASE = """
 name: reproduce

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from growsim.analysis.surface import PAIRS, RESOURCES
-from growsim.reproduce.runner import Reproduction
+from growsim.reproduce.findings import Reproduction
 
 
 def write_figures(reproduction: Reproduction, directory: Path) -> dict[str, dict[str, str]]:
