@@ -242,7 +242,7 @@ def test_a_run_that_failed_before_its_first_checkpoint_is_simply_run_again(tiny_
     assert run(tiny_spec, tmp_path, *bad_data) == 2
     assert "not a readable gzip file" in capsys.readouterr().err
     assert run(tiny_spec, tmp_path, *SHORT) == 0  # the fixed spec, no --overwrite needed
-    assert "starting it again" in capsys.readouterr().out
+    assert "starting it again" in capsys.readouterr().err  # a note on the way, not the output
     assert xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr").iteration.values.tolist() == [0, 10, 20]
 
 
@@ -252,11 +252,11 @@ def test_resume_of_a_finished_run_changes_nothing(finished, capsys):
     checkpoint_time = (run_dir / "checkpoint.pt").stat().st_mtime_ns
     capsys.readouterr()
     assert run(spec, out, "--resume") == 0
-    printed = capsys.readouterr().out
-    assert "the run has finished; nothing to resume" in printed
+    printed = capsys.readouterr()
+    assert "growsim: " in printed.err and "the run has finished; nothing to resume" in printed.err
     assert (run_dir / "summary.json").read_text() == summary  # the recorded wall time stays
     assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == checkpoint_time
-    assert f"{json.loads(summary)['seconds']:.1f} s" in printed
+    assert f"{json.loads(summary)['seconds']:.1f} s" in printed.out  # the summary table
 
 
 def test_a_run_made_before_training_steps_was_renamed_still_resumes(finished, tmp_path, capsys):
@@ -268,7 +268,7 @@ def test_a_run_made_before_training_steps_was_renamed_still_resumes(finished, tm
     (old / "spec.yaml").write_text(stored.replace("\n  iterations: ", "\n  steps: "))
     capsys.readouterr()
     assert run(spec, tmp_path, "--resume") == 0
-    assert "the run has finished; nothing to resume" in capsys.readouterr().out
+    assert "the run has finished; nothing to resume" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- discoverability

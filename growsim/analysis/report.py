@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import xarray as xr
@@ -37,16 +37,18 @@ from growsim.files import (
 from growsim.record.trajectory import open_trajectory
 from growsim.record.variables import open_per_image
 
+logger = logging.getLogger(__name__)
+
 
 def write_report(
     target: str | Path,
     out_dir: str | Path | None = None,
     reaction_times: str | Path | None = None,
     options: ReactionTimeOptions | None = None,
-    notify: Callable[[str], None] | None = None,
 ) -> Path:
     """Write figures and ``report.md`` for a run, sweep or ``growsim predict`` directory;
-    returns the markdown path. ``notify`` hears how many reaction times matched."""
+    returns the markdown path. How many reaction times matched goes to the ``growsim``
+    logger."""
     target = Path(target)
     out = Path(out_dir) if out_dir else target / REPORT_DIRECTORY
     times = read_reaction_times(reaction_times, options) if reaction_times else None
@@ -55,10 +57,10 @@ def write_report(
         lines = _sweep_report(target, out)
     elif (target / TRAJECTORY_NAME).exists():
         make_writable_directory(out, "the report")
-        lines = _run_report(target, out, times, notify)
+        lines = _run_report(target, out, times)
     elif (target / PREDICTIONS_NAME).exists():
         make_writable_directory(out, "the report")
-        lines = _predictions_report(target, out, times, notify)
+        lines = _predictions_report(target, out, times)
     else:
         raise RunError(
             f"{target}: neither a run directory ({TRAJECTORY_NAME}), a sweep directory "
@@ -79,7 +81,7 @@ def _tested(value: float, form: str) -> str:
     return form.format(value) if np.isfinite(value) else "not evaluated yet (record.test_every)"
 
 
-def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -> list[str]:
+def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None) -> list[str]:
     name = run_dir.name
     with open_trajectory(run_dir) as trajectory:
         trajectory = trajectory.compute()
@@ -113,7 +115,7 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None, notify) -
     lines += _time_spread_lines(time_spread(per_image))
     if "exit_accuracy" in per_image:  # written since the speed-accuracy curve was added
         lines += _speed_accuracy_section(per_image, out, name)
-    lines += _difficulty_section(per_image, out, name, times, notify)
+    lines += _difficulty_section(per_image, out, name, times)
     return lines
 
 
@@ -190,11 +192,11 @@ def _time_spread_lines(spread: TimeSpread) -> list[str]:
 
 
 def _difficulty_section(
-    per_image: xr.Dataset, out: Path, name: str, times: ReactionTimes | None, notify=None
+    per_image: xr.Dataset, out: Path, name: str, times: ReactionTimes | None
 ) -> list[str]:
     matched = match_reaction_times(per_image.image_id.values, times) if times else None
-    if matched and notify:
-        notify(f"reaction times: {matched.text()}")
+    if matched:
+        logger.info("reaction times: %s", matched.text())
     correlations = time_difficulty(per_image, matched)
     steps = per_image.expected_steps.values
     measures, panel_steps = {}, {}
@@ -236,7 +238,7 @@ def _difficulty_section(
 
 
 def _predictions_report(
-    directory: Path, out: Path, times: ReactionTimes | None, notify
+    directory: Path, out: Path, times: ReactionTimes | None
 ) -> list[str]:
     with xr.open_zarr(directory / PREDICTIONS_NAME) as predictions:
         predictions = predictions.compute()
@@ -263,7 +265,7 @@ def _predictions_report(
         lines.append(row + (f" {float(at.correct.mean()):.3f} |" if labelled else ""))
     lines.append("")
     lines += _time_spread_lines(time_spread(predictions))
-    return lines + _difficulty_section(predictions, out, name, times, notify)
+    return lines + _difficulty_section(predictions, out, name, times)
 
 
 def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:

@@ -33,6 +33,11 @@ def add_run(commands) -> None:
         help="replace a run growsim wrote here before (deletes only growsim's own files)",
     )  # fmt: skip
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument(
+        "--tensorboard", type=Path, metavar="DIR",
+        help="also write TensorBoard scalars of every checkpoint to DIR (pip install "
+        "'growsim[tensorboard]')",
+    )  # fmt: skip
     run.set_defaults(
         handler=_run, after_interrupt="; continue the run with the same command and --resume"
     )
@@ -47,18 +52,14 @@ def _run(args: argparse.Namespace) -> int:
             f"{args.spec}: has a sweep: block; run it with `growsim sweep {args.spec}`, or run "
             "its base spec alone with --set sweep=null"
         )
-    from growsim.runs.directories import run_directory
-
-    run_dir = run_directory(spec, args.out, args.name)
-
     from growsim.analysis.summary import format_summary
-    from growsim.runs.experiment import run_experiment
+    from growsim.api import run
 
-    summary = run_experiment(
-        spec, run_dir, resume=args.resume, overwrite=args.overwrite,
-        progress=not args.no_progress, say=print,
+    finished = run(
+        spec, args.out, name=args.name, resume=args.resume, overwrite=args.overwrite,
+        progress=not args.no_progress, tensorboard=args.tensorboard,
     )  # fmt: skip
-    print(format_summary(summary))
+    print(format_summary(finished.summary))
     return 0
 
 

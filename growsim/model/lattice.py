@@ -103,9 +103,7 @@ class LatticeNetwork(nn.Module):
         super().__init__()
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        # bf16: the convolutions and their nonlinearities run in bfloat16 under autocast;
-        # parameters, readout, halting and the costs stay float32 (see _step).
-        self.precision = precision
+        self.precision = precision  # bf16: convolutions under autocast, the rest float32 (_step)
         unknown = set(connections) - set(CONNECTIONS)
         if unknown or "bottom_up" not in connections:
             raise ValueError(f"connections must include bottom_up and come from {CONNECTIONS}")
@@ -211,6 +209,18 @@ class LatticeNetwork(nn.Module):
             halting_logits.append(halting)
         log_probs = stick_breaking_log_probs(torch.stack(halting_logits, dim=1))
         return NetworkOutput(logits=torch.stack(logits, dim=1), log_step_probs=log_probs)
+
+    @torch.no_grad()
+    def activations(self, images: torch.Tensor) -> torch.Tensor:
+        """a_l^t = silu(h_l^t) of every layer at every step, (batch, layer, channel, step, y, x)
+        in float32: the unrolled forward pass, every step computed. images as ``forward``'s."""
+        input_drive = self._input_drive(images)
+        kernels = self._fused_kernels(conv_memory_format(images))
+        previous, steps = None, []
+        for step in range(self.halting_bias.shape[0]):
+            previous, _, _ = self._step(input_drive, previous, step, kernels)
+            steps.append(torch.stack(previous, dim=1).float())  # (batch, layer, channel, y, x)
+        return torch.stack(steps, dim=3)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, exit_threshold: float = 0.0) -> "Prediction":

@@ -261,7 +261,7 @@ def trajectory_attrs(spec: Spec, dataset: Dataset) -> dict[str, Any]:
     import numba
     import torch
 
-    import growsim
+    from growsim._version import __version__
 
     return {
         "Conventions": CONVENTIONS,
@@ -274,7 +274,7 @@ def trajectory_attrs(spec: Spec, dataset: Dataset) -> dict[str, Any]:
         "class_names": list(dataset.class_names),
         "time_selection": spec.time_selection,
         "versions": (
-            f"growsim {growsim.__version__}; python {sys.version.split()[0]}; "
+            f"growsim {__version__}; python {sys.version.split()[0]}; "
             f"torch {torch.__version__}; numpy {np.__version__}; numba {numba.__version__}; "
             f"xarray {xr.__version__}; zarr {zarr.__version__}"
         ),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from growsim import __version__
+from growsim._version import __version__
 from growsim.analysis.reproduction import EQUAL_ACCURACY, SettingSummary
 from growsim.analysis.surface import PAIRS, RESOURCES
 from growsim.files import write_text_atomically

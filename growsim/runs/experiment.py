@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Sequence
 
 from growsim.errors import RunError
 from growsim.files import (
@@ -18,12 +19,15 @@ from growsim.files import (
 )
 from growsim.locks import exclusive_lock
 from growsim.record.per_image import write_per_image
-from growsim.record.recorder import TrajectoryRecorder
+from growsim.record.recorder import FanOutRecorder, TrajectoryRecorder
 from growsim.record.trajectory import committed_checkpoints, truncate
 from growsim.runs.directories import claim_run_directory, clear_run_directory, holds_own_files
 from growsim.spec import Spec, parse_stored_spec, spec_to_yaml
+from growsim.train.checkpoint_state import Recorder
 from growsim.train.timing import timed
 from growsim.train.trainer import Trainer
+
+logger = logging.getLogger(__name__)
 
 
 def run_experiment(
@@ -32,7 +36,7 @@ def run_experiment(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
-    say: Callable[[str], None] | None = None,
+    recorders: Sequence[Recorder] = (),
 ) -> dict:
     """Train ``spec`` in ``run_dir``; returns the final summary (also saved as summary.json).
 
@@ -41,16 +45,17 @@ def run_experiment(
     (replace it) is given; one that never wrote a checkpoint is started again. Only a
     directory growsim made is written into, and only growsim's own files are deleted (see
     growsim.runs.directories). A lock beside the directory refuses a second process that tries
-    to write the same run. ``say`` receives one-line notes for the user.
+    to write the same run. ``recorders`` also receive every checkpoint besides the trajectory
+    (e.g. growsim.record.tensorboard). Notes for the user go to the ``growsim`` logger.
     """
     run_dir = Path(run_dir)
     make_writable_directory(run_dir.parent, "the run directory")
     lock = run_dir.parent / f".{run_dir.name}.lock"
     with exclusive_lock(lock, wait=False, holder=f"run {run_dir}"):
-        return _run_locked(spec, run_dir, resume, overwrite, progress, say or (lambda _: None))
+        return _run_locked(spec, run_dir, resume, overwrite, progress, recorders)
 
 
-def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, say) -> dict:
+def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, recorders) -> dict:
     claim_run_directory(run_dir)
     spec_text = spec_to_yaml(spec)
     started = (run_dir / CHECKPOINT_NAME).exists()
@@ -69,17 +74,18 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
                 "record.write_seconds may differ), or start a new run with --name."
             )
         if (run_dir / SUMMARY_NAME).exists():  # written last: the run is complete
-            say(f"{run_dir}: the run has finished; nothing to resume")
+            logger.info("%s: the run has finished; nothing to resume", run_dir)
             return json.loads((run_dir / SUMMARY_NAME).read_text())
     else:
         if not started and holds_own_files(run_dir) and not overwrite:
-            say(f"{run_dir}: holds no checkpoint (an earlier attempt stopped before its first); "
-                "starting it again")  # fmt: skip
+            logger.info("%s: holds no checkpoint (an earlier attempt stopped before its first); "
+                        "starting it again", run_dir)  # fmt: skip
         clear_run_directory(run_dir)
         write_text_atomically(run_dir / SPEC_NAME, spec_text)
 
     recorder = TrajectoryRecorder.in_run_directory(run_dir)
-    trainer = Trainer(spec, run_dir, progress=progress, recorder=recorder)
+    every = FanOutRecorder(recorder, *recorders) if recorders else recorder
+    trainer = Trainer(spec, run_dir, progress=progress, recorder=every)
     if resuming:
         trainer.load_checkpoint()
         if committed_checkpoints(recorder.path) < trainer.checkpoints_written:
@@ -88,7 +94,7 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
                 "written; the run directory was altered by hand. Start again with --overwrite."
             )
         truncate(recorder.path, trainer.checkpoints_written)
-        say(f"resuming from iteration {trainer.iteration} of {trainer.total_iterations}")
+        logger.info("%s: resuming from iteration %d of %d", run_dir, trainer.iteration, trainer.total_iterations)
     summary = trainer.run()
     spent = summary["time_spent"] = {**summary["time_spent"], "per_image": 0.0}
     timed(spent, "per_image", write_per_image, trainer, run_dir)

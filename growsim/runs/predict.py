@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from growsim.data.arrays import read_image_arrays
+from growsim.data.arrays import check_ids, check_images, check_labels, read_image_arrays
 from growsim.data.datasets import load_dataset, occlude
 from growsim.data.folders import read_image_set
 from growsim.data.sources import to_channels
@@ -121,16 +121,41 @@ def read_stimuli(path: str | Path, run: FinishedRun) -> Stimuli:
         )
     elif path.is_file():
         images, ids, labels = read_image_arrays(path, data.image_size)
-        if labels is not None and len(labels) and labels.max() >= len(run.class_names):
-            raise DataError(
-                f"{path}: label {labels.max()} is outside the run's {len(run.class_names)} "
-                f"classes ({', '.join(run.class_names)})"
-            )
     else:
         raise DataError(f"{path}: not found; give a folder of images or an .npz file")
+    return _stimuli(run, images, ids, labels, path)
+
+
+def stimuli_from_arrays(run: FinishedRun, images, ids=None, labels=None) -> Stimuli:
+    """Images given as an array (numpy, or anything ``np.asarray`` reads), made like the
+    run's training images: (n, H, W) grey, or (n, H, W, C) / (n, C, H, W) with C = 1 or 3,
+    uint8 in 0..255 or float in [0, 1], of the run's image size. ``ids`` name the images
+    (default: their index), ``labels`` are their classes (indices of the run's classes)."""
+    where = Path("<images given>")
+    images = check_images(where, "images", np.asarray(images), run.spec.data.image_size)
+    ids = check_ids(where, "ids", None if ids is None else np.asarray(ids), len(images))
+    if labels is not None:
+        labels = check_labels(where, "labels", np.asarray(labels), len(images))
+    return _stimuli(run, images, ids, labels, where)
+
+
+def _stimuli(run: FinishedRun, images: np.ndarray, ids, labels, source: Path) -> Stimuli:
+    if labels is not None and len(labels) and labels.max() >= len(run.class_names):
+        raise DataError(
+            f"{source}: label {labels.max()} is outside the run's {len(run.class_names)} "
+            f"classes ({', '.join(run.class_names)})"
+        )
     floats = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
-    floats = to_channels(floats.astype(np.float32), data.channels)
-    return Stimuli(torch.from_numpy(np.ascontiguousarray(floats)), ids, labels, path)
+    floats = to_channels(floats.astype(np.float32), run.spec.data.channels)
+    return Stimuli(torch.from_numpy(np.ascontiguousarray(floats)), ids, labels, source)
+
+
+def model_inputs(run: FinishedRun, images: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
+    """``images`` occluded at ``level`` (its occluders drawn with ``generator``) and
+    normalised as the run's training images were, on the model's device."""
+    occluded = occlude(images, torch.full((len(images),), level), run.spec.data.occlusion, generator)
+    device = next(run.model.parameters()).device
+    return (occluded.to(device) - run.input_mean) / run.input_std
 
 
 @torch.no_grad()
@@ -149,20 +174,15 @@ def predict_stimuli(
             raise DataError(f"--occlusion: levels must lie in [0, 1), got {level:g}")
     if exit_threshold is None:
         exit_threshold = run.spec.record.exit_threshold
-    device = next(run.model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     count = len(stimuli.images)
     predictions = []
     for level in levels:
-        occluded = occlude(
-            stimuli.images, torch.full((count,), level), run.spec.data.occlusion, generator
-        )
-        batches = []
-        for start in range(0, count, batch_size):
-            batch = (
-                occluded[start : start + batch_size].to(device) - run.input_mean
-            ) / run.input_std
-            batches.append(run.model.predict(batch, exit_threshold))
+        inputs = model_inputs(run, stimuli.images, level, generator)
+        batches = [
+            run.model.predict(inputs[start : start + batch_size], exit_threshold)
+            for start in range(0, count, batch_size)
+        ]
         predictions.append(Prediction(
             *(torch.cat([getattr(b, name) for b in batches]).cpu()
               for name in ("class_probs", "step_probs", "steps_computed"))

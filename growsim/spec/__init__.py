@@ -27,6 +27,7 @@ from growsim.spec.loading import (
     apply_overrides,
     check_data_source,
     load_spec,
+    override_item,
     parse_spec,
     parse_stored_spec,
     read_raw_spec,
@@ -43,7 +44,7 @@ __all__ = [
     "DATA_DEFAULT_PATHS", "ActiveConfig", "CompactionConfig", "CostConfig", "CostsConfig",
     "DataConfig", "Extent", "GrowthConfig", "LatticeConfig", "LearningRateSchedule",
     "OcclusionConfig", "RecordConfig", "Schedule", "Spec", "TrainingConfig", "apply_overrides",
-    "check_data_source", "data_source", "load_spec", "parse_spec", "parse_stored_spec", "read_raw_spec",
+    "check_data_source", "data_source", "load_spec", "override_item", "parse_spec", "parse_stored_spec", "read_raw_spec",
     "read_spec_text", "run_name_problem", "spec_error", "spec_from_dict", "spec_schema",
     "spec_schema_text", "spec_to_dict", "spec_to_yaml",
 ]  # fmt: skip

@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
@@ -174,10 +174,17 @@ def apply_overrides(raw: dict, overrides: list[str], source: str = "<spec>") -> 
     return raw
 
 
+def override_item(key: str, value: Any) -> str:
+    """The ``key.path=value`` override that sets ``key`` to the Python ``value`` (written as
+    YAML, so ``apply_overrides`` reads it back to an equal value)."""
+    text = yaml.safe_dump(plain_value(value), default_flow_style=True, width=float("inf"))
+    return f"{key}={text.strip().removesuffix('...').strip()}"
+
+
 def spec_to_dict(spec: Spec) -> dict:
     """The spec as a plain nested dict of dicts, lists and values (for YAML dumps and
     trajectory attrs)."""
-    return _plain(dataclasses.asdict(spec))
+    return plain_value(dataclasses.asdict(spec))
 
 
 def spec_to_yaml(spec: Spec) -> str:
@@ -210,12 +217,15 @@ class _Context:
         return None
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with every tuple a list (YAML's safe dumper writes no tuples)."""
-    if isinstance(value, dict):
-        return {key: _plain(child) for key, child in value.items()}
+def plain_value(value: Any) -> Any:
+    """``value`` as what YAML's safe dumper writes: mappings as dicts, tuples as lists, numpy
+    arrays and numbers as lists and Python numbers."""
+    if hasattr(value, "tolist"):  # numpy
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        return {key: plain_value(child) for key, child in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(child) for child in value]
+        return [plain_value(child) for child in value]
     return value
 
 
