@@ -121,8 +121,10 @@ def test_an_unfinished_or_missing_run_says_so(tmp_path, finished):
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
     (unfinished / "spec.yaml").write_text((run.path / "spec.yaml").read_text())
+    opened = growsim.open_run(unfinished)
+    assert not opened.finished and opened.spec == run.spec  # what is there reads
     with pytest.raises(RunError, match="has not finished"):
-        growsim.open_run(unfinished).per_image
+        opened.predict(np.zeros((1, 20, 20)))
 
 
 def test_a_sweep_from_python_combines_its_members(tmp_path):
