@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from growsim.cli import main
+from growsim.cli import build_parser, main
 from growsim.errors import SpecError
 from growsim.spec import load_spec, parse_spec
 from growsim.train.trainer import Trainer
@@ -370,3 +370,18 @@ def test_schema_prints_the_spec_json_schema(capsys):
 
     assert main(["schema"]) == 0
     assert capsys.readouterr().out == spec_schema_text()
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], ("outputs/reproduce", "docs/results.md", None)),
+    (["--quick"], ("outputs/reproduce-quick", "outputs/reproduce-quick/results.md", None)),
+    (["--out", "/s/r"], ("/s/r", "/s/r/results.md", None)),
+    (["--out", "/s/r", "--results", "page.md"], ("/s/r", "page.md", None)),
+    (["--competent"], ("outputs/competent", "docs/results/competent.md", "docs/results/competent")),
+    (["--competent", "--out", "/s/c"], ("/s/c", "/s/c/results.md", "/s/c/results")),
+])  # fmt: skip
+def test_reproduce_writes_in_the_repository_by_default_and_under_out_when_given(flags, expected):
+    from growsim.cli.reproduction import places
+
+    found = places(build_parser().parse_args(["reproduce", *flags]))
+    assert tuple(None if p is None else str(p) for p in found) == expected

@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from growsim.errors import SpecError
 from growsim.spec.checks import SpecCheckError, check_data_files
 from growsim.spec.config import Spec
+from growsim.spec.shipped import shipped_specs
 
 SPEC_ADAPTER = TypeAdapter(Spec)
 # Keys that were renamed: old key path -> new key path.
@@ -50,7 +51,10 @@ def read_spec_text(path: str | Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise SpecError(f"{path}: cannot read the spec: {error.strerror or error}") from None
+        hint = ""
+        if isinstance(error, FileNotFoundError) and (shipped_specs() / Path(path).name).is_file():
+            hint = f" (growsim ships a spec of that name: {shipped_specs() / Path(path).name})"
+        raise SpecError(f"{path}: cannot read the spec: {error.strerror or error}{hint}") from None
     except UnicodeDecodeError:
         raise SpecError(
             f"{path}: not a text file (a spec is YAML text in UTF-8); is this the spec you meant?"
