@@ -15,7 +15,7 @@ def load_spec(
     """Read and check the YAML spec at ``path``, with some keys set to other values.
 
     A key is named by its dotted path, either in the ``overrides`` mapping or as a keyword
-    argument with ``__`` for each dot; a keyword wins over the mapping::
+    argument with ``__`` for each dot; a keyword wins over the mapping. For example,
 
         growsim.load_spec("specs/quick.yaml", {"training.iterations": 200})
         growsim.load_spec("specs/quick.yaml", training__iterations=200, name="quick-200")

@@ -98,7 +98,7 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
     summary = trainer.run()
     spent = summary["time_spent"] = {**summary["time_spent"], "per_image": 0.0}
     timed(spent, "per_image", write_per_image, trainer, run_dir)
-    # What the run spent besides training steps, as a fraction of them (README, Benchmarks)
+    # What the run spent besides training steps, as a fraction of them (docs/benchmarks.md)
     summary["overhead"] = (spent["checkpoints"] + spent["per_image"]) / max(spent["training"], 1e-9)
     summary["run_dir"] = str(run_dir)
     write_text_atomically(run_dir / SUMMARY_NAME, json.dumps(jsonable(summary), indent=2))
