@@ -229,7 +229,7 @@ def train_growsim(spec: Spec, run_dir: Path) -> tuple[Trainer, Row]:
     trainer = Trainer(fixed, run_dir, progress=False)
     # Checkpoints only at the start and the end: with growth and compaction off they
     # decide nothing, and evaluating every `record.every` iterations only costs time.
-    fixed.record.every = trainer.total_iterations
+    trainer.spec = replace(fixed, record=replace(fixed.record, every=trainer.total_iterations))
     log = TrainingLog()
     # Instance attributes over the methods, for this run only (del restores the methods).
     trainer.batch = log.logged(trainer.batch)

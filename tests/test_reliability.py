@@ -240,7 +240,7 @@ def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(
     resumed = cli(spec, tmp_path, *slow, "--resume")
     second_segment_bound = time.perf_counter() - started
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from iteration 75 of 200" in resumed.stdout
+    assert "resuming from iteration 75 of 200" in resumed.stderr  # a note, not the output
     assert_same_run(run_dir, reference_dir, same_spec=False)
     summary = json.loads((run_dir / "summary.json").read_text())
     # 75 iterations before the stop, 125 after: the totals cover both segments
