@@ -307,7 +307,7 @@ class LatticeNetwork(nn.Module):
                 state = update if layer == 0 else states[-1] + update
                 states.append(state)
                 activations.append(F.silu(state))
-        top = activations[-1].float()  # readout and halting in float32 at every precision
+        top = activations[-1].to(self.readout_weight.dtype)  # readout and halting at the parameters' precision (float32 under bf16)
         features = top.mean(dim=(2, 3))  # (batch, channel)
         grid = self.readout_grid
         pooled = features[:, :, None, None] if grid == 1 else F.adaptive_avg_pool2d(top, grid)
