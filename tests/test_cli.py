@@ -3,6 +3,7 @@ what the command line refuses, deletes and prints."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from growsim import __version__
 from growsim.cli import build_parser, main
 from growsim.errors import SpecError
 from growsim.spec import load_spec, parse_spec
@@ -277,7 +279,7 @@ def test_a_run_made_before_training_steps_was_renamed_still_resumes(finished, tm
 def test_version_and_help_with_defaults_and_examples(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["--version"])
-    assert exited.value.code == 0 and capsys.readouterr().out.strip() == "growsim 0.1.0"
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"growsim {__version__}"
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "examples:" in capsys.readouterr().out
@@ -287,6 +289,17 @@ def test_version_and_help_with_defaults_and_examples(capsys):
     assert "root of run directories (default: outputs)" in text
     assert "examples: growsim run specs/quick.yaml" in text
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_the_version_is_written_once_and_python_m_growsim_is_the_command():
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    pyproject = (root / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and 'attr = "growsim._version.__version__"' in pyproject
+    assert not re.search(r"^version\s*=\s*\"", pyproject, flags=re.MULTILINE)  # no literal version
+    finished = subprocess.run([sys.executable, "-m", "growsim", "--version"], capture_output=True, text=True, cwd=root)
+    assert finished.stdout.strip() == f"growsim {__version__}"
 
 
 def test_debug_works_before_and_after_the_command(tmp_path, capsys):
