@@ -15,6 +15,7 @@ import torch
 import xarray as xr
 import zarr
 
+import growsim.train.optimisation
 import growsim.train.trainer
 from growsim.cli import main
 from growsim.errors import RunError
@@ -129,7 +130,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
             self.check_each_step = each_step
 
     monkeypatch.setattr(growsim.train.trainer, "RunningLosses", Losses)
-    original = growsim.train.trainer.loss_terms
+    original = growsim.train.optimisation.loss_terms
     calls = {"count": 0}
 
     def poisoned(*args):
@@ -139,7 +140,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
             task = task * float("nan")
         return total + task * 0, task, time_, correct
 
-    monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
+    monkeypatch.setattr(growsim.train.optimisation, "loss_terms", poisoned)
     with pytest.raises(RunError, match=r"iteration 48: total loss, task loss became non-finite"):
         run_experiment(spec, tmp_path / "run", progress=False)
     assert calls["count"] == (48 if each_step else 60)  # deferred: found at the next checkpoint
@@ -317,7 +318,7 @@ def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_s
             super().__init__(device)
             self.check_each_step = False
 
-    original = growsim.train.trainer.loss_terms
+    original = growsim.train.optimisation.loss_terms
     calls = {"count": 0}
 
     def poisoned(*args):
@@ -330,7 +331,7 @@ def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_s
         return total + task * 0, task, time_, correct
 
     monkeypatch.setattr(growsim.train.trainer, "RunningLosses", Losses)
-    monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
+    monkeypatch.setattr(growsim.train.optimisation, "loss_terms", poisoned)
     with pytest.raises(KeyboardInterrupt) as stopped:
         run_experiment(spec, tmp_path / "run", progress=False)
     assert any("numerical fault at iteration 48" in note for note in stopped.value.__notes__)

@@ -1,9 +1,11 @@
 """Stage 1, spec: YAML text -> a typed, validated ``Spec``.
 
-``config`` (the typed sections, pydantic dataclasses with defaults and limits), ``loading``
-(YAML with key lines, ``--set`` overrides, errors with file, line and key path, the JSON
-Schema) and ``checks`` (checks across keys, run names, data on disk). Imports nothing else
-of growsim but ``growsim.errors``.
+``config`` (the typed sections, frozen pydantic dataclasses with defaults and limits; a
+``Spec`` runs the checks across keys as it is made), ``loading`` (YAML with key lines,
+``--set`` overrides, errors with file, line and key path, the JSON Schema), ``messages``
+(pydantic's errors in growsim's words), ``checks`` (checks across keys, run names, data on
+disk) and ``shipped`` (where the specs growsim ships are). Imports nothing else of growsim
+but ``growsim.errors``.
 """
 
 from growsim.spec.checks import DATA_DEFAULT_PATHS, data_source, run_name_problem
