@@ -187,7 +187,7 @@ def test_report_correlates_predicted_time_with_a_trial_table(trained, tmp_path, 
             stream.write(f"s2,1,{trial},9.9,wrong,{fastest['true_class']},c100,{name}\n")
     capsys.readouterr()
     assert main(["report", str(tmp_path / "p"), "--reaction-times", str(table)]) == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # a note on the way (the growsim logger), not the output
     count = len(rows)
     assert f"{count} of those matched, giving {count} of the {count} images analysed" in printed
     assert "2 incorrect" in printed
