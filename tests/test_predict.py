@@ -214,7 +214,7 @@ def test_report_of_the_run_matches_rts_by_path(trained, tmp_path, capsys):
         main(["report", str(run), "--reaction-times", str(table), "--out", str(tmp_path / "r")])
         == 0
     )
-    assert f"giving {len(ids[::2])} of the {len(ids)} images analysed" in capsys.readouterr().out
+    assert f"giving {len(ids[::2])} of the {len(ids)} images analysed" in capsys.readouterr().err
     assert "| human reaction time | -1.000 [" in (tmp_path / "r" / "report.md").read_text()
 
 
