@@ -6,8 +6,8 @@ The members: the trade-off spec's network (box up to 3 x 16 x 6, all three costs
 procedural shapes (nothing to install), shortened. Both ways run the same members from
 scratch in one run of the benchmark. Stacking several members into one model is not
 implemented: ``stacked_convolution_ratio`` measures whether it would pay, as one grouped
-convolution over the stacked members against their convolutions one by one (see the
-README's benchmark notes).
+convolution over the stacked members against their convolutions one by one (see
+docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ from typing import Iterator
 import numpy as np
 
 from growsim.errors import RunError
+from growsim.files import IDENTITY_NAME
 
-IDENTITY_FILE = "run.json"
+IDENTITY_FILE = IDENTITY_NAME
 CHECKSUM_HEADER = b"growsim checksummed file 1\n"  # then 64 hex digits, a newline, the payload
 
 

@@ -80,7 +80,7 @@ def per_image(steps, reference, labels, levels=(0.0, 0.3)):
     return xr.Dataset(
         {
             "expected_steps": (("occlusion", "image"), steps),
-            "reference_confidence": (("occlusion", "image"), np.asarray(reference, dtype="float32")),
+            "reference_true_class_probability": (("occlusion", "image"), np.asarray(reference, dtype="float32")),
             "correct": (("occlusion", "image"), np.ones_like(steps, dtype=bool)),
             "label": ("image", np.asarray(labels)),
         },
@@ -126,7 +126,7 @@ def test_time_difficulty_uses_reaction_times_by_image_id(tmp_path):
 
 def test_time_difficulty_without_a_reference_classifier():
     steps = np.random.default_rng(5).uniform(1, 4, (2, 30))
-    data = per_image(steps, np.zeros((2, 30)), np.zeros(30, int)).drop_vars("reference_confidence")
+    data = per_image(steps, np.zeros((2, 30)), np.zeros(30, int)).drop_vars("reference_true_class_probability")
     assert [r.measure for r in time_difficulty(data)] == ["occlusion level"]
 
 

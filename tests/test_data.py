@@ -1,5 +1,6 @@
 """Datasets and occlusion; IDX directories; data.channels."""
 
+import dataclasses
 import gzip
 import struct
 
@@ -118,7 +119,7 @@ def test_idx_directory_errors_name_the_folder_and_the_fix(tmp_path):
     config = DataConfig(dataset="idx", path=str(directory), image_size=10)
     with pytest.raises(DataError, match="IDX images are 8 x 8 .* set data.image_size to 8"):
         load_dataset(config, seed=0)
-    config.image_size, config.class_names = 8, ["a", "b"]
+    config = dataclasses.replace(config, image_size=8, class_names=("a", "b"))
     with pytest.raises(DataError, match=r"train label 2 is outside the 2 classes \(a, b\)"):
         load_dataset(config, seed=0)
     (directory / "t10k-labels-idx1-ubyte.gz").unlink()

@@ -15,6 +15,7 @@ import torch
 import xarray as xr
 import zarr
 
+import growsim.train.optimisation
 import growsim.train.trainer
 from growsim.cli import main
 from growsim.errors import RunError
@@ -132,7 +133,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
             self.check_each_step = each_step
 
     monkeypatch.setattr(growsim.train.trainer, "RunningLosses", Losses)
-    original = growsim.train.trainer.loss_terms
+    original = growsim.train.optimisation.loss_terms
     calls = {"count": 0}
 
     def poisoned(*args):
@@ -142,7 +143,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
             task = task * float("nan")
         return total + task * 0, task, time_, correct
 
-    monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
+    monkeypatch.setattr(growsim.train.optimisation, "loss_terms", poisoned)
     with pytest.raises(RunError, match=r"iteration 48: total loss, task loss became non-finite"):
         run_experiment(spec, tmp_path / "run", progress=False)
     assert calls["count"] == (48 if each_step else 60)  # deferred: found at the next checkpoint
@@ -243,7 +244,7 @@ def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(
     resumed = cli(spec, tmp_path, *slow, "--resume")
     second_segment_bound = time.perf_counter() - started
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from iteration 75 of 200" in resumed.stdout
+    assert "resuming from iteration 75 of 200" in resumed.stderr  # a note, not the output
     assert_same_run(run_dir, reference_dir, same_spec=False)
     summary = json.loads((run_dir / "summary.json").read_text())
     # 75 iterations before the stop, 125 after: the totals cover both segments
@@ -320,7 +321,7 @@ def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_s
             super().__init__(device)
             self.check_each_step = False
 
-    original = growsim.train.trainer.loss_terms
+    original = growsim.train.optimisation.loss_terms
     calls = {"count": 0}
 
     def poisoned(*args):
@@ -333,7 +334,7 @@ def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_s
         return total + task * 0, task, time_, correct
 
     monkeypatch.setattr(growsim.train.trainer, "RunningLosses", Losses)
-    monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
+    monkeypatch.setattr(growsim.train.optimisation, "loss_terms", poisoned)
     with pytest.raises(KeyboardInterrupt) as stopped:
         run_experiment(spec, tmp_path / "run", progress=False)
     assert any("numerical fault at iteration 48" in note for note in stopped.value.__notes__)

@@ -19,13 +19,13 @@ from growsim.analysis.statistics import MeanInterval, increases_by_level
 from growsim.analysis.surface import fit_surface
 from growsim.cli import main
 from growsim.reproduce import experiments as design
+from growsim.reproduce.findings import learned
 from growsim.reproduce.page import (
     difficulty_direction,
     growth_verdict,
     occlusion_verdict,
     tradeoff_verdict,
 )
-from growsim.reproduce.runner import learned
 
 TINY_BASE = """
 name: reproduce
@@ -204,7 +204,7 @@ def test_the_pooled_difficulty_correlation_resamples_whole_images(tmp_path):
     steps = 1 + miss + rng.normal(0, 0.2, (3, 200))
     run_dir = tmp_path / "run"
     xr.Dataset({"expected_steps": (("occlusion", "image"), steps),
-                "reference_confidence": (("occlusion", "image"), 1 - miss)},
+                "reference_true_class_probability": (("occlusion", "image"), 1 - miss)},
                coords={"occlusion": [0.0, 0.3, 0.6]}).to_zarr(run_dir / "per_image.zarr")  # fmt: skip
     record = RunRecord("r", run_dir, (0,), 0, 0.8, 0.8, 8.0, 2.0, 2.0)
     clean, pooled = difficulty_correlations(record, resamples=200)

@@ -347,3 +347,41 @@ def test_a_runs_stored_spec_is_read_with_its_renamed_keys():
     assert stored.training.iterations == 12
     with pytest.raises(SpecError, match="renamed"):
         parse_spec("training:\n  steps: 12\n")
+
+
+# --------------------------------------------------------------------------- specs made in Python
+
+
+def test_a_spec_made_in_python_runs_the_checks_across_keys():
+    from growsim.spec import Extent, LatticeConfig, TrainingConfig
+
+    with pytest.raises(SpecError, match=r"lattice.layers.initial: must be <= lattice.layers.max \(2\), got 5"):
+        Spec(lattice=LatticeConfig(layers=Extent(5, 2)), training=TrainingConfig(iterations=10))
+    with pytest.raises(SpecError, match="set exactly one of training.iterations and training.epochs"):
+        Spec()  # the defaults alone say neither how long to train
+    assert Spec(training=TrainingConfig(iterations=10)).lattice.layers == Extent(2, 4)
+
+
+def test_a_checked_spec_cannot_be_changed_and_a_copy_is_checked_again():
+    import dataclasses
+
+    spec = parse_spec(MINIMAL + "data: {occlusion: {levels: [0.0, 0.3]}}")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.training.lr = -5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.data = spec.data
+    with pytest.raises(AttributeError):  # lists are read as tuples: no append, no item assignment
+        spec.data.occlusion.levels.append(0.9)
+    assert spec.data.occlusion.levels == (0.0, 0.3)
+    with pytest.raises(ValueError, match="greater than 0"):  # a section checks its own keys
+        dataclasses.replace(spec.training, lr=-5)
+
+
+def test_a_replaced_spec_runs_the_checks_across_keys():
+    import dataclasses
+
+    spec = parse_spec(MINIMAL)
+    with pytest.raises(SpecError, match="compaction.step_mass: must be below active.time_threshold"):
+        dataclasses.replace(spec, compaction=dataclasses.replace(spec.compaction, step_mass=0.2))
+    renamed = dataclasses.replace(spec, name="other")
+    assert renamed.name == "other" and renamed.training == spec.training

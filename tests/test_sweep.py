@@ -19,6 +19,7 @@ from growsim.errors import RunError, SpecError
 from growsim.locks import exclusive_lock
 from growsim.record.combine import combine_trajectories
 from growsim.runs.directories import SWEEP_MARKER
+from growsim.sweep import runner
 from growsim.sweep.runner import _member_state
 from growsim.sweep.spec import member_name, parse_sweep
 from growsim.train.checkpoint_file import read_checkpoint
@@ -210,7 +211,7 @@ def test_sweep_on_a_dask_scheduler(tmp_path):
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr("growsim.sweep.runner.DASK_CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr(runner, "DASK_CONNECT_TIMEOUT", "2s")
     spec = tmp_path / "sweep.yaml"
     spec.write_text(TINY_SWEEP)
     args = ["sweep", str(spec), "--out", str(tmp_path / "out"), "--no-progress",

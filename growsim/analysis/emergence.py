@@ -31,19 +31,18 @@ import torch
 import xarray as xr
 
 from growsim.analysis.statistics import average_ranks, spearman
+from growsim.files import EMERGENCE_NAME, FINAL_OUTPUTS_NAME, MODELS_DIRECTORY, TRAJECTORY_NAME
 from growsim.integrity import CHECKSUM_HEADER
 from growsim.model.growth import initial_network
 from growsim.model.lattice import Box
 from growsim.model.reshape import grow, shrink_to
-from growsim.record.recorder import TRAJECTORY_NAME
 from growsim.spec import Spec
 from growsim.train.checkpoint_file import load_checksummed_torch
 from growsim.train.evaluation import predict_sets
 from growsim.train.run_data import RunData
-from growsim.train.saving import MODELS_DIRECTORY
 
-EMERGENCE_FILE = "emergence.json"  # per run directory: the measures at every checkpoint
-FINAL_OUTPUTS = "final_outputs.npz"  # per run directory: the final model's per-image outputs
+EMERGENCE_FILE = EMERGENCE_NAME  # per run directory: the measures at every checkpoint
+FINAL_OUTPUTS = FINAL_OUTPUTS_NAME  # per run directory: the final model's per-image outputs
 MEASURES = ("validation_accuracy", "steps_added", "difficulty_rho", "difficulty_partial_rho", "step_spread")
 
 

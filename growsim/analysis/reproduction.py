@@ -25,6 +25,7 @@ from growsim.analysis.statistics import (
     spearman,
 )
 from growsim.analysis.surface import PAIRS, RESOURCES, QuadraticSurface, fit_surface
+from growsim.files import SUMMARY_NAME, SWEEP_STATUS_NAME
 
 SEED_KEY = "training.seed"
 COEFFICIENTS = 10  # of the quadratic surface: a fit needs at least as many runs
@@ -54,11 +55,11 @@ class RunRecord:
 def load_runs(sweep_dir: Path, keys: list[str]) -> list[RunRecord]:
     """The finished members of the sweep in ``sweep_dir`` (its ``sweep.json``), their
     setting given as the values of ``keys``."""
-    status = json.loads((Path(sweep_dir) / "sweep.json").read_text())
+    status = json.loads((Path(sweep_dir) / SWEEP_STATUS_NAME).read_text())
     records = []
     for member in status["members"]:
         run_dir = Path(sweep_dir) / member["name"]
-        summary_path = run_dir / "summary.json"
+        summary_path = run_dir / SUMMARY_NAME
         if member["status"] not in ("finished", "skipped") or not summary_path.exists():
             continue
         summary = json.loads(summary_path.read_text())

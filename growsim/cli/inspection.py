@@ -36,7 +36,7 @@ def _report(args: argparse.Namespace) -> int:
     from growsim.analysis.report import write_report
 
     path = write_report(
-        args.target, args.out, args.reaction_times, _reaction_time_options(args), notify=print
+        args.target, args.out, args.reaction_times, _reaction_time_options(args)
     )
     print(f"report: {path} (figures beside it)")
     return 0

@@ -34,11 +34,12 @@ from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficult
 from growsim.analysis.emergence import EMERGENCE_FILE, FINAL_OUTPUTS, run_emergence
 from growsim.data.datasets import load_dataset
 from growsim.spec import parse_stored_spec
+from growsim.spec.shipped import shipped_specs
 from growsim.sweep.runner import run_sweep, sweep_directory
 from growsim.sweep.spec import Sweep, parse_sweep
 from growsim.train.run_data import prepare_run_data
 
-SPECS = Path(__file__).parents[2] / "specs"
+SPECS = shipped_specs()
 PRECISION = "bf16"  # the arms off the main one train at this precision
 DIFFICULTY_FILE = "difficulty.npz"  # per dataset in the results folder
 COPIED = (EMERGENCE_FILE, FINAL_OUTPUTS, "summary.json", "spec.yaml")  # per run, into the results

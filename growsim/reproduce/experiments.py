@@ -14,9 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from growsim.spec.shipped import shipped_spec
 from growsim.sweep.spec import Sweep, parse_sweep
 
-BASE_SPEC = Path(__file__).parents[2] / "specs" / "reproduce" / "base.yaml"
+BASE_SPEC = shipped_spec("reproduce/base.yaml")
 SEEDS = (0, 1, 2)
 
 # Each dataset's settings (on top of the base spec).

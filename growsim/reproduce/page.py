@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from growsim import __version__
+from growsim._version import __version__
 from growsim.analysis.reproduction import EQUAL_ACCURACY, SettingSummary
 from growsim.analysis.surface import PAIRS, RESOURCES
 from growsim.files import write_text_atomically
-from growsim.reproduce.runner import DatasetFindings, Reproduction, learned
+from growsim.reproduce.findings import DatasetFindings, Reproduction, learned
 
 WEIGHT_NAMES = ("breadth", "depth", "time")
 UNDERTRAINED = (

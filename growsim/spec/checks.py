@@ -1,17 +1,30 @@
 """Checks of a spec that involve several keys, the run name, and the data on disk.
 
-Each check raises through ``error(key path, message)``, which names the file and line.
+Each check raises through ``error(key path, message)``. Every ``Spec`` runs
+``check_consistency`` as it is made (growsim.spec.config), raising a ``SpecCheckError`` that
+names the key; the loader turns it into one that also names the file and line.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from growsim.errors import SpecError
-from growsim.spec.config import DataConfig, Extent, Schedule, Spec
+
+if TYPE_CHECKING:  # the sections import these checks, not the other way round
+    from growsim.spec.config import DataConfig, Extent, Schedule, Spec
 
 ErrorAt = Callable[[str, str], SpecError]
+
+
+class SpecCheckError(SpecError):
+    """A check across keys failed: ``key`` (a key path) is wrong, ``problem`` says how."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key or '<top level>'}: {problem}")
+        self.key = key
+        self.problem = problem
 
 # Where a dataset reads its files when data.path is not set (None: it draws in memory).
 DATA_DEFAULT_PATHS: dict[str, str | None] = {
@@ -68,7 +81,7 @@ def check_data_files(spec: Spec, error: ErrorAt) -> None:
     raise error(key, f"{path} does not exist; dataset {spec.data.dataset!r} reads its files there ({fix})")
 
 
-def check_consistency(spec: Spec, error: ErrorAt) -> None:
+def check_consistency(spec: Spec, error: ErrorAt = SpecCheckError) -> None:
     """Checks that involve several keys, and the run name."""
     problem = run_name_problem(spec.name)
     if problem:

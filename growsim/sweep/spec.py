@@ -29,6 +29,7 @@ from growsim.spec import (
     Spec,
     apply_overrides,
     check_data_source,
+    override_item,
     read_raw_spec,
     read_spec_text,
     spec_error,
@@ -179,7 +180,7 @@ def _member_spec(
 ) -> Spec:
     shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
     try:
-        items = [f"{key}={_yaml_value(value)}" for key, value in overrides.items()]
+        items = [override_item(key, value) for key, value in overrides.items()]
         return spec_from_dict(apply_overrides(raw, items, source), source, {})
     except SpecError as error:
         detail = str(error).removeprefix(f"{source}: ").removeprefix("--set ")
@@ -200,9 +201,3 @@ def _check_member_data(
         detail = str(error).split(": ", 2)[-1]
         where = _where(culprit, point_index, block)
         raise spec_error(source, lines, where, f"member {member_name(overrides)}: {detail}") from None
-
-
-def _yaml_value(value: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()

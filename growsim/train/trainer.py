@@ -21,12 +21,12 @@ import torch
 
 from growsim.data.datasets import Dataset, load_dataset
 from growsim.faults import crash_point
+from growsim.files import CHECKPOINT_NAME
 from growsim.integrity import RunIdentity
 from growsim.model import costs, memory
 from growsim.model.compaction import plan_compaction
 from growsim.model.growth import ActiveRegion, active_region, grown_box, initial_network
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
-from growsim.model.objective import loss_terms
 from growsim.model.proximal import adam_second_moments, apply_pressure, pressure_learning_rate
 from growsim.model.reshape import compact_with_optimizer, grow, grow_with_optimizer, shrink_to
 from growsim.spec import Spec, spec_to_yaml
@@ -49,6 +49,7 @@ from growsim.train.evaluation import (
     predict_sets_at,
 )
 from growsim.train.numerics import check_magnitudes
+from growsim.train.optimisation import loss_function, make_optimizer
 from growsim.train.run_data import (
     RunData,
     batches_per_epoch,
@@ -123,7 +124,7 @@ class Trainer:
     @property
     def checkpoint_path(self) -> Path:
         """Where the latest model checkpoint lives."""
-        return self.run_dir / "checkpoint.pt"
+        return self.run_dir / CHECKPOINT_NAME
 
     @property
     def batches_per_epoch(self) -> int:
@@ -140,26 +141,10 @@ class Trainer:
         return training.iterations or max(1, round(training.epochs * self.batches_per_epoch))
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        time_ids = {id(p) for p in self.model.time_parameters()}
-        main = [p for p in self.model.parameters() if id(p) not in time_ids]
-        groups = [
-            {"params": main, "lr": self.spec.training.lr},
-            {"params": self.model.time_parameters(), "lr": self.spec.training.time_lr},
-        ]
-        if self.spec.training.optimizer == "sgd":
-            return torch.optim.SGD(groups, momentum=0.9)
-        return torch.optim.Adam(groups)
+        return make_optimizer(self.model, self.spec.training)
 
     def _make_loss_function(self):
-        mode = self.spec.training.compile
-        use_compile = mode == "on" or (mode == "auto" and self.device.type == "cuda")
-        if not use_compile:
-            return loss_terms
-        # One graph per box: a box change (growth, compaction, loading) compiles anew, and
-        # dropping the graphs of earlier boxes keeps a run that changes its box more often
-        # than dynamo's recompile limit from falling back to eager for good.
-        torch._dynamo.reset()
-        return torch.compile(loss_terms, dynamic=False, backend=self.compile_backend)
+        return loss_function(self.spec.training.compile, self.device, self.compile_backend)
 
     def cost_weights(self, iteration: int) -> dict[str, float]:
         """The scheduled weight of each cost at ``iteration``."""
