@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from growsim.errors import RunError
 
@@ -97,8 +98,6 @@ def write_zarr_atomically(dataset, target: Path) -> Path:
     target = Path(target)
     partial = target.with_name(f".{target.name}.partial")
     _remove(partial)  # left by a process that was killed while writing
-    from growsim.integrity import checksum_encoding, writing_every_chunk
-
     def write(temporary: Path) -> None:
         with writing_every_chunk():  # every chunk with a CRC-32C: growsim.integrity.verify_store
             dataset.to_zarr(temporary, mode="w", consolidated=True, zarr_format=2, encoding=checksum_encoding(dataset))
@@ -162,3 +161,24 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def checksum_encoding(dataset) -> dict:
+    """zarr (v2) encoding that adds a CRC-32C filter to every variable that can take one."""
+    from numcodecs import CRC32C
+
+    return {
+        name: {"filters": [CRC32C()]}
+        for name, variable in dataset.variables.items()
+        if variable.dtype.kind in "biufcSUM"
+    }
+
+
+@contextmanager
+def writing_every_chunk() -> Iterator[None]:
+    """Within the block, zarr writes chunks that hold only the fill value too, so a missing
+    chunk always means a lost one."""
+    import zarr
+
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        yield

@@ -8,6 +8,7 @@ whose chunks carry a CRC-32C, and readers that turn a corrupt file into a clean 
   payload, then the payload. One file, written by rename: a reader sees the old file or the
   new one, and a truncated, flipped or foreign file fails the check.
 - **zarr stores** (trajectory, per-image results): every chunk is written with a CRC-32C
+  (growsim.files.checksum_encoding)
   filter (numcodecs), and empty chunks are written too, so ``verify_store`` finds a flipped
   byte (the CRC), a deleted chunk (a chunk key missing) and garbled metadata.
 """
@@ -19,10 +20,8 @@ import json
 import os
 import secrets
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -141,27 +140,6 @@ def read_checksummed(path: Path, what: str, remedy: str) -> bytes:
 
 
 # ------------------------------------------------------------------ zarr stores
-
-
-def checksum_encoding(dataset) -> dict:
-    """zarr (v2) encoding that adds a CRC-32C filter to every variable that can take one."""
-    from numcodecs import CRC32C
-
-    return {
-        name: {"filters": [CRC32C()]}
-        for name, variable in dataset.variables.items()
-        if variable.dtype.kind in "biufcSUM"
-    }
-
-
-@contextmanager
-def writing_every_chunk() -> Iterator[None]:
-    """Within the block, zarr writes chunks that hold only the fill value too, so a missing
-    chunk always means a lost one."""
-    import zarr
-
-    with zarr.config.set({"array.write_empty_chunks": True}):
-        yield
 
 
 def verify_store(path: Path, what: str, remedy: str) -> None:

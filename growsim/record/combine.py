@@ -21,8 +21,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from growsim.files import COMBINED_NAME, flush_to_disk, point_link_atomically
-from growsim.integrity import checksum_encoding, writing_every_chunk
+from growsim.files import (
+    COMBINED_NAME,
+    checksum_encoding,
+    flush_to_disk,
+    point_link_atomically,
+    writing_every_chunk,
+)
 from growsim.locks import exclusive_lock
 from growsim.record.trajectory import SCHEMA, open_trajectory
 

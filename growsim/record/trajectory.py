@@ -27,8 +27,8 @@ from zarr.core.sync import sync
 from growsim.data.datasets import Dataset
 from growsim.errors import RunError
 from growsim.faults import crash_point
-from growsim.files import TRAJECTORY_NAME
-from growsim.integrity import checksum_encoding, verify_store, writing_every_chunk
+from growsim.files import TRAJECTORY_NAME, checksum_encoding, writing_every_chunk
+from growsim.integrity import verify_store
 from growsim.model.lattice import CONNECTIONS, Box
 from growsim.record.variables import CONVENTIONS, VARIABLES
 from growsim.spec import Spec, spec_to_yaml
