@@ -82,7 +82,10 @@ def fixed_box_spec(spec: Spec) -> Spec:
         axis: Extent(initial=getattr(lattice, axis).max, max=getattr(lattice, axis).max)
         for axis in ("layers", "channels", "steps")
     }
-    weightless = {name: replace(getattr(spec.costs, name), weight=0.0) for name in ("breadth", "depth", "time")}
+    weightless = {
+        name: replace(getattr(spec.costs, name), weight=0.0)
+        for name in ("breadth", "depth", "time")
+    }
     return replace(
         spec,
         lattice=replace(lattice, **fixed_extents),
@@ -256,7 +259,9 @@ def train_baselines(spec: Spec, trainer: Trainer) -> tuple[dict[str, nn.Module],
     log = TrainingLog()
     started = time.perf_counter()
     weight, bias = fit_logistic_regression(
-        trainer.data.normalise(trainer.data.train_images).cpu(), trainer.data.train_labels.cpu(), classes
+        trainer.data.normalise(trainer.data.train_images).cpu(),
+        trainer.data.train_labels.cpu(),
+        classes,
     )
     log.seconds = time.perf_counter() - started
     weight, bias = weight.to(trainer.device), bias.to(trainer.device)

@@ -75,7 +75,11 @@ def stacked_convolution_ratio(members: int, channels: int = 16, batch: int = 64)
     generator = torch.Generator().manual_seed(0)
 
     def tensor(*shape):
-        return torch.randn(*shape, generator=generator).contiguous(memory_format=layout).requires_grad_()
+        return (
+            torch.randn(*shape, generator=generator)
+            .contiguous(memory_format=layout)
+            .requires_grad_()
+        )
 
     inputs = [tensor(batch, 3 * channels, 14, 14) for _ in range(members)]
     kernels = [tensor(channels, 3 * channels, 3, 3) for _ in range(members)]

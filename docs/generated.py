@@ -46,7 +46,11 @@ def spec_key_paths() -> list[str]:
     from growsim.spec import spec_schema
 
     schema = spec_schema()
-    return [row[0] for section, node in schema["properties"].items() for row in _rows(schema, section, node, None)]
+    return [
+        row[0]
+        for section, node in schema["properties"].items()
+        for row in _rows(schema, section, node, None)
+    ]
 
 
 def _rows(schema: dict, path: str, node: dict, default: Any):
@@ -54,10 +58,20 @@ def _rows(schema: dict, path: str, node: dict, default: Any):
     target = _resolve(schema, node)
     if target.get("type") == "object" and "properties" in target:
         for key, child in target["properties"].items():
-            yield from _rows(schema, f"{path}.{key}", child, (default or {}).get(key) if isinstance(default, dict) else None)
+            yield from _rows(
+                schema,
+                f"{path}.{key}",
+                child,
+                (default or {}).get(key) if isinstance(default, dict) else None,
+            )
         return
     value = node.get("default", default) if default is None else default
-    yield path, _type(schema, node), _shown(value), node.get("description", target.get("description", ""))
+    yield (
+        path,
+        _type(schema, node),
+        _shown(value),
+        node.get("description", target.get("description", "")),
+    )
 
 
 def _resolve(schema: dict, node: dict) -> dict:
@@ -81,7 +95,17 @@ def _type(schema: dict, node: dict) -> str:
     limits = [f"{word} {node[key]:g}" for key, word in (
         ("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("exclusiveMaximum", "<"),
     ) if key in node]  # fmt: skip
-    return ", ".join([{"integer": "integer", "number": "number", "boolean": "true/false", "string": "text"}.get(kind, kind), *limits])
+    return ", ".join(
+        [
+            {
+                "integer": "integer",
+                "number": "number",
+                "boolean": "true/false",
+                "string": "text",
+            }.get(kind, kind),
+            *limits,
+        ]
+    )
 
 
 def _shown(value: Any) -> str:
@@ -107,7 +131,9 @@ def command_line_reference() -> str:
     from growsim.cli import build_parser
 
     parser = build_parser()
-    (commands,) = [action for action in parser._actions if action.__class__.__name__ == "_SubParsersAction"]
+    (commands,) = [
+        action for action in parser._actions if action.__class__.__name__ == "_SubParsersAction"
+    ]
     lines = ["## `growsim`", "", "```text", _help(parser), "```", ""]
     for name, command in commands.choices.items():
         lines += [f"## `growsim {name}`", "", "```text", _help(command), "```", ""]

@@ -40,7 +40,16 @@ def draw_nodes(axis) -> None:
                 if in_box and channel < BOX_CHANNELS:
                     active = channel < ACTIVE[layer]
                     face = COLOURS["active"] if active else "white"
-                    axis.add_patch(Rectangle((x0 + channel * CELL, y0), CELL, CELL, facecolor=face, edgecolor="0.2", lw=0.8))
+                    axis.add_patch(
+                        Rectangle(
+                            (x0 + channel * CELL, y0),
+                            CELL,
+                            CELL,
+                            facecolor=face,
+                            edgecolor="0.2",
+                            lw=0.8,
+                        )
+                    )
                 else:
                     axis.add_patch(Rectangle((x0 + channel * CELL, y0), CELL, CELL, facecolor="none",
                                              edgecolor="0.7", lw=0.6, linestyle=":"))  # fmt: skip
@@ -58,10 +67,20 @@ def draw_connections(axis) -> None:
             x0, y0 = node_origin(layer, step)
             if layer > 0:  # bottom-up, within the step
                 below = node_origin(layer - 1, step)
-                arrow(axis, (below[0] + width * 0.3, below[1] + CELL), (x0 + width * 0.3, y0), COLOURS["bottom_up"])
+                arrow(
+                    axis,
+                    (below[0] + width * 0.3, below[1] + CELL),
+                    (x0 + width * 0.3, y0),
+                    COLOURS["bottom_up"],
+                )
             if step > 0:  # lateral, from the step before
                 before = node_origin(layer, step - 1)
-                arrow(axis, (before[0] + width, before[1] + CELL / 2), (x0, y0 + CELL / 2), COLOURS["lateral"])
+                arrow(
+                    axis,
+                    (before[0] + width, before[1] + CELL / 2),
+                    (x0, y0 + CELL / 2),
+                    COLOURS["lateral"],
+                )
                 if layer < BOX_LAYERS - 1:  # top-down, from the layer above at the step before
                     above = node_origin(layer + 1, step - 1)
                     arrow(axis, (above[0] + width * 0.8, above[1]), (x0 + width * 0.05, y0 + CELL),
@@ -73,18 +92,42 @@ def draw_input_and_readout(axis) -> None:
     top = BOX_LAYERS - 1
     for step in range(BOX_STEPS):
         x0, y0 = node_origin(0, step)
-        axis.add_patch(Rectangle((x0 + width * 0.25, y0 - 1.1), width * 0.5, 0.55, facecolor="0.9", edgecolor="0.4", lw=0.8))
+        axis.add_patch(
+            Rectangle(
+                (x0 + width * 0.25, y0 - 1.1),
+                width * 0.5,
+                0.55,
+                facecolor="0.9",
+                edgecolor="0.4",
+                lw=0.8,
+            )
+        )
         axis.text(x0 + width * 0.5, y0 - 0.83, "image", ha="center", va="center", fontsize=7)
         arrow(axis, (x0 + width * 0.5, y0 - 0.55), (x0 + width * 0.5, y0), COLOURS["bottom_up"])
         xt, yt = node_origin(top, step)
         base = node_origin(MAX_LAYERS - 1, 0)[1] + CELL + 0.75  # above the largest box
         arrow(axis, (xt + width * 0.5, yt + CELL), (xt + width * 0.5, base), "0.3")
-        axis.add_patch(Rectangle((xt + width * 0.1, base), width * 0.8, 0.45, facecolor="#f3e6ff", edgecolor="0.4", lw=0.8))
+        axis.add_patch(
+            Rectangle(
+                (xt + width * 0.1, base),
+                width * 0.8,
+                0.45,
+                facecolor="#f3e6ff",
+                edgecolor="0.4",
+                lw=0.8,
+            )
+        )
         axis.text(xt + width * 0.5, base + 0.22, f"readout $y_{step + 1}$, halt $\\lambda_{step + 1}$", ha="center",
                   va="center", fontsize=6.5)  # fmt: skip
         bar_base = base + 0.95
-        axis.add_patch(Rectangle((xt + width * 0.35, bar_base), width * 0.3, STEP_PROBS[step] * 2.2, color="#9467bd"))
-        axis.text(xt + width * 0.5, bar_base - 0.12, f"$p_{step + 1}$", ha="center", va="top", fontsize=7)
+        axis.add_patch(
+            Rectangle(
+                (xt + width * 0.35, bar_base), width * 0.3, STEP_PROBS[step] * 2.2, color="#9467bd"
+            )
+        )
+        axis.text(
+            xt + width * 0.5, bar_base - 0.12, f"$p_{step + 1}$", ha="center", va="top", fontsize=7
+        )
     axis.text(-0.2, node_origin(MAX_LAYERS - 1, 0)[1] + CELL + 1.75, "time distribution\n(stick-breaking)",
               ha="right", va="center", fontsize=7)  # fmt: skip
 
@@ -93,12 +136,22 @@ def draw_boxes(axis) -> None:
     pad = 0.25
     x_box = node_origin(0, BOX_STEPS - 1)[0] + node_width() * BOX_CHANNELS / MAX_CHANNELS + pad
     y_box = node_origin(BOX_LAYERS - 1, 0)[1] + CELL + pad
-    axis.add_patch(Rectangle((-pad, -pad), x_box + pad, y_box + pad, fill=False, edgecolor="k", lw=1.6))
+    axis.add_patch(
+        Rectangle((-pad, -pad), x_box + pad, y_box + pad, fill=False, edgecolor="k", lw=1.6)
+    )
     x_max = node_origin(0, MAX_STEPS - 1)[0] + node_width() + pad
     y_max = node_origin(MAX_LAYERS - 1, 0)[1] + CELL + pad
     axis.add_patch(Rectangle((-pad * 2, -pad * 2), x_max + pad * 3, y_max + pad * 3, fill=False, edgecolor="0.5",
                              lw=1.0, linestyle="--"))  # fmt: skip
-    axis.text(x_max + pad, y_max + pad * 1.5, "largest box (lattice.*.max)", ha="right", va="bottom", fontsize=8, color="0.4")
+    axis.text(
+        x_max + pad,
+        y_max + pad * 1.5,
+        "largest box (lattice.*.max)",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="0.4",
+    )
     axis.text(x_box + 0.1, -pad - 0.05, "the box now", ha="left", va="top", fontsize=8)
     grow = dict(arrowstyle="-|>", mutation_scale=12, color="#d62728", lw=1.6)
     middle_y = node_origin(1, 0)[1] + CELL / 2
@@ -106,17 +159,24 @@ def draw_boxes(axis) -> None:
     axis.text(x_box + 0.25, middle_y + 0.2, "+ step", color="#d62728", fontsize=8, va="bottom")
     middle_x = node_origin(0, 1)[0] + node_width() / 2
     top_y = node_origin(BOX_LAYERS - 1, 1)[1] + CELL
-    axis.add_patch(FancyArrowPatch((middle_x + 0.9, top_y + 0.3), (middle_x + 0.9, top_y + 1.1), **grow))
+    axis.add_patch(
+        FancyArrowPatch((middle_x + 0.9, top_y + 0.3), (middle_x + 0.9, top_y + 1.1), **grow)
+    )
     axis.text(middle_x + 1.05, top_y + 0.55, "+ layer", color="#d62728", fontsize=8)
     x0, y0 = node_origin(0, 0)
     channels_x = x0 + BOX_CHANNELS * CELL
     axis.add_patch(FancyArrowPatch((channels_x, y0 + CELL / 2), (channels_x + 0.6, y0 + CELL / 2),
                                    arrowstyle="-|>", mutation_scale=8, color="#d62728", lw=1.2))  # fmt: skip
-    axis.text(channels_x + 0.05, y0 + CELL + 0.08, "+ channels", color="#d62728", fontsize=7, va="bottom")
+    axis.text(
+        channels_x + 0.05, y0 + CELL + 0.08, "+ channels", color="#d62728", fontsize=7, va="bottom"
+    )
 
 
 def draw_legend(axis) -> None:
-    x, y = node_origin(0, MAX_STEPS - 1)[0] + node_width() + 1.2, node_origin(MAX_LAYERS - 1, 0)[1] + 0.2
+    x, y = (
+        node_origin(0, MAX_STEPS - 1)[0] + node_width() + 1.2,
+        node_origin(MAX_LAYERS - 1, 0)[1] + 0.2,
+    )
     items = [
         ("patch", COLOURS["active"], "active channel"),
         ("patch", "white", "inactive channel in the box"),
@@ -133,9 +193,24 @@ def draw_legend(axis) -> None:
         else:
             style = ":" if kind == "dotted" else "-"
             edge = "0.7" if kind == "dotted" else "0.2"
-            axis.add_patch(Rectangle((x + 0.15, row - CELL / 2), CELL, CELL, facecolor=colour, edgecolor=edge, linestyle=style))
+            axis.add_patch(
+                Rectangle(
+                    (x + 0.15, row - CELL / 2),
+                    CELL,
+                    CELL,
+                    facecolor=colour,
+                    edgecolor=edge,
+                    linestyle=style,
+                )
+            )
         axis.text(x + 0.8, row, label, va="center", fontsize=7.5)
-    axis.text(x, y + 0.6, "layer (rows) x time step (columns)\nx channel (cells of a node)", fontsize=7.5, va="bottom")
+    axis.text(
+        x,
+        y + 0.6,
+        "layer (rows) x time step (columns)\nx channel (cells of a node)",
+        fontsize=7.5,
+        va="bottom",
+    )
 
 
 def lattice_figure() -> Figure:
@@ -147,9 +222,22 @@ def lattice_figure() -> Figure:
     draw_boxes(axis)
     draw_legend(axis)
     for layer in range(MAX_LAYERS):
-        axis.text(-0.8, node_origin(layer, 0)[1] + CELL / 2, f"layer {layer}", ha="right", va="center", fontsize=8)
+        axis.text(
+            -0.8,
+            node_origin(layer, 0)[1] + CELL / 2,
+            f"layer {layer}",
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
     for step in range(MAX_STEPS):
-        axis.text(node_origin(0, step)[0] + node_width() / 2, -1.55, f"t = {step + 1}", ha="center", fontsize=8)
+        axis.text(
+            node_origin(0, step)[0] + node_width() / 2,
+            -1.55,
+            f"t = {step + 1}",
+            ha="center",
+            fontsize=8,
+        )
     right = node_origin(0, MAX_STEPS - 1)[0] + node_width() + 5.6
     axis.set_xlim(-2.2, right)
     axis.set_ylim(-1.9, node_origin(MAX_LAYERS - 1, 0)[1] + CELL + 3.1)

@@ -56,7 +56,9 @@ def make_writable_directory(path: Path, what: str) -> None:
         ) from None
 
 
-def write_atomically(path: Path, write: Callable[[Path], None], temporary: Path | None = None) -> Path:
+def write_atomically(
+    path: Path, write: Callable[[Path], None], temporary: Path | None = None
+) -> Path:
     """Make ``path`` a file or directory whole or not at all: ``write(temporary)`` fills a
     temporary beside it (default ``.<name>.partial-<pid>-<random>``), which is flushed to
     the disk and renamed over ``path``; returns ``path``. A directory already at ``path``
@@ -98,9 +100,16 @@ def write_zarr_atomically(dataset, target: Path) -> Path:
     target = Path(target)
     partial = target.with_name(f".{target.name}.partial")
     _remove(partial)  # left by a process that was killed while writing
+
     def write(temporary: Path) -> None:
         with writing_every_chunk():  # every chunk with a CRC-32C: growsim.integrity.verify_store
-            dataset.to_zarr(temporary, mode="w", consolidated=True, zarr_format=2, encoding=checksum_encoding(dataset))
+            dataset.to_zarr(
+                temporary,
+                mode="w",
+                consolidated=True,
+                zarr_format=2,
+                encoding=checksum_encoding(dataset),
+            )
 
     return write_atomically(target, write, partial)
 

@@ -94,7 +94,9 @@ def read_json(path: Path, what: str, remedy: str):
     except FileNotFoundError:
         raise RunError(f"{path}: missing ({what}); {remedy}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"{path}: {what} is unreadable or corrupt ({_reason(error)}); {remedy}") from None
+        raise RunError(
+            f"{path}: {what} is unreadable or corrupt ({_reason(error)}); {remedy}"
+        ) from None
 
 
 # ------------------------------------------------------------------ checksummed files
@@ -131,11 +133,17 @@ def read_checksummed(path: Path, what: str, remedy: str) -> bytes:
         raise RunError(f"{path}: cannot read {what} ({_reason(error)}); {remedy}") from None
     header_end = len(CHECKSUM_HEADER) + 65
     if not content.startswith(CHECKSUM_HEADER) or len(content) < header_end:
-        kind = "empty" if not content else "not a checksummed growsim file (corrupt, or written by another version)"
+        kind = (
+            "empty"
+            if not content
+            else "not a checksummed growsim file (corrupt, or written by another version)"
+        )
         raise RunError(f"{path}: {what} is {kind}; {remedy}")
     digest, payload = content[len(CHECKSUM_HEADER) : header_end - 1], content[header_end:]
     if hashlib.sha256(payload).hexdigest().encode() != digest:
-        raise RunError(f"{path}: {what} fails its checksum (truncated or altered on disk); {remedy}")
+        raise RunError(
+            f"{path}: {what} fails its checksum (truncated or altered on disk); {remedy}"
+        )
     return payload
 
 

@@ -20,7 +20,12 @@ from growsim.runs.predict import model_inputs
 from tests.conftest import TINY_SPEC
 
 ROOT = Path(__file__).parent.parent
-SHORT = {"training.iterations": 40, "record.every": 20, "data.train_size": 300, "data.test_size": 60}
+SHORT = {
+    "training.iterations": 40,
+    "record.every": 20,
+    "data.train_size": 300,
+    "data.test_size": 60,
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +47,9 @@ def test_import_growsim_is_light_and_sweep_stays_the_function():
         "from growsim.sweep import spec\n"
         "assert growsim.sweep.__module__ == 'growsim.api.sweeps', growsim.sweep\n"
     )
-    finished = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True
+    )
     assert finished.returncode == 0, finished.stderr
     assert set(growsim.__all__) >= {"load_spec", "run", "open_run", "sweep", "Run", "__version__"}
 
@@ -82,7 +89,9 @@ def test_predict_on_arrays_repeats_the_runs_own_test_results(finished):
     predicted = run.predict(images, labels=labels, ids=[f"img{i}" for i in range(len(images))])
     clean = predicted.isel(occlusion=0)
     per_image = run.per_image.isel(occlusion=0)
-    np.testing.assert_allclose(clean.expected_steps.values, per_image.expected_steps.values, atol=1e-5)
+    np.testing.assert_allclose(
+        clean.expected_steps.values, per_image.expected_steps.values, atol=1e-5
+    )
     np.testing.assert_allclose(
         clean.true_class_probability.values, per_image.true_class_probability.values, atol=1e-5
     )
@@ -107,7 +116,10 @@ def test_activations_are_named_and_the_readout_reads_the_top_layer(finished):
     assert activations.label.values.tolist() == dataset.test_labels.numpy()[:6].tolist()
     features = activations.isel(layer=-1).mean(("y", "x")).transpose("image", "step", "channel")
     model = run.model
-    logits = torch.from_numpy(features.values) @ model.readout_weight.flatten(1).T.cpu() + model.readout_bias.cpu()
+    logits = (
+        torch.from_numpy(features.values) @ model.readout_weight.flatten(1).T.cpu()
+        + model.readout_bias.cpu()
+    )
     with torch.no_grad():
         inputs = model_inputs(run._final, torch.from_numpy(images), 0.0, torch.Generator())
         expected = model(inputs).logits.cpu()
@@ -131,7 +143,11 @@ def test_a_sweep_from_python_combines_its_members(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY_SPEC)
     spec = growsim.load_spec(tmp_path / "tiny.yaml", SHORT, training__iterations=20)
     results = growsim.sweep(
-        spec, out=tmp_path / "out", grid={"costs.time.weight": [0.0, 0.02]}, workers=2, progress=False
+        spec,
+        out=tmp_path / "out",
+        grid={"costs.time.weight": [0.0, 0.02]},
+        workers=2,
+        progress=False,
     )
     assert not results.failed
     assert results.trajectories.sizes["run"] == 2
@@ -156,17 +172,23 @@ class FakeWriter:
 def test_tensorboard_gets_every_checkpoint_as_the_trajectory_records_it(tmp_path, tiny_spec):
     spec = growsim.load_spec(tiny_spec, SHORT, data__occlusion__levels=[0.0, 0.3])
     writer = FakeWriter()
-    run_experiment(spec, tmp_path / "run", progress=False, recorders=[TensorBoardRecorder(tmp_path, writer)])
+    run_experiment(
+        spec, tmp_path / "run", progress=False, recorders=[TensorBoardRecorder(tmp_path, writer)]
+    )
     trajectory = growsim.open_run(tmp_path / "run").trajectory
     iterations = trajectory.iteration.values.tolist()
     assert iterations == [0, 20, 40] and writer.flushed >= 1
     for tag, variable in (("resources/depth", "depth"), ("accuracy/validation", "validation_accuracy"),
                           ("box/channels", "box_channels")):  # fmt: skip
         assert list(writer.scalars[tag]) == iterations
-        np.testing.assert_allclose(list(writer.scalars[tag].values()), trajectory[variable].values, rtol=1e-6)
+        np.testing.assert_allclose(
+            list(writer.scalars[tag].values()), trajectory[variable].values, rtol=1e-6
+        )
     occluded = writer.scalars["accuracy/validation, 30% occluded"]
     np.testing.assert_allclose(
-        list(occluded.values()), trajectory.validation_accuracy_by_occlusion.sel(occlusion=0.3).values, rtol=1e-6
+        list(occluded.values()),
+        trajectory.validation_accuracy_by_occlusion.sel(occlusion=0.3).values,
+        rtol=1e-6,
     )
     assert list(writer.scalars["accuracy/test"]) == [40]  # NaN between test evaluations: left out
 

@@ -45,7 +45,10 @@ def finished(tmp_path_factory):
 
 
 def test_test_every_evaluates_the_test_sets_at_those_checkpoints_and_the_last(tiny_spec, tmp_path):
-    assert run(tiny_spec, tmp_path, "--set", "record.test_every=2", "--set", "training.iterations=500") == 0
+    assert (
+        run(tiny_spec, tmp_path, "--set", "record.test_every=2", "--set", "training.iterations=500")
+        == 0
+    )
     trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
     assert trajectory.iteration.values.tolist() == [0, 100, 200, 300, 400, 500]
     tested = np.isfinite(trajectory.test_accuracy.values).tolist()
@@ -70,7 +73,10 @@ def test_occluded_levels_are_validated_every_nth_checkpoint_and_compaction_waits
     trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
     occluded = np.isfinite(trajectory.validation_accuracy_by_occlusion.values[:, 1]).tolist()
     assert occluded == [True, False, True, False, True, True]  # every 2nd and the last
-    assert np.isfinite(trajectory.validation_expected_steps_by_occlusion.values[:, 1]).tolist() == occluded
+    assert (
+        np.isfinite(trajectory.validation_expected_steps_by_occlusion.values[:, 1]).tolist()
+        == occluded
+    )
     clean = trajectory.validation_accuracy.values
     assert np.isfinite(clean).all()
     # checkpoints validate on the first 7 images of a level, the last one on all 60
@@ -195,7 +201,9 @@ def test_topology_is_recorded_and_printed(finished, capsys):
 
 
 @pytest.mark.parametrize("flags", [[], ["--overwrite"]])
-def test_a_directory_growsim_did_not_make_is_never_written_or_deleted(tiny_spec, tmp_path, capsys, flags):
+def test_a_directory_growsim_did_not_make_is_never_written_or_deleted(
+    tiny_spec, tmp_path, capsys, flags
+):
     thesis = tmp_path / "thesis"
     (thesis / "data").mkdir(parents=True)
     (thesis / "thesis.tex").write_text("chapter 1")
@@ -234,7 +242,9 @@ def test_a_spec_name_that_leaves_the_output_directory_is_refused(tiny_spec, tmp_
     assert not list(tmp_path.rglob("spec.yaml"))
 
 
-def test_a_run_that_failed_before_its_first_checkpoint_is_simply_run_again(tiny_spec, tmp_path, capsys):
+def test_a_run_that_failed_before_its_first_checkpoint_is_simply_run_again(
+    tiny_spec, tmp_path, capsys
+):
     broken = tmp_path / "broken"
     broken.mkdir()
     for name in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"):
@@ -245,7 +255,11 @@ def test_a_run_that_failed_before_its_first_checkpoint_is_simply_run_again(tiny_
     assert "not a readable gzip file" in capsys.readouterr().err
     assert run(tiny_spec, tmp_path, *SHORT) == 0  # the fixed spec, no --overwrite needed
     assert "starting it again" in capsys.readouterr().err  # a note on the way, not the output
-    assert xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr").iteration.values.tolist() == [0, 10, 20]
+    assert xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr").iteration.values.tolist() == [
+        0,
+        10,
+        20,
+    ]
 
 
 def test_resume_of_a_finished_run_changes_nothing(finished, capsys):
@@ -296,9 +310,14 @@ def test_the_version_is_written_once_and_python_m_growsim_is_the_command():
 
     root = Path(__file__).parent.parent
     pyproject = (root / "pyproject.toml").read_text()
-    assert 'dynamic = ["version"]' in pyproject and 'attr = "growsim._version.__version__"' in pyproject
+    assert (
+        'dynamic = ["version"]' in pyproject
+        and 'attr = "growsim._version.__version__"' in pyproject
+    )
     assert not re.search(r"^version\s*=\s*\"", pyproject, flags=re.MULTILINE)  # no literal version
-    finished = subprocess.run([sys.executable, "-m", "growsim", "--version"], capture_output=True, text=True, cwd=root)
+    finished = subprocess.run(
+        [sys.executable, "-m", "growsim", "--version"], capture_output=True, text=True, cwd=root
+    )
     assert finished.stdout.strip() == f"growsim {__version__}"
 
 

@@ -17,7 +17,11 @@ from growsim.spec import spec_schema
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
-PAGES = sorted(p for p in DOCS.rglob("*.md") if "results" not in p.relative_to(DOCS).parts[:1] and p.name != "results.md")
+PAGES = sorted(
+    p
+    for p in DOCS.rglob("*.md")
+    if "results" not in p.relative_to(DOCS).parts[:1] and p.name != "results.md"
+)
 
 
 def generated():
@@ -33,7 +37,11 @@ def leaf_keys(schema, node, path):
     if "$ref" in node:
         node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
     if node.get("type") == "object" and "properties" in node:
-        return [k for key, child in node["properties"].items() for k in leaf_keys(schema, child, f"{path}.{key}".lstrip("."))]
+        return [
+            k
+            for key, child in node["properties"].items()
+            for k in leaf_keys(schema, child, f"{path}.{key}".lstrip("."))
+        ]
     return [path]
 
 
@@ -57,7 +65,9 @@ def test_the_command_line_reference_has_every_command():
     from growsim.cli import build_parser
 
     page = generated().command_line_reference()
-    (commands,) = [a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"]
+    (commands,) = [
+        a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"
+    ]
     for name in commands.choices:
         assert f"## `growsim {name}`" in page and f"usage: growsim {name}" in page
 
@@ -113,7 +123,10 @@ def test_the_site_builds_with_every_warning_an_error(tmp_path):
     pytest.importorskip("mkdocstrings")
     mkdocs = shutil.which("mkdocs") or pytest.skip("no mkdocs command")
     finished = subprocess.run(
-        [mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True
+        [mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     reference = (tmp_path / "site" / "spec-reference" / "index.html").read_text()

@@ -7,8 +7,29 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "growsim"
-STAGES = ["spec", "data", "model", "train", "record", "runs", "analysis", "sweep", "reproduce", "api", "cli"]
-SHARED = {"errors", "files", "locks", "faults", "stopping", "_version", "integrity", "threads"}  # helpers any stage may use
+STAGES = [
+    "spec",
+    "data",
+    "model",
+    "train",
+    "record",
+    "runs",
+    "analysis",
+    "sweep",
+    "reproduce",
+    "api",
+    "cli",
+]
+SHARED = {
+    "errors",
+    "files",
+    "locks",
+    "faults",
+    "stopping",
+    "_version",
+    "integrity",
+    "threads",
+}  # helpers any stage may use
 MODULES = sorted(PACKAGE.rglob("*.py"))
 # Modules outside the stages that stand for one: the package root is the public API's door
 # (``growsim.run``), ``python -m growsim`` the command line.
@@ -34,7 +55,10 @@ def imports_of(source: str, path: Path, typing_only: bool = True) -> set[str]:
     tree = ast.parse(source)
     if not typing_only:
         for node in ast.walk(tree):
-            if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            if isinstance(node, ast.If) and ast.unparse(node.test) in (
+                "TYPE_CHECKING",
+                "typing.TYPE_CHECKING",
+            ):
                 node.body = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -53,7 +77,12 @@ def test_the_import_reader_sees_every_form_of_import():
         "import growsim.model.lattice\n"
     )
     modules = imports_of(source, PACKAGE / "data" / "example.py")
-    assert {"growsim.runs", "growsim.sweep.runner", "growsim.data.idx", "growsim.model.lattice"} <= modules
+    assert {
+        "growsim.runs",
+        "growsim.sweep.runner",
+        "growsim.data.idx",
+        "growsim.model.lattice",
+    } <= modules
     assert {stage_of(m) for m in modules} == {None, "runs", "sweep", "data", "model"}
 
 
@@ -66,7 +95,9 @@ def test_a_module_imports_only_from_its_stage_and_the_stages_before(path):
         if own_stage is None:  # a shared helper imports no stage
             assert stage is None, f"{own} imports {module}"
         elif stage is not None:
-            assert STAGES.index(stage) <= STAGES.index(own_stage), f"{own} imports {module}, a later stage"
+            assert STAGES.index(stage) <= STAGES.index(own_stage), (
+                f"{own} imports {module}, a later stage"
+            )
 
 
 def module_name(path: Path) -> str:
@@ -79,7 +110,11 @@ def import_graph() -> dict[str, set[str]]:
     """Which growsim modules each growsim module imports when it runs (packages by name)."""
     modules = {module_name(path): path for path in MODULES}
     return {
-        name: {m for m in imports_of(path.read_text(), path, typing_only=False) if m in modules and m != name}
+        name: {
+            m
+            for m in imports_of(path.read_text(), path, typing_only=False)
+            if m in modules and m != name
+        }
         for name, path in modules.items()
     }
 
@@ -132,7 +167,13 @@ def test_no_two_modules_import_each_other_even_within_a_stage():
 def test_every_stage_is_a_package_and_the_tree_holds_nothing_else():
     top = {p.stem for p in PACKAGE.glob("*.py")}
     top |= {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert top == {"__init__", "__main__", *SHARED, *STAGES, "specs"}  # specs: the shipped specs (data)
+    assert top == {
+        "__init__",
+        "__main__",
+        *SHARED,
+        *STAGES,
+        "specs",
+    }  # specs: the shipped specs (data)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))

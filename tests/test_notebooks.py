@@ -20,12 +20,21 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 def folder(tmp_path_factory):
     """A copy of examples/, where the notebooks run and write their outputs/."""
     copy = tmp_path_factory.mktemp("examples")
-    shutil.copytree(EXAMPLES, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("outputs", ".ipynb_checkpoints"))
+    shutil.copytree(
+        EXAMPLES,
+        copy,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("outputs", ".ipynb_checkpoints"),
+    )
     return copy
 
 
 def test_there_are_the_three_examples():
-    assert [p.stem for p in NOTEBOOKS] == ["activations_rdm", "growth", "stimuli_and_reaction_times"]
+    assert [p.stem for p in NOTEBOOKS] == [
+        "activations_rdm",
+        "growth",
+        "stimuli_and_reaction_times",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -33,19 +42,25 @@ def test_a_notebook_is_committed_without_outputs(path):
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: strip its outputs"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{path.name}: strip its outputs"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_a_notebook_runs_top_to_bottom(path, folder, monkeypatch):
     # The kernel imports this checkout's growsim, as the tests do.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
     notebook = nbformat.read(folder / path.name, as_version=4)
     client = nbclient.NotebookClient(
         notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     )
     client.execute()  # a cell that raises fails the test with its traceback
-    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
     assert not [o for o in outputs if o.output_type == "error"]
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert figures, "every example draws at least one figure"

@@ -28,11 +28,26 @@ def run(command, cwd):
 @pytest.mark.slow
 def test_a_wheel_installs_and_runs_from_its_own_files(tmp_path):
     source = tmp_path / "source"  # built from a copy: the build leaves its files beside the source
-    shutil.copytree(ROOT / "growsim", source / "growsim", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "growsim", source / "growsim", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
-    run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(wheels)], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+        ],
+        tmp_path,
+    )
     (wheel,) = wheels.glob("growsim-*.whl")
     assert wheel.name.startswith(f"growsim-{__version__}-")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -46,10 +61,20 @@ def test_a_wheel_installs_and_runs_from_its_own_files(tmp_path):
     run([python, "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)], tmp_path)
     where = run([python, "-c", "import growsim; print(growsim.__file__)"], tmp_path).strip()
     assert Path(where).is_relative_to(venv), where  # the wheel's copy, not the checkout's
-    quick = run([python, "-c", "from growsim.spec.shipped import shipped_spec; print(shipped_spec('quick.yaml'))"], tmp_path).strip()
+    quick = run(
+        [
+            python,
+            "-c",
+            "from growsim.spec.shipped import shipped_spec; print(shipped_spec('quick.yaml'))",
+        ],
+        tmp_path,
+    ).strip()
     assert Path(quick).is_relative_to(venv)
     assert "valid" in run([growsim, "validate", quick], tmp_path)
     assert "reproduce" in run([growsim, "reproduce", "--help"], tmp_path)
     assert run([python, "-m", "growsim", "--version"], tmp_path).strip() == f"growsim {__version__}"
-    base = run([python, "-c", "from growsim.reproduce.experiments import BASE_SPEC; print(BASE_SPEC)"], tmp_path)
+    base = run(
+        [python, "-c", "from growsim.reproduce.experiments import BASE_SPEC; print(BASE_SPEC)"],
+        tmp_path,
+    )
     assert Path(base.strip()).is_relative_to(venv)

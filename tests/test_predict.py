@@ -113,7 +113,9 @@ def test_every_store_names_a_quantity_alike_with_cf_units(trained, tmp_path):
         assert per_image[name].attrs == predictions[name].attrs, name
     clean = predictions.isel(occlusion=0)
     probabilities = np.stack([clean.confidence.values, clean.true_class_probability.values])
-    assert (probabilities[0] >= probabilities[1] - 1e-6).all()  # the predicted class is the likeliest
+    assert (
+        probabilities[0] >= probabilities[1] - 1e-6
+    ).all()  # the predicted class is the likeliest
     right = clean.correct.values
     np.testing.assert_allclose(probabilities[0][right], probabilities[1][right], atol=1e-6)
 
@@ -244,12 +246,18 @@ def test_the_speed_accuracy_curve_agrees_with_predictions_at_each_threshold(trai
     exact = per_image.exit_accuracy.sel(exit_threshold=0.0).values
     np.testing.assert_allclose(exact, per_image.correct.mean("image").values, atol=1e-6)
     assert (per_image.exit_steps.sel(exit_threshold=0.0) == 3).all()
-    assert (np.diff(per_image.exit_steps.values, axis=0) <= 1e-6).all()  # later exit, never more steps
-    assert predict(run, data / "test", "--out", str(tmp_path / "exit"), "--exit-threshold", "0.2") == 0
+    assert (
+        np.diff(per_image.exit_steps.values, axis=0) <= 1e-6
+    ).all()  # later exit, never more steps
+    assert (
+        predict(run, data / "test", "--out", str(tmp_path / "exit"), "--exit-threshold", "0.2") == 0
+    )
     early = xr.open_zarr(tmp_path / "exit" / "predictions.zarr").load().isel(occlusion=0)
     at = per_image.sel(exit_threshold=0.2).isel(occlusion=0)
     assert float(at.exit_steps) == pytest.approx(float(early.steps_computed.mean()), abs=1e-5)
     assert float(at.exit_accuracy) == pytest.approx(float(early.correct.mean()), abs=1e-6)
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "## Speed and accuracy" in report and (tmp_path / "report" / "speed_accuracy.png").exists()
+    assert (
+        "## Speed and accuracy" in report and (tmp_path / "report" / "speed_accuracy.png").exists()
+    )

@@ -59,7 +59,9 @@ def test_the_python_tour_runs_as_written(tmp_path, monkeypatch):
     (block,) = blocks("python")
     assert '"specs/quick.yaml"' in block
     namespace: dict = {}
-    exec(compile(block.replace('"specs/quick.yaml"', '"tiny.yaml"'), "README.md", "exec"), namespace)
+    exec(
+        compile(block.replace('"specs/quick.yaml"', '"tiny.yaml"'), "README.md", "exec"), namespace
+    )
     import matplotlib.pyplot as plt
 
     plt.close("all")  # the xarray plot's figure
@@ -85,12 +87,16 @@ def test_the_readme_stays_short_and_leaves_changing_numbers_to_generated_pages()
 
 
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
-DURATION = re.compile(r"\b(\d+(\.\d+)?\s*(s|sec|seconds?|min|minutes?|h|hours?)|a minute|an hour)\b")
+DURATION = re.compile(
+    r"\b(\d+(\.\d+)?\s*(s|sec|seconds?|min|minutes?|h|hours?)|a minute|an hour)\b"
+)
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
 def test_spec_comments_leave_wall_times_to_the_docs_and_name_pages_that_exist(path):
-    comments = " ".join(line for line in path.read_text().splitlines() if line.lstrip().startswith("#"))
+    comments = " ".join(
+        line for line in path.read_text().splitlines() if line.lstrip().startswith("#")
+    )
     assert not DURATION.search(comments), DURATION.search(comments).group(0)
     for page in re.findall(r"docs/[\w/.-]+\.md", comments):
         assert (ROOT / page).is_file(), page

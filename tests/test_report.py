@@ -117,7 +117,10 @@ def test_growth_figure_shows_the_outside_of_the_box_and_whole_counts():
     (mesh,) = time_axis.collections
     cells = mesh.get_array().reshape(4, 3)  # (step, checkpoint)
     assert np.ma.getmaskarray(cells).tolist() == [
-        [False, False, False], [False, False, False], [True, False, False], [True, True, False]
+        [False, False, False],
+        [False, False, False],
+        [True, False, False],
+        [True, True, False],
     ]
     colours = mesh.get_cmap()
     assert colours.get_bad()[:3] != pytest.approx(colours(0.0)[:3], abs=0.05)  # not p = 0
@@ -205,7 +208,10 @@ def sweep_store(path, key, values, validation=None):
         attrs={"swept_keys": [key], "failed_members": []},
     )  # fmt: skip
     if validation is not None:
-        dataset["validation_accuracy"] = (("run", "checkpoint"), np.c_[np.full(runs, 0.3), validation])
+        dataset["validation_accuracy"] = (
+            ("run", "checkpoint"),
+            np.c_[np.full(runs, 0.3), validation],
+        )
     dataset.to_zarr(path / "sweep.zarr", mode="w", consolidated=True, zarr_format=2)
 
 
@@ -270,8 +276,14 @@ def test_figures_leave_the_backend_alone_and_need_no_pyplot(tmp_path):
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     root = Path(__file__).parent.parent
-    environment = {**os.environ, "MPLBACKEND": "svg", "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    environment = {
+        **os.environ,
+        "MPLBACKEND": "svg",
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
     command = [sys.executable, "-c", script, str(tmp_path / "growth.png")]
-    finished = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True)
+    finished = subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True
+    )
     assert finished.returncode == 0, finished.stderr
     assert (tmp_path / "growth.png").stat().st_size > 0

@@ -117,7 +117,9 @@ def growth_figure(trajectory: xr.Dataset, title: str = "") -> Figure:
                      "D", color=line.get_color(), markersize=4)  # fmt: skip
     axes[3].plot([], [], "D", color="grey", markersize=4, label="test (record.test_every)")
     axes[3].set_ylabel("accuracy")
-    axes[3].set_xlabel("training iteration (dotted: the box grew; red dash-dot: compaction shrank it)")
+    axes[3].set_xlabel(
+        "training iteration (dotted: the box grew; red dash-dot: compaction shrank it)"
+    )
     axes[3].legend(fontsize=8, ncol=2, loc="lower right")
     for axis in axes:
         _mark_growth(axis, trajectory)
@@ -139,7 +141,9 @@ def occlusion_figure(effect: OcclusionEffect, title: str = "") -> Figure:
                     label="all images")  # fmt: skip
     steps_axis.set_ylabel("expected time steps")
     steps_axis.legend(fontsize=8, loc="best")
-    _label_line_ends(figure, steps_axis, levels[-1], effect.steps_by_class[:, -1], effect.class_names)
+    _label_line_ends(
+        figure, steps_axis, levels[-1], effect.steps_by_class[:, -1], effect.class_names
+    )
 
     occluded = levels[1:]
     increase = np.asarray([i.mean_difference for i in effect.increases])
@@ -208,7 +212,9 @@ def _label_line_ends(figure, axis, x: float, ends: np.ndarray, names: list[str])
 
 
 def difficulty_figure(
-    steps: dict[str, np.ndarray], measures: dict[str, np.ndarray], correlations: list[DifficultyCorrelation],
+    steps: dict[str, np.ndarray],
+    measures: dict[str, np.ndarray],
+    correlations: list[DifficultyCorrelation],
     title: str = "",
 ) -> Figure:
     """Per-image expected steps against each difficulty measure (one panel per measure)."""
@@ -349,7 +355,9 @@ def speed_accuracy_figure(per_image: xr.Dataset, title: str = "") -> Figure:
         accuracy = per_image.exit_accuracy.values[:, index]
         label = f"{level:.0%} occluded"
         axes[0].plot(thresholds, accuracy, "-o", markersize=3, label=label)
-        axes[1].plot(per_image.exit_steps.values[:, index], accuracy, "-o", markersize=3, label=label)
+        axes[1].plot(
+            per_image.exit_steps.values[:, index], accuracy, "-o", markersize=3, label=label
+        )
     axes[0].set_xlabel("exit threshold (halting mass left when an input stops)")
     axes[1].set_xlabel("mean steps computed")
     for axis in axes:

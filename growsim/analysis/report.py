@@ -93,14 +93,22 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None) -> list[s
     if not finished:
         logger.warning("%s: the run has not finished (last checkpoint at iteration %d); this report "
                        "shows it as far as it went", run_dir, int(final.iteration))  # fmt: skip
-    save_figure(figures.growth_figure(trajectory, f"{name}: growth over training"), out / "growth.png")
+    save_figure(
+        figures.growth_figure(trajectory, f"{name}: growth over training"), out / "growth.png"
+    )
     width = " / ".join(str(int(w)) for w in final.active_width.values[: int(final.box_layers)])
     lines = [
         f"# growsim report: run `{name}`",
         "",
-        *([] if finished else [
-            f"**Unfinished run**: this report shows it up to iteration {int(final.iteration)}, "
-            "its last checkpoint. Continue it with `growsim run SPEC --resume`.", ""]),
+        *(
+            []
+            if finished
+            else [
+                f"**Unfinished run**: this report shows it up to iteration {int(final.iteration)}, "
+                "its last checkpoint. Continue it with `growsim run SPEC --resume`.",
+                "",
+            ]
+        ),
         f"Iterations: {int(final.iteration)}; box {int(final.box_layers)} layers x "
         f"{int(final.box_channels)} channels x {int(final.box_steps)} steps.",
         "",
@@ -132,7 +140,10 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None) -> list[s
 
 def _occlusion_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]:
     effect = occlusion_effect(per_image)
-    save_figure(figures.occlusion_figure(effect, f"{name}: time and accuracy under occlusion"), out / "occlusion.png")
+    save_figure(
+        figures.occlusion_figure(effect, f"{name}: time and accuracy under occlusion"),
+        out / "occlusion.png",
+    )
     lines = [
         "## Occlusion",
         "",
@@ -168,7 +179,10 @@ def _occlusion_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]
 
 
 def _speed_accuracy_section(per_image: xr.Dataset, out: Path, name: str) -> list[str]:
-    save_figure(figures.speed_accuracy_figure(per_image, f"{name}: speed and accuracy"), out / "speed_accuracy.png")
+    save_figure(
+        figures.speed_accuracy_figure(per_image, f"{name}: speed and accuracy"),
+        out / "speed_accuracy.png",
+    )
     levels = per_image.occlusion.values
     lines = ["## Speed and accuracy", "", "Each input stops once its remaining halting mass is at "
              "most the exit threshold: test accuracy (mean steps computed) per occlusion level.", "",
@@ -191,7 +205,8 @@ def _time_spread_lines(spread: TimeSpread) -> list[str]:
         f"{spread.share:.0%} of the mean mass:",
         "",
         "| occlusion | std of expected steps | steps used | "
-        + " | ".join(f"mean p_{t + 1}" for t in range(steps)) + " |",
+        + " | ".join(f"mean p_{t + 1}" for t in range(steps))
+        + " |",
         "|---|---|---|" + "---|" * steps,
     ]
     for index, level in enumerate(spread.levels):
@@ -234,13 +249,17 @@ def _difficulty_section(
         ]
     if not measures:
         return lines + ["Nothing to correlate model time with: give `--reaction-times`.", ""]
-    figure = figures.difficulty_figure(panel_steps, measures, correlations, f"{name}: model time vs difficulty")
+    figure = figures.difficulty_figure(
+        panel_steps, measures, correlations, f"{name}: model time vs difficulty"
+    )
     save_figure(figure, out / "difficulty.png")
     lines += ["| measure | Spearman rho [95% bootstrap CI] | n | note |", "|---|---|---|---|"]
     for item in correlations:
         c = item.correlation
         n = c.n if c.clusters is None else f"{c.clusters} images ({c.n} pairs)"
-        lines.append(f"| {item.measure} | {c.rho:.3f} [{c.low:.3f}, {c.high:.3f}] | {n} | {item.note} |")
+        lines.append(
+            f"| {item.measure} | {c.rho:.3f} [{c.low:.3f}, {c.high:.3f}] | {n} | {item.note} |"
+        )
     lines += ["", "![difficulty](difficulty.png)", ""]
     return lines
 
@@ -248,11 +267,11 @@ def _difficulty_section(
 # --------------------------------------------------------------------------- predictions
 
 
-def _predictions_report(
-    directory: Path, out: Path, times: ReactionTimes | None
-) -> list[str]:
+def _predictions_report(directory: Path, out: Path, times: ReactionTimes | None) -> list[str]:
     predictions = open_checked_store(
-        directory / PREDICTIONS_NAME, "the predictions", "run `growsim predict` again to rewrite them"
+        directory / PREDICTIONS_NAME,
+        "the predictions",
+        "run `growsim predict` again to rewrite them",
     )
     name = directory.name
     attrs = predictions.attrs
@@ -282,6 +301,8 @@ def _predictions_report(
 
 def _sweep_report(sweep_dir: Path, out: Path) -> list[str]:
     sweep = open_checked_store(
-        sweep_dir / COMBINED_NAME, "the combined sweep store", "run the sweep again to rewrite it (finished members are kept)"
+        sweep_dir / COMBINED_NAME,
+        "the combined sweep store",
+        "run the sweep again to rewrite it (finished members are kept)",
     )
     return sweep_report_lines(sweep, sweep_dir.name, out)

@@ -136,7 +136,9 @@ def difficulty_summary(times: list[RunTime]) -> DifficultySummary:
     )  # fmt: skip
 
 
-def difficulty_correlations(record: RunRecord, resamples: int = 1000) -> tuple[Correlation, Correlation]:
+def difficulty_correlations(
+    record: RunRecord, resamples: int = 1000
+) -> tuple[Correlation, Correlation]:
     """Spearman of expected steps with the reference's miss probability with image-level
     bootstrap intervals: on clean images, and over every (image, level) pair resampled by
     image."""

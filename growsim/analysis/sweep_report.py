@@ -67,7 +67,10 @@ def sweep_report_lines(sweep: xr.Dataset, name: str, out: Path) -> list[str]:
 
 
 def _tradeoff_section(table, maxima, cost_knobs: list[str], out: Path, name: str) -> list[str]:
-    save_figure(figures.tradeoff_figure(table, maxima, f"{name}: resources at equal accuracy"), out / "tradeoff.png")
+    save_figure(
+        figures.tradeoff_figure(table, maxima, f"{name}: resources at equal accuracy"),
+        out / "tradeoff.png",
+    )
     chosen_on, chosen_name = choice_accuracy(table)
     band, centre = equal_accuracy_band(chosen_on)
     in_band = int(band.sum())
@@ -85,7 +88,11 @@ def _tradeoff_section(table, maxima, cost_knobs: list[str], out: Path, name: str
     if in_band >= MIN_RANK_RUNS:
         lines += ["Within them, a negative rank correlation between two resources means one "
                   "substitutes for the other:", ""]  # fmt: skip
-        for x, y in (("channels", "effective_depth"), ("channels", "steps"), ("effective_depth", "steps")):
+        for x, y in (
+            ("channels", "effective_depth"),
+            ("channels", "steps"),
+            ("effective_depth", "steps"),
+        ):
             rho = spearman(table[x][band], table[y][band])
             lines.append(f"- {x} vs {y}: Spearman rho = {_rho(rho)} (n = {in_band})")
     else:
@@ -94,7 +101,10 @@ def _tradeoff_section(table, maxima, cost_knobs: list[str], out: Path, name: str
 
 
 def _knob_section(table, knobs: list[str], out: Path, name: str) -> list[str]:
-    save_figure(figures.complexity_figure(table, knobs, f"{name}: resources vs swept keys"), out / "complexity.png")
+    save_figure(
+        figures.complexity_figure(table, knobs, f"{name}: resources vs swept keys"),
+        out / "complexity.png",
+    )
     count = len(table["run"])
     lines = ["## Resources against the swept keys", ""]
     numeric = [k for k in knobs if np.issubdtype(np.asarray(table[k]).dtype, np.number)]
@@ -118,7 +128,10 @@ def _too_few(count: int, what: str) -> str:
 def _response_section(table: dict[str, np.ndarray], out: Path, name: str) -> list[str]:
     """Dose-response of a one-cost-at-a-time sweep (see growsim.analysis.response)."""
     arms = response_arms(table)
-    save_figure(figures.response_figure(arms, f"{name}: each resource against its cost"), out / "response.png")
+    save_figure(
+        figures.response_figure(arms, f"{name}: each resource against its cost"),
+        out / "response.png",
+    )
     lines = [
         "## Each resource against its own cost",
         "",

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from growsim.spec import Spec
 
 
-
 def run(
     spec: Spec | str | Path,
     out: str | Path = "outputs",
@@ -72,7 +71,14 @@ def run(
     from growsim.runs.experiment import run_experiment
 
     try:
-        run_experiment(spec, run_dir, resume=resume, overwrite=overwrite, progress=progress, recorders=recorders)
+        run_experiment(
+            spec,
+            run_dir,
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            recorders=recorders,
+        )
     finally:
         for recorder in recorders:
             recorder.close()
@@ -95,7 +101,9 @@ class Run:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not (self.path / SPEC_NAME).is_file():
-            raise RunError(f"{self.path}: not a run directory (no {SPEC_NAME}); give a directory growsim run wrote")
+            raise RunError(
+                f"{self.path}: not a run directory (no {SPEC_NAME}); give a directory growsim run wrote"
+            )
 
     def __repr__(self) -> str:
         state = "finished" if self.finished else "not finished"
@@ -170,7 +178,9 @@ class Run:
 
         levels = (occlusion,) if isinstance(occlusion, (int, float)) else tuple(occlusion)
         stimuli = self._stimuli(images, labels, ids)
-        return predict_stimuli(self._final, stimuli, tuple(float(level) for level in levels), exit_threshold, seed)
+        return predict_stimuli(
+            self._final, stimuli, tuple(float(level) for level in levels), exit_threshold, seed
+        )
 
     def activations(
         self,
@@ -188,7 +198,9 @@ class Run:
         coordinates on ``image``). ``occlusion``: one level for every image."""
         from growsim.runs.activations import stimulus_activations
 
-        return stimulus_activations(self._final, self._stimuli(images, labels, ids), occlusion, seed)
+        return stimulus_activations(
+            self._final, self._stimuli(images, labels, ids), occlusion, seed
+        )
 
     def growth_figure(self) -> Figure:
         """The growth over training as a matplotlib Figure (a notebook shows it): active
@@ -197,7 +209,9 @@ class Run:
 
         return growth_figure(self.trajectory, f"{self.path.name}: growth over training")
 
-    def report(self, out: str | Path | None = None, reaction_times: str | Path | None = None) -> Path:
+    def report(
+        self, out: str | Path | None = None, reaction_times: str | Path | None = None
+    ) -> Path:
         """Write ``growsim report``'s figures and ``report.md`` (into ``out``, default
         ``<run>/report``); returns the markdown file's path."""
         from growsim.analysis.report import write_report
@@ -219,7 +233,9 @@ class Run:
 
         if isinstance(images, (str, Path)):
             if labels is not None or ids is not None:
-                raise ValueError("labels and ids go with an array of images; a folder or .npz names its own")
+                raise ValueError(
+                    "labels and ids go with an array of images; a folder or .npz names its own"
+                )
             return read_stimuli(images, self._final)
         return stimuli_from_arrays(self._final, images, ids, labels)
 

@@ -10,7 +10,12 @@ if TYPE_CHECKING:
 
 
 def load_spec(
-    path: str | Path, overrides: Mapping[str, Any] | None = None, /, *, check_files: bool = False, **keys: Any
+    path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    /,
+    *,
+    check_files: bool = False,
+    **keys: Any,
 ) -> Spec:
     """Read and check the YAML spec at ``path``, with some keys set to other values.
 
@@ -35,5 +40,8 @@ def override_items(overrides: Mapping[str, Any] | None, keys: Mapping[str, Any])
     (``__`` for the dots; they win)."""
     from growsim.spec import override_item
 
-    settings = {**(overrides or {}), **{key.replace("__", "."): value for key, value in keys.items()}}
+    settings = {
+        **(overrides or {}),
+        **{key.replace("__", "."): value for key, value in keys.items()},
+    }
     return [override_item(key, value) for key, value in settings.items()]

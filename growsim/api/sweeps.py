@@ -53,7 +53,13 @@ def sweep(
     if workers is not None and workers < 1:
         raise SpecError(f"workers must be >= 1, got {workers}")
     outcomes = run_sweep(
-        plan, out, workers=workers, scheduler=scheduler, overwrite=overwrite, progress=progress, report=report
+        plan,
+        out,
+        workers=workers,
+        scheduler=scheduler,
+        overwrite=overwrite,
+        progress=progress,
+        report=report,
     )
     return SweepResults(sweep_directory(plan, out), outcomes)
 
@@ -73,7 +79,11 @@ class SweepResults:
     @property
     def runs(self) -> dict[str, Run]:
         """{member name: Run} of the finished members (this call's and earlier ones')."""
-        return {o.name: Run(self.path / o.name) for o in self.outcomes if o.status in ("finished", "skipped")}
+        return {
+            o.name: Run(self.path / o.name)
+            for o in self.outcomes
+            if o.status in ("finished", "skipped")
+        }
 
     @cached_property
     def trajectories(self) -> xr.Dataset:
@@ -105,4 +115,3 @@ def _sweep_text(spec, grid, points, seeds) -> tuple[str, str]:
             block[key] = plain_value(value)
     raw["sweep"] = block
     return yaml.safe_dump(raw, sort_keys=False), source
-

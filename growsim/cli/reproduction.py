@@ -53,7 +53,9 @@ def add_reproduce(commands) -> None:
     reproduce.add_argument("--results", type=Path, help=(
         "the results page to write, its figures beside it in <name>-figures/ (default: "
         f"OUT/results.md with --out or --quick, else {RESULTS})"))  # fmt: skip
-    reproduce.add_argument("--workers", type=int, help="runs at once (default: the number of cores)")
+    reproduce.add_argument(
+        "--workers", type=int, help="runs at once (default: the number of cores)"
+    )
     reproduce.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     reproduce.set_defaults(
         handler=_reproduce,
@@ -98,8 +100,12 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     from growsim.reproduce.runner import reproduce
 
-    reproduction = reproduce(out, results, args.quick, args.workers, not args.no_progress, scheduler=args.scheduler)
-    print(f"{reproduction.runs - len(reproduction.failed)} of {reproduction.runs} runs finished; wrote {results}")
+    reproduction = reproduce(
+        out, results, args.quick, args.workers, not args.no_progress, scheduler=args.scheduler
+    )
+    print(
+        f"{reproduction.runs - len(reproduction.failed)} of {reproduction.runs} runs finished; wrote {results}"
+    )
     return 1 if reproduction.failed else 0
 
 

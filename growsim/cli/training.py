@@ -75,7 +75,9 @@ def add_sweep(commands) -> None:
     )  # fmt: skip
     sweep.add_argument("spec", type=Path, help="YAML spec file with a sweep: block")
     add_overrides(sweep, "override a base-spec key for every member (repeatable)")
-    sweep.add_argument("--out", type=Path, default=Path("outputs"), help="root of sweep directories")
+    sweep.add_argument(
+        "--out", type=Path, default=Path("outputs"), help="root of sweep directories"
+    )
     sweep.add_argument(
         "--workers", type=int,
         help="members run at once on this machine (default: the spec's sweep.workers, else "

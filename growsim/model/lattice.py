@@ -276,7 +276,9 @@ class LatticeNetwork(nn.Module):
                 state = update if layer == 0 else states[-1] + update
                 states.append(state)
                 activations.append(F.silu(state))
-        top = activations[-1].to(self.readout_weight.dtype)  # readout and halting at the parameters' precision (float32 under bf16)
+        top = activations[-1].to(
+            self.readout_weight.dtype
+        )  # readout and halting at the parameters' precision (float32 under bf16)
         features = top.mean(dim=(2, 3))  # (batch, channel)
         grid = self.readout_grid
         pooled = features[:, :, None, None] if grid == 1 else F.adaptive_avg_pool2d(top, grid)
@@ -298,7 +300,13 @@ class LatticeNetwork(nn.Module):
                 weights.append(self.lateral[layer])
             if "top_down" in self.connections and layer < len(self.top_down):
                 weights.append(self.top_down[layer])
-            later = None if not weights else weights[0] if len(weights) == 1 else torch.cat(weights, dim=1)
+            later = (
+                None
+                if not weights
+                else weights[0]
+                if len(weights) == 1
+                else torch.cat(weights, dim=1)
+            )
             kernels.append(tuple(
                 None if k is None else k.contiguous(memory_format=memory_format) for k in (first, later)
             ))  # fmt: skip

@@ -121,13 +121,15 @@ def _coordinate_value(value: Any) -> Any:
 def _column(values: list[Any]) -> np.ndarray:
     """A coordinate column: numeric when every value is a number, else text."""
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return np.asarray(values, dtype="float64" if any(isinstance(v, float) for v in values) else "int64")
+        return np.asarray(
+            values, dtype="float64" if any(isinstance(v, float) for v in values) else "int64"
+        )
     return np.asarray(["" if v is None else str(v) for v in values])
 
 
 def _versions(sweep_dir: Path) -> list[int]:
     prefix = f".{COMBINED_NAME}.v"
-    found = [p.name[len(prefix):] for p in sweep_dir.glob(f"{prefix}*")]
+    found = [p.name[len(prefix) :] for p in sweep_dir.glob(f"{prefix}*")]
     return sorted(int(v) for v in found if v.isdigit())
 
 

@@ -46,7 +46,9 @@ def per_image_results(trainer: Trainer) -> xr.Dataset:
     levels = trainer.eval_levels
     labels = trainer.data.test_labels
     count, steps = len(labels), trainer.model.box.steps
-    predicted = np.stack([p.class_probs.argmax(dim=1).cpu().numpy() for p in predictions]).astype("int32")
+    predicted = np.stack([p.class_probs.argmax(dim=1).cpu().numpy() for p in predictions]).astype(
+        "int32"
+    )
     true_probability = np.stack(
         [p.class_probs.gather(1, labels[:, None]).squeeze(1).cpu().numpy() for p in predictions]
     ).astype("float32")
@@ -86,7 +88,9 @@ def per_image_results(trainer: Trainer) -> xr.Dataset:
 
 def write_per_image(trainer: Trainer, run_dir: Path) -> Path:
     """Compute the per-image results and write them to ``run_dir/per_image.zarr`` atomically."""
-    results = xr.merge([per_image_results(trainer), speed_accuracy(trainer)], combine_attrs="override")
+    results = xr.merge(
+        [per_image_results(trainer), speed_accuracy(trainer)], combine_attrs="override"
+    )
     return write_zarr_atomically(results, Path(run_dir) / PER_IMAGE_NAME)
 
 
@@ -114,7 +118,9 @@ def _reference_true_class_probability(trainer: Trainer) -> np.ndarray:
     test_labels = trainer.data.test_labels.cpu()
     return np.stack(
         [
-            true_class_probability(weight, bias, trainer.data.normalise(s.cpu()), test_labels).numpy()
+            true_class_probability(
+                weight, bias, trainer.data.normalise(s.cpu()), test_labels
+            ).numpy()
             for s in trainer.data.test_sets
         ]
     ).astype("float32")

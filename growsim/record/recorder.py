@@ -26,16 +26,22 @@ class TrajectoryRecorder:
         self.pending: list[tuple[int, dict]] = []  # recorded, not yet written
 
     @classmethod
-    def in_run_directory(cls, run_dir: str | Path, identity: dict | None = None) -> "TrajectoryRecorder":
+    def in_run_directory(
+        cls, run_dir: str | Path, identity: dict | None = None
+    ) -> "TrajectoryRecorder":
         """The recorder of the run in ``run_dir`` (``identity``: growsim.integrity.RunIdentity's
         attrs, written into the store's attributes)."""
         return cls(Path(run_dir) / TRAJECTORY_NAME, identity)
 
-    def start(self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]) -> None:
+    def start(
+        self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]
+    ) -> None:
         """Fix the store's coordinates and attrs (the store is made at the first record)."""
         self.spec = spec
         self.layout = TrajectoryLayout(max_box, eval_levels)
-        self.writer = TrajectoryWriter(self.path, self.layout, {**trajectory_attrs(spec, dataset), **self.identity})
+        self.writer = TrajectoryWriter(
+            self.path, self.layout, {**trajectory_attrs(spec, dataset), **self.identity}
+        )
 
     def record(self, state: CheckpointState) -> None:
         """Compute one checkpoint's values and keep them for the next ``flush``."""
@@ -57,7 +63,9 @@ class FanOutRecorder:
     def __init__(self, *recorders: Recorder) -> None:
         self.recorders = recorders
 
-    def start(self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]) -> None:
+    def start(
+        self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]
+    ) -> None:
         """Start every recorder."""
         for recorder in self.recorders:
             recorder.start(spec, dataset, max_box, eval_levels)

@@ -29,7 +29,9 @@ class TensorBoardRecorder:
         self.writer = writer
         self.eval_levels: tuple[float, ...] = (0.0,)
 
-    def start(self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]) -> None:
+    def start(
+        self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]
+    ) -> None:
         """Open the event files (the first time) and note the occlusion levels."""
         if self.writer is None:
             self.writer = summary_writer(self.log_dir)
@@ -72,8 +74,12 @@ def checkpoint_scalars(state: CheckpointState, eval_levels: tuple[float, ...]) -
     for layer, width in enumerate(state.region.width.tolist()):
         scalars[f"active_channels/layer {layer}"] = float(width)
     for index, level in enumerate(eval_levels[1:], start=1):
-        scalars[f"accuracy/validation, {level:.0%} occluded"] = float(validation.accuracy_by_level[index])
-        scalars[f"resources/expected_steps, {level:.0%} occluded"] = float(validation.expected_steps_by_level[index])
+        scalars[f"accuracy/validation, {level:.0%} occluded"] = float(
+            validation.accuracy_by_level[index]
+        )
+        scalars[f"resources/expected_steps, {level:.0%} occluded"] = float(
+            validation.expected_steps_by_level[index]
+        )
     for cost, weight in state.cost_weights.items():
         scalars[f"weights/{cost}"] = float(weight)
     return scalars

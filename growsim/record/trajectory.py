@@ -212,7 +212,9 @@ class TrajectoryWriter:
                 # Every chunk carries a CRC-32C (growsim.integrity.verify_store checks it).
                 encoding = checksum_encoding(dataset)
                 for name in SCHEMA:
-                    encoding[name].update({"chunks": (1,) + dataset[name].shape[1:], "compressors": None})
+                    encoding[name].update(
+                        {"chunks": (1,) + dataset[name].shape[1:], "compressors": None}
+                    )
                 encoding["iteration"].update({"chunks": (1,), "compressors": None})
                 with writing_every_chunk():
                     dataset.to_zarr(
@@ -220,7 +222,9 @@ class TrajectoryWriter:
                     )
                 rest = checkpoints[1:]
             if rest:
-                rows = [checkpoint_rows(self.layout, iteration, values) for iteration, values in rest]
+                rows = [
+                    checkpoint_rows(self.layout, iteration, values) for iteration, values in rest
+                ]
                 with writing_every_chunk():
                     _append_all(self._open_arrays(), {name: np.concatenate([row[name] for row in rows])
                                                       for name in rows[0]})  # fmt: skip
@@ -233,7 +237,10 @@ class TrajectoryWriter:
                 before = "No checkpoint had been written yet (the partial store was removed); "
                 after = "then start the run again."
             else:
-                before, after = "The checkpoints written before are intact; ", "then continue with --resume."
+                before, after = (
+                    "The checkpoints written before are intact; ",
+                    "then continue with --resume.",
+                )
             raise RunError(
                 f"{self.path}: could not write checkpoint at iteration {checkpoints[-1][0]}: "
                 f"{error.strerror or error}. {before}free disk space or fix permissions, {after}"
@@ -241,7 +248,9 @@ class TrajectoryWriter:
 
     def _open_arrays(self) -> dict[str, zarr.Array]:
         if self._arrays is None:
-            group = zarr.open_group(str(self.path), mode="r+", zarr_format=2, use_consolidated=False)
+            group = zarr.open_group(
+                str(self.path), mode="r+", zarr_format=2, use_consolidated=False
+            )
             self._arrays = dict(group.arrays())
         return self._arrays
 

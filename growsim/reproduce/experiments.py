@@ -89,7 +89,11 @@ def experiments(quick: bool = False, base_spec: Path | None = None) -> list[Expe
             raw["sweep"] = {**design, "seeds": [SEEDS[0]] if quick else list(SEEDS)}
             text = f"# growsim reproduce: {experiment} on {dataset}, from {base_spec.name}\n"
             text += yaml.safe_dump(raw, sort_keys=False)
-            found.append(Experiment(experiment, dataset, parse_sweep(text, f"{raw['name']} (growsim reproduce)")))
+            found.append(
+                Experiment(
+                    experiment, dataset, parse_sweep(text, f"{raw['name']} (growsim reproduce)")
+                )
+            )
     return found
 
 

@@ -71,8 +71,12 @@ def dataset_findings(found: list[Experiment], dataset: str, out: Path) -> Datase
     costs = sweeps["tradeoff"].sweep.base.costs
     base_setting = (costs.breadth.weight, costs.depth.weight, costs.time.weight)
     times = [run_time(record) for record in tradeoff_runs]
-    base = sorted((t for t in times if t.record.setting == base_setting), key=lambda t: t.record.seed)
-    ablation = sorted((run_time(r) for r in _runs(sweeps["ablation"], out)), key=lambda t: t.record.seed)
+    base = sorted(
+        (t for t in times if t.record.setting == base_setting), key=lambda t: t.record.seed
+    )
+    ablation = sorted(
+        (run_time(r) for r in _runs(sweeps["ablation"], out)), key=lambda t: t.record.seed
+    )
     correlations = [(t.record.seed, *difficulty_correlations(t.record)) for t in base]
     complexity_runs, complexity_keys = _runs(sweeps["complexity"], out), _keys(sweeps["complexity"])
     complexity = complexity_finding(complexity_runs, complexity_keys)

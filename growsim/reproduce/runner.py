@@ -36,10 +36,16 @@ def reproduce(
     found = experiments(quick)
     failed, ran = [], 0
     for experiment in found:
-        say(f"{experiment.name}: {len(experiment.sweep.members)} runs in {sweep_directory(experiment.sweep, out)}")
-        outcomes = run_sweep(experiment.sweep, out, workers=workers, scheduler=scheduler, progress=progress)
+        say(
+            f"{experiment.name}: {len(experiment.sweep.members)} runs in {sweep_directory(experiment.sweep, out)}"
+        )
+        outcomes = run_sweep(
+            experiment.sweep, out, workers=workers, scheduler=scheduler, progress=progress
+        )
         ran += sum(o.status == "finished" for o in outcomes)
-        failed += [f"{experiment.name}/{o.name}: {o.error}" for o in outcomes if o.status == "failed"]
+        failed += [
+            f"{experiment.name}/{o.name}: {o.error}" for o in outcomes if o.status == "failed"
+        ]
     wall, invocations = _log_invocation(out, time.perf_counter() - started, ran)
     reproduction = Reproduction(
         [dataset_findings(found, dataset, out) for dataset in dict.fromkeys(e.dataset for e in found)],
@@ -54,6 +60,8 @@ def _log_invocation(out: Path, seconds: float, ran: int) -> tuple[float, int]:
     invocations that trained runs, invocations in all)."""
     path = out / INVOCATIONS
     log = json.loads(path.read_text()) if path.exists() else []
-    log.append({"seconds": seconds, "runs_trained": ran, "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+    log.append(
+        {"seconds": seconds, "runs_trained": ran, "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    )
     write_text_atomically(path, json.dumps(log, indent=2))
     return sum(entry["seconds"] for entry in log if entry["runs_trained"]), len(log)

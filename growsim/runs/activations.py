@@ -28,7 +28,10 @@ def stimulus_activations(
     model = run.model
     inputs = model_inputs(run, stimuli.images, occlusion, torch.Generator().manual_seed(seed))
     values = torch.cat(
-        [model.activations(inputs[start : start + batch_size]).cpu() for start in range(0, len(inputs), batch_size)]
+        [
+            model.activations(inputs[start : start + batch_size]).cpu()
+            for start in range(0, len(inputs), batch_size)
+        ]
     ).numpy()  # (image, layer, channel, step, y, x)
     box = model.box
     coords = {
@@ -41,7 +44,11 @@ def stimulus_activations(
         "x": ("x", np.arange(values.shape[5]), {"long_name": "column of the feature map"}),
     }  # fmt: skip
     if stimuli.labels is not None:
-        coords["label"] = ("image", stimuli.labels.astype("int32"), {"long_name": "true class index"})
+        coords["label"] = (
+            "image",
+            stimuli.labels.astype("int32"),
+            {"long_name": "true class index"},
+        )
     return xr.DataArray(
         values, dims=("image", "layer", "channel", "step", "y", "x"), coords=coords, name="activation",
         attrs={

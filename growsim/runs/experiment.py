@@ -68,7 +68,9 @@ def run_experiment(
         return _run_locked(spec, run_dir, resume, overwrite, progress, recorders)
 
 
-def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, recorders) -> dict:
+def _run_locked(
+    spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, recorders
+) -> dict:
     # Limits the machine sets, before the directory is touched or any data loaded
     checked_threads(spec.training.threads)
     memory.check_data_fits(spec, memory.available_bytes(resolve_device(spec.training.device)))
@@ -92,7 +94,9 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
         identity = _stored_identity(run_dir, spec)
         if (run_dir / SUMMARY_NAME).exists():  # written last: the run is complete
             logger.info("%s: the run has finished; nothing to resume", run_dir)
-            return read_json(run_dir / SUMMARY_NAME, "the run's summary", "start the run again with --overwrite")
+            return read_json(
+                run_dir / SUMMARY_NAME, "the run's summary", "start the run again with --overwrite"
+            )
     else:
         if not started and holds_own_files(run_dir) and not overwrite:
             logger.info("%s: holds no checkpoint (an earlier attempt stopped before its first); "
@@ -114,7 +118,12 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
                 "written; the run directory was altered by hand. Start again with --overwrite."
             )
         truncate(recorder.path, trainer.checkpoints_written)
-        logger.info("%s: resuming from iteration %d of %d", run_dir, trainer.iteration, trainer.total_iterations)
+        logger.info(
+            "%s: resuming from iteration %d of %d",
+            run_dir,
+            trainer.iteration,
+            trainer.total_iterations,
+        )
     summary = trainer.run()
     spent = summary["time_spent"] = {**summary["time_spent"], "per_image": 0.0}
     timed(spent, "per_image", write_per_image, trainer, run_dir)
@@ -159,7 +168,9 @@ def _check_trajectory(path: Path, identity: RunIdentity) -> None:
     verify_store(path, "the trajectory", remedy)
     import zarr
 
-    stored = zarr.open_group(str(path), mode="r", zarr_format=2, use_consolidated=True).attrs.get("run_id")
+    stored = zarr.open_group(str(path), mode="r", zarr_format=2, use_consolidated=True).attrs.get(
+        "run_id"
+    )
     identity.check_owns(path, "trajectory", stored)
 
 

@@ -103,7 +103,9 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
     )
     model.load_state_dict(weights)
     model.to(device or torch.device("cpu")).eval()
-    per_image = open_checked_store(per_image_path, "the run's per-image results", "run it again with --overwrite")
+    per_image = open_checked_store(
+        per_image_path, "the run's per-image results", "run it again with --overwrite"
+    )
     class_names = tuple(str(name) for name in per_image.class_name.values)
     attrs = dict(per_image.attrs)
     if "input_mean" in attrs:
@@ -152,10 +154,14 @@ def _stimuli(run: FinishedRun, images: np.ndarray, ids, labels, source: Path) ->
     return Stimuli(torch.from_numpy(np.ascontiguousarray(floats)), ids, labels, source)
 
 
-def model_inputs(run: FinishedRun, images: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
+def model_inputs(
+    run: FinishedRun, images: torch.Tensor, level: float, generator: torch.Generator
+) -> torch.Tensor:
     """``images`` occluded at ``level`` (its occluders drawn with ``generator``) and
     normalised as the run's training images were, on the model's device."""
-    occluded = occlude(images, torch.full((len(images),), level), run.spec.data.occlusion, generator)
+    occluded = occlude(
+        images, torch.full((len(images),), level), run.spec.data.occlusion, generator
+    )
     device = next(run.model.parameters()).device
     return (occluded.to(device) - run.input_mean) / run.input_std
 
@@ -287,8 +293,12 @@ def run_prediction(
     dataset = predict_stimuli(run, stimuli, levels, exit_threshold, seed)
     images = Path(images)
     name = images.stem if images.is_file() else images.resolve().name  # "." has no name
-    out_dir = Path(out_dir) if out_dir else Path(run_dir) / PREDICTIONS_DIRECTORY / prediction_folder_name(
-        name, levels, exit_threshold, seed
+    out_dir = (
+        Path(out_dir)
+        if out_dir
+        else Path(run_dir)
+        / PREDICTIONS_DIRECTORY
+        / prediction_folder_name(name, levels, exit_threshold, seed)
     )
     write_predictions(dataset, out_dir)
     return dataset, out_dir

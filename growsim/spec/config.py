@@ -30,7 +30,9 @@ def _number(value: Any) -> Any:
         except ValueError:
             return value
     if isinstance(value, float) and not math.isfinite(value):
-        raise PydanticCustomError("finite_number", "must be a finite number, got {value}", {"value": value})
+        raise PydanticCustomError(
+            "finite_number", "must be a finite number, got {value}", {"value": value}
+        )
     return value
 
 
@@ -47,7 +49,9 @@ def _sequence(value: Any) -> Any:
 
 Integer = Annotated[int, Strict()]
 Number = Annotated[float, BeforeValidator(_number), Strict()]
-PositiveNumber = Annotated[float, Field(gt=0), BeforeValidator(_number), Strict()]  # Field first: the schema keeps it
+PositiveNumber = Annotated[
+    float, Field(gt=0), BeforeValidator(_number), Strict()
+]  # Field first: the schema keeps it
 Flag = Annotated[bool, Strict()]
 Text = Annotated[str, Strict()]
 
@@ -65,7 +69,9 @@ class LatticeConfig:
     """The box of the lattice the network occupies, and how its positions connect."""
 
     layers: Extent = Field(default_factory=lambda: Extent(2, 4), description="layers (depth)")
-    channels: Extent = Field(default_factory=lambda: Extent(8, 32), description="channels per layer (breadth)")
+    channels: Extent = Field(
+        default_factory=lambda: Extent(8, 32), description="channels per layer (breadth)"
+    )
     steps: Extent = Field(default_factory=lambda: Extent(3, 6), description="recurrent time steps")
     connections: Annotated[
         tuple[Literal["bottom_up", "lateral", "top_down"], ...], BeforeValidator(_sequence), Strict()
@@ -91,9 +97,15 @@ class Schedule:
     linear ramp to full weight over ``ramp`` iterations.
     """
 
-    kind: Literal["constant", "linear"] = Field("constant", description="constant, or a linear ramp")
-    delay: Integer = Field(0, ge=0, description="training iterations at weight 0 before the cost starts")
-    ramp: Integer = Field(0, ge=0, description="linear only: iterations from weight 0 to the full weight")
+    kind: Literal["constant", "linear"] = Field(
+        "constant", description="constant, or a linear ramp"
+    )
+    delay: Integer = Field(
+        0, ge=0, description="training iterations at weight 0 before the cost starts"
+    )
+    ramp: Integer = Field(
+        0, ge=0, description="linear only: iterations from weight 0 to the full weight"
+    )
 
 
 @dataclass(config=SECTION, frozen=True)
@@ -104,16 +116,24 @@ class CostConfig:
     exponent: Number = Field(1.0, ge=0, description=(
         "exponent of the profile: breadth weighs channel rank r by ((r + 1) / max channels)^exponent, "
         "depth weighs layer l by (l / (max layers - 1))^exponent; time ignores it"))  # fmt: skip
-    schedule: Schedule = Field(default_factory=Schedule, description="how the weight is switched on over training")
+    schedule: Schedule = Field(
+        default_factory=Schedule, description="how the weight is switched on over training"
+    )
 
 
 @dataclass(config=SECTION, frozen=True)
 class CostsConfig:
     """The three resource costs."""
 
-    breadth: CostConfig = Field(default_factory=CostConfig, description="rank-weighted sum of channel magnitudes")
-    depth: CostConfig = Field(default_factory=CostConfig, description="layer-weighted sum of layer norms")
-    time: CostConfig = Field(default_factory=CostConfig, description="expected number of time steps")
+    breadth: CostConfig = Field(
+        default_factory=CostConfig, description="rank-weighted sum of channel magnitudes"
+    )
+    depth: CostConfig = Field(
+        default_factory=CostConfig, description="layer-weighted sum of layer norms"
+    )
+    time: CostConfig = Field(
+        default_factory=CostConfig, description="expected number of time steps"
+    )
 
 
 @dataclass(config=SECTION, frozen=True)
@@ -149,7 +169,9 @@ class GrowthConfig:
 class CompactionConfig:
     """Shrinking the tensors to the active region (see growsim.model.compaction)."""
 
-    enabled: Flag = Field(True, description="shrink the tensors to the active region at checkpoints")
+    enabled: Flag = Field(
+        True, description="shrink the tensors to the active region at checkpoints"
+    )
     margin: Integer = Field(4, ge=0, description=(
         "inactive channels kept beside the active ones, so the box edge stays inactive"))  # fmt: skip
     min_fraction: Number = Field(0.25, ge=0, le=1, description=(
@@ -167,7 +189,9 @@ class OcclusionConfig:
 
     levels: Annotated[tuple[Number, ...], BeforeValidator(_sequence), Strict()] = Field((0.0,), description=(
         "fractions of the image covered, each in [0, 1)"))  # fmt: skip
-    train: Flag = Field(True, description="also occlude training images (each at a level drawn from levels)")
+    train: Flag = Field(
+        True, description="also occlude training images (each at a level drawn from levels)"
+    )
     patch_size: Integer = Field(4, ge=1, description="side of each square occluder in pixels")
     value: Number = Field(0.5, description="pixel value of the occluders (images lie in [0, 1])")
 
@@ -189,23 +213,41 @@ class DataConfig:
         "(image files by class) or arrays (an .npz)"))  # fmt: skip
     path: Text | None = Field(None, description=(
         "where the data is: a folder (idx, folder, fashion_mnist) or an .npz file (arrays)"))  # fmt: skip
-    seed: Integer = Field(0, ge=0, description="draws and subsamples the data; fixed across training seeds")
-    classes: Integer | None = Field(None, ge=2, description="use the first this many classes (unset: all)")
+    seed: Integer = Field(
+        0, ge=0, description="draws and subsamples the data; fixed across training seeds"
+    )
+    classes: Integer | None = Field(
+        None, ge=2, description="use the first this many classes (unset: all)"
+    )
     image_size: Integer = Field(28, ge=8, description="side of the square images in pixels")
-    channels: Integer = Field(1, ge=1, le=3, description="1 (grey) or 3 (RGB); images are converted to it")
+    channels: Integer = Field(
+        1, ge=1, le=3, description="1 (grey) or 3 (RGB); images are converted to it"
+    )
     resize: Literal["square", "crop", "stretch"] = Field("square", description=(
         "image files that are not square: refused (square), centre-cropped (crop) or stretched"))  # fmt: skip
     class_names: Annotated[tuple[Text, ...], BeforeValidator(_sequence), Strict()] | None = Field(
         None, description="idx only: names of labels 0, 1, ..."
     )
-    train_size: Integer | None = Field(None, ge=1, description="training images, a random subset (unset: all)")
-    test_size: Integer | None = Field(None, ge=1, description="test images, a random subset (unset: all)")
+    train_size: Integer | None = Field(
+        None, ge=1, description="training images, a random subset (unset: all)"
+    )
+    test_size: Integer | None = Field(
+        None, ge=1, description="test images, a random subset (unset: all)"
+    )
     validation_fraction: Number = Field(0.1, gt=0, lt=1, description=(
         "fraction of the training images held out as the validation split (growth and "
         "compaction decide on it; the test set is only reported)"))  # fmt: skip
-    noise: Number = Field(0.0, ge=0, description="std of Gaussian pixel noise added to every image (clipped to [0, 1])")
-    clutter: Integer = Field(0, ge=0, description="shapes only: distractor strokes drawn into every image")
-    occlusion: OcclusionConfig = Field(default_factory=OcclusionConfig, description="occluders, in training and at evaluation")
+    noise: Number = Field(
+        0.0,
+        ge=0,
+        description="std of Gaussian pixel noise added to every image (clipped to [0, 1])",
+    )
+    clutter: Integer = Field(
+        0, ge=0, description="shapes only: distractor strokes drawn into every image"
+    )
+    occlusion: OcclusionConfig = Field(
+        default_factory=OcclusionConfig, description="occluders, in training and at evaluation"
+    )
 
     def __post_init__(self) -> None:
         # The built-in datasets keep their fixed defaults; a user's own data defaults to all.
@@ -224,9 +266,15 @@ class LearningRateSchedule:
     iterations.
     """
 
-    kind: Literal["constant", "cosine"] = Field("constant", description="constant, or a cosine decay")
-    warmup: Integer = Field(0, ge=0, description="iterations of linear warm-up from 0 to the full rate")
-    final: Number = Field(0.0, ge=0, le=1, description="cosine only: the last iteration's rate as a fraction of lr")
+    kind: Literal["constant", "cosine"] = Field(
+        "constant", description="constant, or a cosine decay"
+    )
+    warmup: Integer = Field(
+        0, ge=0, description="iterations of linear warm-up from 0 to the full rate"
+    )
+    final: Number = Field(
+        0.0, ge=0, le=1, description="cosine only: the last iteration's rate as a fraction of lr"
+    )
 
 
 @dataclass(config=SECTION, frozen=True)
@@ -235,7 +283,9 @@ class TrainingConfig:
 
     optimizer: Literal["adam", "sgd"] = Field("adam", description="adam, or sgd with momentum 0.9")
     lr: Number = Field(1e-2, gt=0, description="learning rate of the weights")
-    time_lr: Number = Field(3e-2, gt=0, description="learning rate of the halting (time selection) parameters")
+    time_lr: Number = Field(
+        3e-2, gt=0, description="learning rate of the halting (time selection) parameters"
+    )
     lr_schedule: LearningRateSchedule = Field(default_factory=LearningRateSchedule, description=(
         "applies to lr and time_lr alike (and so to the breadth and depth pressure)"))  # fmt: skip
     step_supervision: Number = Field(0.0, ge=0, description=(
@@ -249,12 +299,18 @@ class TrainingConfig:
         "optimiser iterations (set this or epochs)"))  # fmt: skip
     epochs: PositiveNumber | None = Field(None, description=(
         "passes over the training split of full batches (set this or iterations)"))  # fmt: skip
-    seed: Integer = Field(0, ge=0, description="initial weights, batches and occluders (data.seed draws the data)")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train (auto: cuda when there is one)")
+    seed: Integer = Field(
+        0, ge=0, description="initial weights, batches and occluders (data.seed draws the data)"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where to train (auto: cuda when there is one)"
+    )
     compile: Annotated[Literal["auto", "on", "off"], BeforeValidator(_on_off)] = Field(
         "auto", description="torch.compile the training step (auto: on CUDA only)"
     )
-    threads: Integer | None = Field(None, ge=1, description="CPU threads torch uses (unset: torch's default)")
+    threads: Integer | None = Field(
+        None, ge=1, description="CPU threads torch uses (unset: torch's default)"
+    )
     precision: Literal["fp32", "bf16"] = Field("fp32", description=(
         "arithmetic of the convolutions: fp32, or bf16 under autocast (CPU and CUDA) with "
         "float32 parameters, optimiser, readout, halting, costs and proximal step"))  # fmt: skip
@@ -274,7 +330,11 @@ class RecordConfig:
     validation_size: Integer | None = Field(None, ge=1, description=(
         "images per level a checkpoint validates on (the first of the validation split, the "
         "same at every checkpoint); the last checkpoint validates on all (None: all always)"))  # fmt: skip
-    eval_size: Integer | None = Field(None, ge=1, description="test images evaluated and recorded per level, the first of the test set (unset: all)")
+    eval_size: Integer | None = Field(
+        None,
+        ge=1,
+        description="test images evaluated and recorded per level, the first of the test set (unset: all)",
+    )
     test_every: Integer = Field(0, ge=0, description=(
         "the validation sets are evaluated at every checkpoint (growth decides on them); the "
         "test sets only at every test_every-th checkpoint (counting from the first, at "
@@ -296,19 +356,31 @@ class RecordConfig:
 class Spec:
     """A whole growsim experiment."""
 
-    name: Text = Field("run", description="the run's directory name under --out (one path component)")
-    lattice: LatticeConfig = Field(default_factory=LatticeConfig, description="the network's box and connections")
+    name: Text = Field(
+        "run", description="the run's directory name under --out (one path component)"
+    )
+    lattice: LatticeConfig = Field(
+        default_factory=LatticeConfig, description="the network's box and connections"
+    )
     costs: CostsConfig = Field(default_factory=CostsConfig, description="the resource costs")
     time_selection: Literal["fixed", "adaptive"] = Field("adaptive", description=(
         "fixed: one halting probability per step for every input; adaptive: halting also "
         "reads each input's features (and the readout's confidence)"))  # fmt: skip
     active: ActiveConfig = Field(default_factory=ActiveConfig, description="what counts as active")
     growth: GrowthConfig = Field(default_factory=GrowthConfig, description="growing the box")
-    compaction: CompactionConfig = Field(default_factory=CompactionConfig, description="shrinking the box")
+    compaction: CompactionConfig = Field(
+        default_factory=CompactionConfig, description="shrinking the box"
+    )
     data: DataConfig = Field(default_factory=DataConfig, description="the images")
-    training: TrainingConfig = Field(default_factory=TrainingConfig, description="the optimiser and how long")
-    record: RecordConfig = Field(default_factory=RecordConfig, description="what is recorded, and when")
-    sweep: dict[str, Any] | None = Field(None, description="a sweep over key values (growsim sweep)")
+    training: TrainingConfig = Field(
+        default_factory=TrainingConfig, description="the optimiser and how long"
+    )
+    record: RecordConfig = Field(
+        default_factory=RecordConfig, description="what is recorded, and when"
+    )
+    sweep: dict[str, Any] | None = Field(
+        None, description="a sweep over key values (growsim sweep)"
+    )
 
     def __post_init__(self) -> None:
         check_consistency(self)

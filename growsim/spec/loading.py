@@ -30,7 +30,8 @@ SPEC_ADAPTER = TypeAdapter(Spec)
 # Keys that were renamed: old key path -> new key path.
 RENAMED = {  # old key path: (new key path, why)
     "training.steps": (
-        "training.iterations", "it counts optimiser iterations; lattice.steps counts recurrent time steps"
+        "training.iterations",
+        "it counts optimiser iterations; lattice.steps counts recurrent time steps",
     ),
 }
 
@@ -239,7 +240,13 @@ def _check_keys_are_names(value: Any, path: str, context: _Context) -> None:
     if isinstance(value, dict):
         for key, child in value.items():
             if not isinstance(key, str):
-                spelled = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+                spelled = (
+                    "null"
+                    if key is None
+                    else str(key).lower()
+                    if isinstance(key, bool)
+                    else str(key)
+                )
                 raise context.error(_join(path, spelled), f"a key must be a name, got {key!r}")
             _check_keys_are_names(child, _join(path, key), context)
     elif isinstance(value, list):

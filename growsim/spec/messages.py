@@ -47,7 +47,12 @@ _TYPE_WORDS = {
     "bool_parsing": "true or false", "string_type": "a string", "list_type": "a list",
     "dict_type": "a mapping", "dataclass_type": "a mapping of keys",
 }  # fmt: skip
-_LIMIT_WORDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+_LIMIT_WORDS = {
+    "greater_than_equal": ">=",
+    "greater_than": ">",
+    "less_than_equal": "<=",
+    "less_than": "<",
+}
 
 
 def message(item: dict) -> str:

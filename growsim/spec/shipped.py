@@ -18,7 +18,9 @@ def shipped_specs() -> Path:
     """The folder of the specs shipped with growsim."""
     folder = files("growsim").joinpath("specs")
     if not isinstance(folder, Path):  # a zipped install: growsim is never installed that way
-        raise SpecError(f"growsim's shipped specs are not in a folder ({folder}); install growsim unzipped")
+        raise SpecError(
+            f"growsim's shipped specs are not in a folder ({folder}); install growsim unzipped"
+        )
     return folder
 
 

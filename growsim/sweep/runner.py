@@ -92,7 +92,9 @@ def run_sweep(
             report(outcome)
     if pending:
         runner = _run_on_dask if scheduler else _run_locally
-        for outcome in runner(sweep_dir, pending, workers or sweep.workers, scheduler, overwrite, progress):
+        for outcome in runner(
+            sweep_dir, pending, workers or sweep.workers, scheduler, overwrite, progress
+        ):
             outcomes[outcome.name] = outcome
             _write_status(sweep_dir, sweep, outcomes)
             if report:
@@ -193,7 +195,9 @@ def _run_on_dask(sweep_dir, pending, workers, scheduler, overwrite, progress):
     try:
         client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as error:
-        raise RunError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({error})") from None
+        raise RunError(
+            f"--scheduler {scheduler}: cannot reach the Dask scheduler ({error})"
+        ) from None
     with client:
         futures = {
             client.submit(run_member, spec_to_yaml(m.spec), str((sweep_dir / m.name).resolve()), None, overwrite, pure=False): m

@@ -126,7 +126,9 @@ def parse_sweep(
                 names.add(name)
                 member_spec = dataclasses.replace(spec, name=f"{base.name}.{name}")
                 if check_files:
-                    _check_member_data(member_spec, member_overrides, source, lines, point_index, block)
+                    _check_member_data(
+                        member_spec, member_overrides, source, lines, point_index, block
+                    )
                 members.append(SweepMember(name, member_overrides, member_spec))
     swept = list(dict.fromkeys(k for m in members for k in m.overrides))
     return Sweep(base.name, base, members, swept, workers, source, text)
@@ -200,4 +202,6 @@ def _check_member_data(
             raise
         detail = str(error).split(": ", 2)[-1]
         where = _where(culprit, point_index, block)
-        raise spec_error(source, lines, where, f"member {member_name(overrides)}: {detail}") from None
+        raise spec_error(
+            source, lines, where, f"member {member_name(overrides)}: {detail}"
+        ) from None

@@ -107,14 +107,15 @@ class Trainer:
         lattice = spec.lattice
         self.max_box = Box(lattice.layers.max, lattice.channels.max, lattice.steps.max)
         map_size = math.ceil(self.data.train_images.shape[-1] / lattice.input_stride)
-        memory.check_fits(spec, memory.training_bytes(spec, map_size, len(self.dataset.class_names)), memory.available_bytes(self.device))
-        self.model = initial_network(
-            spec, self.data.train_images.shape[1], len(self.dataset.class_names)
-        ).to(self.device)
+        classes = len(self.dataset.class_names)
+        needed = memory.training_bytes(spec, map_size, classes)
+        memory.check_fits(spec, needed, memory.available_bytes(self.device))
+        self.model = initial_network(spec, self.data.train_images.shape[1], classes).to(self.device)
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()
         self.losses = RunningLosses(self.device)
-        self._time_weight = torch.zeros((), dtype=torch.float32, device=self.device)  # filled each step
+        # the scheduled time weight, filled in at each step
+        self._time_weight = torch.zeros((), dtype=torch.float32, device=self.device)
         if self.recorder is not None:
             self.recorder.start(spec, self.dataset, self.max_box, self.data.eval_levels)
         self.saver = CheckpointSaver(self.checkpoint_path, self.recorder, spec.record.write_seconds)
@@ -176,7 +177,9 @@ class Trainer:
                 pressure_learning_rate(self.optimizer), self.max_box.channels, self.max_box.layers,
                 config.breadth.exponent, config.depth.exponent,
             )  # fmt: skip
-        self.losses.add(iteration, self.checkpoints_written, total, task, time_, correct, len(labels))
+        self.losses.add(
+            iteration, self.checkpoints_written, total, task, time_, correct, len(labels)
+        )
 
     def _set_learning_rates(self, iteration: int) -> None:
         """Scale both parameter groups' learning rates by the schedule at ``iteration``."""
@@ -198,7 +201,11 @@ class Trainer:
             desc=self.spec.name, unit="it", dynamic_ncols=True,
         )  # fmt: skip
         summary: dict = {}
-        with bar, self.saver.writing_unsaved_on_exit(), self.losses.noted_on_exit(lambda: self.checkpoints_written):
+        with (
+            bar,
+            self.saver.writing_unsaved_on_exit(),
+            self.losses.noted_on_exit(lambda: self.checkpoints_written),
+        ):
             while self.iteration < self.total_iterations:
                 timed(self.time_spent, "training", self.train_step, self.iteration)
                 self.iteration += 1
@@ -208,7 +215,9 @@ class Trainer:
                     timed(self.time_spent, "training", self.losses.wait_for_device)
                     # The final model is the trained one: no growth or compaction after it.
                     grow = not last and self._costs_at_full_weight()
-                    summary = timed(self.time_spent, "checkpoints", self.checkpoint, grow=grow, final=last)
+                    summary = timed(
+                        self.time_spent, "checkpoints", self.checkpoint, grow=grow, final=last
+                    )
                     bar.set_postfix_str(progress_text(summary))
         if not summary:
             summary = self.final_summary()
@@ -279,7 +288,9 @@ class Trainer:
         if final:  # the speed-accuracy curve's thresholds in the same pass (per_image reads them)
             self.test_predictions((record.exit_threshold, *EXIT_THRESHOLDS))
         evaluation = (  # reported, never decided on
-            self.evaluate("test") if due else not_evaluated(len(self.eval_levels), self.model.box.steps)
+            self.evaluate("test")
+            if due
+            else not_evaluated(len(self.eval_levels), self.model.box.steps)
         )
         state = CheckpointState(
             self.iteration, self.iteration / self.batches_per_epoch, self.model, old_box, self.max_box,
@@ -289,7 +300,9 @@ class Trainer:
         if self.recorder is not None:
             self.recorder.record(state)
         if record.keep_models:
-            write_model_snapshot(self.run_dir, self.iteration, self.model.box.__dict__, self.model.state_dict())
+            write_model_snapshot(
+                self.run_dir, self.iteration, self.model.box.__dict__, self.model.state_dict()
+            )
         self.checkpoints_written += 1
         self._last_train_accuracy = state.running.accuracy()
         crash_point("checkpoint-taken", self.checkpoints_written)
