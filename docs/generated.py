@@ -171,12 +171,45 @@ def benchmark_table(path: Path = BENCHMARKS) -> str:
     return table(json.loads(Path(path).read_text())["rows"])
 
 
+TIME_TO_COMPETENCE = ROOT / "docs" / "results" / "time-to-competence"
+SHARED_MACHINE = ROOT / "docs" / "results" / "benchmarks" / "shared-machine.json"
+
+
+def _benchmark_module(name: str):
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module(f"benchmarks.{name}")
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+def time_to_competence_tables() -> str:
+    """The tables ``python -m benchmarks.time_to_competence --render`` prints, one per saved run."""
+    render = _benchmark_module("time_to_competence").render
+    paths = sorted(TIME_TO_COMPETENCE.glob("*.json"))
+    if not paths:
+        return "*Not measured yet: run `python -m benchmarks.time_to_competence --out FILE`.*"
+    return "\n\n".join(render(json.loads(path.read_text())) for path in paths)
+
+
+def shared_machine_table() -> str:
+    """The table ``python -m benchmarks.shared_machine --render`` prints."""
+    if not SHARED_MACHINE.exists():
+        return "*Not measured on a quiet machine yet: run `python -m benchmarks.shared_machine --out FILE`.*"
+    return _benchmark_module("shared_machine").render(json.loads(SHARED_MACHINE.read_text()))
+
+
 # --------------------------------------------------------------------------- the mkdocs hook
 
 GENERATORS = {
     "spec-reference": spec_reference,
     "command-line": command_line_reference,
     "benchmark-table": benchmark_table,
+    "time-to-competence": time_to_competence_tables,
+    "shared-machine": shared_machine_table,
 }
 
 
