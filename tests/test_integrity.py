@@ -376,3 +376,20 @@ def test_soak_damaged_and_killed_runs_are_refused_cleanly_or_resume_to_the_same_
         outcomes.setdefault(kind, []).append(outcome)
     print("soak outcomes:", outcomes)
     assert sum(len(v) for v in outcomes.values()) == 24
+
+
+def test_open_run_checks_the_stores_it_reads(runs, tmp_path):
+    import growsim
+
+    run_dir, _ = copy_run(runs, "finished", tmp_path)
+    chunk = next(
+        p
+        for p in sorted((run_dir / "per_image.zarr" / "expected_steps").iterdir())
+        if not p.name.startswith(".")
+    )
+    flip_a_byte(chunk, offset=10)
+    flip_a_byte(run_dir / "trajectory.zarr" / "validation_accuracy" / "1", offset=5)
+    run = growsim.open_run(run_dir)
+    for read in (lambda: run.per_image, lambda: run.trajectory):
+        with pytest.raises(RunError, match="corrupt"):
+            read()

@@ -35,7 +35,7 @@ from growsim.files import (
     make_writable_directory,
     write_text_atomically,
 )
-from growsim.integrity import open_checked_store, verify_store
+from growsim.integrity import open_checked_store
 from growsim.record.variables import open_per_image
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,6 @@ def _run_report(run_dir: Path, out: Path, times: ReactionTimes | None) -> list[s
     if not per_image_path.exists():
         lines.append(f"No `{PER_IMAGE_NAME}` (the run has not finished): no per-image analysis.")
         return lines
-    verify_store(per_image_path, "the run's per-image results", STORE_REMEDY)
     with open_per_image(per_image_path) as per_image:
         per_image = per_image.compute()
     if len(per_image.occlusion) > 1:

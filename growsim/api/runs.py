@@ -13,7 +13,6 @@ it is asked for and keeps it (a run still training is read as it was then)::
 from __future__ import annotations
 
 import dataclasses
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -145,7 +144,11 @@ class Run:
         """The final summary (what ``growsim run`` prints): accuracy, box, width, depth,
         expected steps, wall time."""
         self._require_finished("summary")
-        return json.loads((self.path / SUMMARY_NAME).read_text())
+        from growsim.integrity import read_json
+
+        return read_json(
+            self.path / SUMMARY_NAME, "the run's summary", "run it again with --overwrite"
+        )
 
     @property
     def model(self) -> LatticeNetwork:

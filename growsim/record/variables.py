@@ -61,7 +61,16 @@ def with_current_names(per_image: xr.Dataset) -> xr.Dataset:
     return per_image.rename(old) if old else per_image
 
 
-def open_per_image(path, **open_options) -> xr.Dataset:
+def open_per_image(path, verify: bool = True, **open_options) -> xr.Dataset:
     """Open a ``per_image.zarr`` (``xr.open_zarr`` with ``open_options``) under today's
-    variable names."""
+    variable names; ``verify``: check every chunk first (growsim.integrity.verify_store, a
+    RunError naming the store when it is corrupt)."""
+    if verify:
+        from growsim.integrity import verify_store
+
+        verify_store(
+            path,
+            "the run's per-image results",
+            "they cannot be read; run it again with --overwrite",
+        )
     return with_current_names(xr.open_zarr(path, **open_options))
