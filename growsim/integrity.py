@@ -156,6 +156,8 @@ def verify_store(path: Path, what: str, remedy: str) -> None:
     import zarr
 
     path = Path(path)
+    if (path / "zarr.json").exists():
+        return  # a zarr v3 store: not written by growsim (its stores are v2), nothing to check
     if not (path / ".zmetadata").exists():
         raise RunError(f"{path}: {what} is missing or incomplete (no .zmetadata); {remedy}")
     try:

@@ -343,7 +343,11 @@ def test_validate_checks_that_the_data_is_there(tiny_spec, tmp_path, capsys):
     assert main(["validate", str(tiny_spec), *fashion, "--set", f"data.path={missing}"]) == 2
     error = capsys.readouterr().err
     assert f"data.path: {missing} does not exist" in error
-    missing.mkdir()
+    missing.mkdir()  # a directory without the four IDX files is not Fashion-MNIST
+    assert main(["validate", str(tiny_spec), *fashion, "--set", f"data.path={missing}"]) == 2
+    assert "train-images-idx3-ubyte.gz: file not found" in capsys.readouterr().err
+    for name in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"):
+        (missing / f"{name}-ubyte.gz").write_bytes(b"")
     assert main(["validate", str(tiny_spec), *fashion, "--set", f"data.path={missing}"]) == 0
 
 

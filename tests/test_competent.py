@@ -202,7 +202,7 @@ def test_a_tiny_protocol_runs_measures_and_writes_its_page(tiny_spec, tmp_path):
     from growsim.reproduce.competent import competent_arms, measure, run_arms
     from growsim.reproduce.competent_page import write_competent_page
 
-    table = {"tiny": (Path(tiny_spec), {"training.iterations": 200, "record.every": 50}, ("main",))}
+    table = {"tiny": (Path(tiny_spec), {"training.iterations": 100, "record.every": 50}, ("main",))}
     arms = competent_arms(table=table)
     failed = run_arms(arms, tmp_path / "out", workers=1, say=lambda _: None)
     assert failed == []
@@ -214,8 +214,8 @@ def test_a_tiny_protocol_runs_measures_and_writes_its_page(tiny_spec, tmp_path):
     text = page.read_text()
     assert (
         "## tiny" in text
-        and "main, time weight 0.01, bf16, 200 it." in text
-        and "main, time weight 0.01, fp32, 200 it." in text
+        and "main, time weight 0.01, bf16, 100 it." in text
+        and "main, time weight 0.01, fp32, 100 it." in text
     )
     assert (tmp_path / "page-figures" / "emergence-tiny.png").exists()
     assert "bf16 agrees with fp32 within the seed-to-seed spread" in text
