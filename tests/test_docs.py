@@ -1,6 +1,6 @@
 """The docs site: its generated pages cover what they say (every spec key with its meaning,
 every command, the benchmark run's table), the reproduction page quotes only numbers the
-results page holds, every link between pages leads to a file, and (slow) mkdocs builds it
+results page holds, every link between pages leads to a file, and mkdocs builds it
 with --strict."""
 
 import importlib.util
@@ -118,7 +118,6 @@ def test_the_nav_lists_every_page_written_for_the_site():
         assert str(page.relative_to(DOCS)) in nav, page
 
 
-@pytest.mark.slow
 def test_the_site_builds_with_every_warning_an_error(tmp_path):
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")

@@ -29,6 +29,7 @@ from growsim.analysis.statistics import (
     mean_interval,
     spearman,
 )
+from growsim.files import SPEC_NAME, SUMMARY_NAME
 from growsim.spec import parse_stored_spec
 
 DIFFICULTY_FILE = "difficulty.npz"
@@ -75,9 +76,7 @@ def load_runs(results: Path) -> tuple[list[CompetentRun], dict[str, ReferenceDif
             difficulty[dataset_dir.name] = ReferenceDifficulty.load(dataset_dir / DIFFICULTY_FILE)
         for emergence_path in sorted(dataset_dir.glob(f"*/*/{EMERGENCE_FILE}")):
             run_dir = emergence_path.parent
-            spec = parse_stored_spec(
-                (run_dir / "spec.yaml").read_text(), str(run_dir / "spec.yaml")
-            )
+            spec = parse_stored_spec((run_dir / SPEC_NAME).read_text(), str(run_dir / SPEC_NAME))
             with np.load(run_dir / FINAL_OUTPUTS) as outputs:
                 steps, confidence, correct = (
                     outputs[f"test_{n}"] for n in ("expected_steps", "confidence", "correct")
@@ -86,7 +85,7 @@ def load_runs(results: Path) -> tuple[list[CompetentRun], dict[str, ReferenceDif
                 dataset_dir.name, run_dir.parent.name, run_dir.name, spec.training.seed,
                 spec.training.precision, spec.costs.time.weight, spec.lattice.halting_reads_confidence,
                 spec.training.iterations,
-                json.loads(emergence_path.read_text()), json.loads((run_dir / "summary.json").read_text()),
+                json.loads(emergence_path.read_text()), json.loads((run_dir / SUMMARY_NAME).read_text()),
                 steps, confidence, correct,
             ))  # fmt: skip
     return runs, difficulty

@@ -33,6 +33,7 @@ import yaml
 from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficulty
 from growsim.analysis.emergence import EMERGENCE_FILE, FINAL_OUTPUTS, run_emergence
 from growsim.data.datasets import load_dataset
+from growsim.files import MODELS_DIRECTORY, PER_IMAGE_NAME, SPEC_NAME, SUMMARY_NAME
 from growsim.spec import parse_stored_spec
 from growsim.spec.shipped import shipped_specs
 from growsim.sweep.runner import run_sweep, sweep_directory
@@ -42,7 +43,7 @@ from growsim.train.run_data import prepare_run_data
 SPECS = shipped_specs()
 PRECISION = "bf16"  # the arms off the main one train at this precision
 DIFFICULTY_FILE = "difficulty.npz"  # per dataset in the results folder
-COPIED = (EMERGENCE_FILE, FINAL_OUTPUTS, "summary.json", "spec.yaml")  # per run, into the results
+COPIED = (EMERGENCE_FILE, FINAL_OUTPUTS, SUMMARY_NAME, SPEC_NAME)  # per run, into the results
 
 # Each dataset: its base spec, the settings on top of it, and the arms it runs.
 DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
@@ -157,7 +158,7 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
         if not finished:
             continue
         spec = parse_stored_spec(
-            (finished[0][2] / "spec.yaml").read_text(), str(finished[0][2] / "spec.yaml")
+            (finished[0][2] / SPEC_NAME).read_text(), str(finished[0][2] / SPEC_NAME)
         )
         data = prepare_run_data(spec, load_dataset(spec.data, spec.data.seed), torch.device("cpu"))
         difficulty_path = Path(results) / dataset / DIFFICULTY_FILE
@@ -172,7 +173,7 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
             if not (run_dir / EMERGENCE_FILE).exists():
                 say(f"{arm.name}/{member.name}: measuring its checkpoints")
                 member_spec = parse_stored_spec(
-                    (run_dir / "spec.yaml").read_text(), str(run_dir / "spec.yaml")
+                    (run_dir / SPEC_NAME).read_text(), str(run_dir / SPEC_NAME)
                 )
                 run_emergence(run_dir, member_spec, data, difficulty.miss_probability("validation"))
             target = Path(results) / dataset / arm.arm / member.name
@@ -185,9 +186,11 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
 
 
 def _finished(run_dir: Path) -> bool:
-    summary = run_dir / "summary.json"
+    summary = run_dir / SUMMARY_NAME
     return (
-        summary.exists() and (run_dir / "models").is_dir() and (run_dir / "per_image.zarr").exists()
+        summary.exists()
+        and (run_dir / MODELS_DIRECTORY).is_dir()
+        and (run_dir / PER_IMAGE_NAME).exists()
     )
 
 
