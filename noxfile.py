@@ -1,4 +1,5 @@
-"""nox sessions: tests (default suite), slow (end-to-end on real data), lint, benchmarks."""
+"""nox sessions: tests (default suite), slow (end-to-end on real data, the wheel, the docs
+build), lint, docs, benchmarks."""
 
 import nox
 
@@ -15,16 +16,26 @@ def tests(session):
 
 @nox.session(python="3.11")
 def slow(session):
-    """End-to-end tests on real data (Fashion-MNIST from Debian's dataset-fashion-mnist)."""
-    session.install(*INSTALL)
+    """End-to-end tests on real data (Fashion-MNIST from Debian's dataset-fashion-mnist), the
+    wheel install and the docs build."""
+    session.install(*INSTALL, "-e", ".[docs]")
     session.run("python", "-m", "pytest", "-m", "slow", *session.posargs)
 
 
 @nox.session(python="3.11")
 def lint(session):
-    """ruff: style and likely bugs."""
+    """ruff: style, likely bugs, and the formatting."""
     session.install("ruff")
-    session.run("ruff", "check", "growsim", "tests", "benchmarks", "noxfile.py")
+    paths = ["growsim", "tests", "benchmarks", "noxfile.py", "docs"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
+
+
+@nox.session(python="3.11")
+def docs(session):
+    """The docs site (mkdocs-material), every warning an error; site/ holds it."""
+    session.install("torch==2.13.0", "-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session(python="3.11")

@@ -2,7 +2,7 @@
 
 ``--quick`` runs a smaller set (under 3 minutes on 2 cores); ``--json`` prints the rows as
 JSON instead of a table; ``--only NAME`` runs one group; ``--render FILE`` prints the table
-of a saved ``--json`` output (the README's table is that of docs/results/benchmarks/). Every
+of a saved ``--json`` output (docs/benchmarks.md renders that of docs/results/benchmarks/). Every
 figure is a ratio (or a rate) measured within one run.
 """
 

@@ -35,12 +35,11 @@ Not part of ``python -m benchmarks``: it trains every model, minutes per spec an
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Callable
@@ -78,15 +77,22 @@ Batches = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 def fixed_box_spec(spec: Spec) -> Spec:
     """``spec`` with the box fixed at its maximum, every cost weight 0, growth and
     compaction off."""
-    fixed = copy.deepcopy(spec)
-    for axis in ("layers", "channels", "steps"):
-        extent = getattr(fixed.lattice, axis)
-        setattr(fixed.lattice, axis, Extent(initial=extent.max, max=extent.max))
-    for name in ("breadth", "depth", "time"):
-        getattr(fixed.costs, name).weight = 0.0
-    fixed.growth.enabled = False
-    fixed.compaction.enabled = False
-    return fixed
+    lattice = spec.lattice
+    fixed_extents = {
+        axis: Extent(initial=getattr(lattice, axis).max, max=getattr(lattice, axis).max)
+        for axis in ("layers", "channels", "steps")
+    }
+    weightless = {
+        name: replace(getattr(spec.costs, name), weight=0.0)
+        for name in ("breadth", "depth", "time")
+    }
+    return replace(
+        spec,
+        lattice=replace(lattice, **fixed_extents),
+        costs=replace(spec.costs, **weightless),
+        growth=replace(spec.growth, enabled=False),
+        compaction=replace(spec.compaction, enabled=False),
+    )
 
 
 def plain_loss(logits: torch.Tensor, labels: torch.Tensor, step_supervision: float) -> torch.Tensor:
@@ -226,7 +232,7 @@ def train_growsim(spec: Spec, run_dir: Path) -> tuple[Trainer, Row]:
     trainer = Trainer(fixed, run_dir, progress=False)
     # Checkpoints only at the start and the end: with growth and compaction off they
     # decide nothing, and evaluating every `record.every` iterations only costs time.
-    fixed.record.every = trainer.total_iterations
+    trainer.spec = replace(fixed, record=replace(fixed.record, every=trainer.total_iterations))
     log = TrainingLog()
     # Instance attributes over the methods, for this run only (del restores the methods).
     trainer.batch = log.logged(trainer.batch)
@@ -253,7 +259,9 @@ def train_baselines(spec: Spec, trainer: Trainer) -> tuple[dict[str, nn.Module],
     log = TrainingLog()
     started = time.perf_counter()
     weight, bias = fit_logistic_regression(
-        trainer.data.normalise(trainer.data.train_images).cpu(), trainer.data.train_labels.cpu(), classes
+        trainer.data.normalise(trainer.data.train_images).cpu(),
+        trainer.data.train_labels.cpu(),
+        classes,
     )
     log.seconds = time.perf_counter() - started
     weight, bias = weight.to(trainer.device), bias.to(trainer.device)

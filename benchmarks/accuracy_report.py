@@ -65,7 +65,11 @@ def over_seeds(rows: list[Row]) -> list[dict]:
             runs = [row.accuracy for row in spec_rows if row.model == model]
             models[model] = [_interval([run[i] for run in runs]) for i in range(len(levels))]
         spec_gaps = [entry["points"] for entry in gaps if entry["spec"] == spec]
-        gap = [_interval([run[i] for run in spec_gaps]) for i in range(len(levels))] if spec_gaps else None
+        gap = (
+            [_interval([run[i] for run in spec_gaps]) for i in range(len(levels))]
+            if spec_gaps
+            else None
+        )
         result.append({"spec": spec, "dataset": spec_rows[0].dataset, "levels": levels,
                        "seeds": sorted({row.seed for row in spec_rows}),
                        "accuracy": models, "gap_points": gap})  # fmt: skip
@@ -108,7 +112,9 @@ def markdown_table(rows: list[Row]) -> str:
             if (spec, seed) in gaps:
                 entry = gaps[spec, seed]
                 gap = {lv: f"{p:+.1f}" for lv, p in zip(entry["levels"], entry["points"])}
-                lines.append(_line([spec, run_rows[0].dataset, str(seed), GAP, "", *cells(gap), ""]))
+                lines.append(
+                    _line([spec, run_rows[0].dataset, str(seed), GAP, "", *cells(gap), ""])
+                )
     lines += ["", _line(["spec", "data", "seeds", "model", *map(_level_name, levels)]),
               "|" + "---|" * 4 + "---:|" * len(levels)]  # fmt: skip
     for entry in over_seeds(rows):

@@ -194,8 +194,11 @@ def rows(quick: bool = False) -> list[dict]:
         lattice = spec.lattice
         for largest in (False, True):
             figures = spec_overhead(spec, largest, steps=5 if quick else 10)
-            box = (f"{lattice.layers.max} x {lattice.channels.max} x {lattice.steps.max}" if largest
-                   else f"{lattice.layers.initial} x {lattice.channels.initial} x {lattice.steps.initial}")
+            box = (
+                f"{lattice.layers.max} x {lattice.channels.max} x {lattice.steps.max}"
+                if largest
+                else f"{lattice.layers.initial} x {lattice.channels.initial} x {lattice.steps.initial}"
+            )
             detail = (f"{figures['iteration_seconds'] * 1e3:.0f} ms per iteration, "
                       f"{figures['checkpoint_seconds']:.2f} s per checkpoint (every "
                       f"{spec.record.every}), {figures['write_seconds']:.2f} s per write of one row "

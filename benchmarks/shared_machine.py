@@ -28,12 +28,28 @@ CASES = (  # (name, threads setting, OMP_WAIT_POLICY, beside the busy process)
 )
 
 
-def timed_run(spec: str, iterations: int, threads: int | None, policy: str | None, out: Path) -> float:
+def timed_run(
+    spec: str, iterations: int, threads: int | None, policy: str | None, out: Path
+) -> float:
     """Wall seconds of one ``growsim run`` in a fresh process."""
-    overrides = [f"training.iterations={iterations}", "training.lr_schedule.warmup=10", f"record.every={iterations}"]
+    overrides = [
+        f"training.iterations={iterations}",
+        "training.lr_schedule.warmup=10",
+        f"record.every={iterations}",
+    ]
     if threads:
         overrides.append(f"training.threads={threads}")
-    command = [sys.executable, "-m", "growsim.cli", "run", spec, "--out", str(out), "--overwrite", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "growsim.cli",
+        "run",
+        spec,
+        "--out",
+        str(out),
+        "--overwrite",
+        "--no-progress",
+    ]
     for item in overrides:
         command += ["--set", item]
     env = dict(os.environ)
@@ -91,5 +107,8 @@ def render(result: dict) -> str:
     """The Markdown table of a saved result."""
     lines = [f"`{result['spec']}`, {result['iterations']} iterations, {result['cores']} cores; {result['date']}.", "",
              "| case | wall s | slowdown against alone |", "|---|---|---|"]  # fmt: skip
-    lines += [f"| {row['case']} | {row['wall_s']:.1f} | {row['slowdown']:.2f}x |" for row in result["rows"]]
+    lines += [
+        f"| {row['case']} | {row['wall_s']:.1f} | {row['slowdown']:.2f}x |"
+        for row in result["rows"]
+    ]
     return "\n".join(lines)

@@ -34,7 +34,11 @@ def _occlusion_box() -> Box:
 OCCLUSION_BOX = _occlusion_box()
 BOXES = [
     ("3 x 8 x 4, batch 128", Box(3, 8, 4), 128),
-    (f"{OCCLUSION_BOX.layers} x {OCCLUSION_BOX.channels} x {OCCLUSION_BOX.steps} (occlusion), batch 64", OCCLUSION_BOX, 64),
+    (
+        f"{OCCLUSION_BOX.layers} x {OCCLUSION_BOX.channels} x {OCCLUSION_BOX.steps} (occlusion), batch 64",
+        OCCLUSION_BOX,
+        64,
+    ),
 ]
 CLASSES = 10
 
@@ -138,7 +142,9 @@ def rows(quick: bool = False) -> list[dict]:
             "measure": f"training step, compacted growsim / fused baseline doing the same work ({label})",
             "value": seconds["growsim"] / seconds["fused"], "unit": "x", "target": "<= 1.05",
         })  # fmt: skip
-        layouts = interleaved_seconds({"channels-last": grown, "default": _default_layout(grown)}, repeats)
+        layouts = interleaved_seconds(
+            {"channels-last": grown, "default": _default_layout(grown)}, repeats
+        )
         result.append({
             "measure": f"training step, channels-last (growsim's CPU layout) / PyTorch's default layout ({label})",
             "value": layouts["channels-last"] / layouts["default"], "unit": "x", "target": "< 1 keeps it",

@@ -6,8 +6,8 @@ The members: the trade-off spec's network (box up to 3 x 16 x 6, all three costs
 procedural shapes (nothing to install), shortened. Both ways run the same members from
 scratch in one run of the benchmark. Stacking several members into one model is not
 implemented: ``stacked_convolution_ratio`` measures whether it would pay, as one grouped
-convolution over the stacked members against their convolutions one by one (see the
-README's benchmark notes).
+convolution over the stacked members against their convolutions one by one (see
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -75,7 +75,11 @@ def stacked_convolution_ratio(members: int, channels: int = 16, batch: int = 64)
     generator = torch.Generator().manual_seed(0)
 
     def tensor(*shape):
-        return torch.randn(*shape, generator=generator).contiguous(memory_format=layout).requires_grad_()
+        return (
+            torch.randn(*shape, generator=generator)
+            .contiguous(memory_format=layout)
+            .requires_grad_()
+        )
 
     inputs = [tensor(batch, 3 * channels, 14, 14) for _ in range(members)]
     kernels = [tensor(channels, 3 * channels, 3, 3) for _ in range(members)]

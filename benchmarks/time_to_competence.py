@@ -54,7 +54,9 @@ def growsim_to_target(spec, target: float) -> dict:
 
     def on_checkpoint(trainer: Trainer, summary: dict) -> None:
         wall, cpu = (now - then for now, then in zip(_clock(), started))
-        trace.append((summary["iteration"], summary["validation_accuracy"], wall, cpu, max(summary["width"])))
+        trace.append(
+            (summary["iteration"], summary["validation_accuracy"], wall, cpu, max(summary["width"]))
+        )
         if summary["validation_accuracy"] >= target:
             raise _Reached
 
@@ -86,7 +88,9 @@ def _validation_accuracy(model, trainer: Trainer) -> float:
     return float((predicted == labels).float().mean())
 
 
-def plain_to_target(spec, trainer: Trainer, box: list[int], target: float, lr: float = 1e-3) -> dict:
+def plain_to_target(
+    spec, trainer: Trainer, box: list[int], target: float, lr: float = 1e-3
+) -> dict:
     """Train the plain net of ``box`` on ``trainer``'s batches until it reaches ``target``."""
     torch.manual_seed(spec.training.seed)
     layers, channels, steps = box
@@ -100,7 +104,9 @@ def plain_to_target(spec, trainer: Trainer, box: list[int], target: float, lr: f
     accuracy, iteration = 0.0, 0
     for iteration in range(1, iterations + 1):
         for group in optimizer.param_groups:
-            group["lr"] = lr * learning_rate_factor(spec.training.lr_schedule, iteration - 1, iterations)
+            group["lr"] = lr * learning_rate_factor(
+                spec.training.lr_schedule, iteration - 1, iterations
+            )
         images, labels = trainer.batch(iteration - 1)
         loss = F.cross_entropy(model(images)[:, -1], labels)
         optimizer.zero_grad(set_to_none=True)
@@ -150,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["bf16", "fp32"])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--render", type=Path, nargs="+", help="print the tables of saved results instead")
+    parser.add_argument(
+        "--render", type=Path, nargs="+", help="print the tables of saved results instead"
+    )
     args = parser.parse_args(argv)
     if args.render:
         print("\n\n".join(render(json.loads(path.read_text())) for path in args.render))
@@ -167,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
         box = box or [row["box"][0], row["width"], row["box"][2]]
-    plain_spec = dataclasses.replace(spec, training=dataclasses.replace(spec.training, precision="fp32"))
+    plain_spec = dataclasses.replace(
+        spec, training=dataclasses.replace(spec.training, precision="fp32")
+    )
     rows.append(plain_to_target(plain_spec, trainer, box, args.target))
     print(json.dumps(rows[-1]), flush=True)
     limits = {"matmul_bf16": matmul_rate(torch.bfloat16), "matmul_fp32": matmul_rate(torch.float32)}
@@ -177,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows[:-1]:
         row["core_s_over_plain"] = row["core_s"] / plain["core_s"] if plain["reached"] else math.nan
         row["wall_s_over_plain"] = row["wall_s"] / plain["wall_s"] if plain["reached"] else math.nan
-        row["of_matmul_limit"] = row["step_flop_rate"] / limits["matmul_bf16" if "bf16" in row["model"] else "matmul_fp32"]
+        row["of_matmul_limit"] = (
+            row["step_flop_rate"]
+            / limits["matmul_bf16" if "bf16" in row["model"] else "matmul_fp32"]
+        )
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

@@ -35,8 +35,17 @@ class PlainRecurrentConvNet(nn.Module):
         super().__init__()
         self.steps = steps
         self.bottom_up = nn.ModuleList(
-            [nn.Conv2d(1 if l == 0 else channels, channels, 3, stride=2 if l == 0 else 1,
-                       padding=1, bias=False) for l in range(layers)]  # fmt: skip
+            [
+                nn.Conv2d(
+                    1 if l == 0 else channels,
+                    channels,
+                    3,
+                    stride=2 if l == 0 else 1,
+                    padding=1,
+                    bias=False,
+                )
+                for l in range(layers)
+            ]  # fmt: skip
         )
         self.lateral = nn.ModuleList(
             [nn.Conv2d(channels, channels, 3, padding=1, bias=False) for _ in range(layers)]
@@ -100,7 +109,9 @@ def _growsim_step(model, optimizer, compiled: bool = False):
 
 def growsim_network(compacted: bool) -> LatticeNetwork:
     """The 25%-active network, as a 32-channel box or packed to its 8 channels."""
-    net = LatticeNetwork(Box(LAYERS, FULL, STEPS), 1, CLASSES, generator=torch.Generator().manual_seed(0))
+    net = LatticeNetwork(
+        Box(LAYERS, FULL, STEPS), 1, CLASSES, generator=torch.Generator().manual_seed(0)
+    )
     plan = CompactionPlan(tuple(range(0, FULL, FULL // ACTIVE)), LAYERS, STEPS)
     if compacted:
         compact(net, plan)
@@ -160,11 +171,20 @@ def early_exit_table() -> list[tuple[str, float, float, float]]:
     rows = []
     baseline = None
     for threshold in (0.0, 0.01, 0.05):
-        seconds = seconds_per_call(lambda t=threshold: model.predict(images, t), repeats=5, warmup=1)
+        seconds = seconds_per_call(
+            lambda t=threshold: model.predict(images, t), repeats=5, warmup=1
+        )
         prediction = model.predict(images, threshold)
         accuracy = float((prediction.class_probs.argmax(1) == labels).float().mean())
         baseline = baseline or seconds
-        rows.append((threshold, baseline / seconds, accuracy, float(prediction.steps_computed.float().mean())))
+        rows.append(
+            (
+                threshold,
+                baseline / seconds,
+                accuracy,
+                float(prediction.steps_computed.float().mean()),
+            )
+        )
     return rows
 
 

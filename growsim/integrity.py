@@ -8,6 +8,7 @@ whose chunks carry a CRC-32C, and readers that turn a corrupt file into a clean 
   payload, then the payload. One file, written by rename: a reader sees the old file or the
   new one, and a truncated, flipped or foreign file fails the check.
 - **zarr stores** (trajectory, per-image results): every chunk is written with a CRC-32C
+  (growsim.files.checksum_encoding)
   filter (numcodecs), and empty chunks are written too, so ``verify_store`` finds a flipped
   byte (the CRC), a deleted chunk (a chunk key missing) and garbled metadata.
 """
@@ -19,16 +20,15 @@ import json
 import os
 import secrets
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from growsim.errors import RunError
+from growsim.files import IDENTITY_NAME
 
-IDENTITY_FILE = "run.json"
+IDENTITY_FILE = IDENTITY_NAME
 CHECKSUM_HEADER = b"growsim checksummed file 1\n"  # then 64 hex digits, a newline, the payload
 
 
@@ -94,7 +94,9 @@ def read_json(path: Path, what: str, remedy: str):
     except FileNotFoundError:
         raise RunError(f"{path}: missing ({what}); {remedy}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"{path}: {what} is unreadable or corrupt ({_reason(error)}); {remedy}") from None
+        raise RunError(
+            f"{path}: {what} is unreadable or corrupt ({_reason(error)}); {remedy}"
+        ) from None
 
 
 # ------------------------------------------------------------------ checksummed files
@@ -131,36 +133,21 @@ def read_checksummed(path: Path, what: str, remedy: str) -> bytes:
         raise RunError(f"{path}: cannot read {what} ({_reason(error)}); {remedy}") from None
     header_end = len(CHECKSUM_HEADER) + 65
     if not content.startswith(CHECKSUM_HEADER) or len(content) < header_end:
-        kind = "empty" if not content else "not a checksummed growsim file (corrupt, or written by another version)"
+        kind = (
+            "empty"
+            if not content
+            else "not a checksummed growsim file (corrupt, or written by another version)"
+        )
         raise RunError(f"{path}: {what} is {kind}; {remedy}")
     digest, payload = content[len(CHECKSUM_HEADER) : header_end - 1], content[header_end:]
     if hashlib.sha256(payload).hexdigest().encode() != digest:
-        raise RunError(f"{path}: {what} fails its checksum (truncated or altered on disk); {remedy}")
+        raise RunError(
+            f"{path}: {what} fails its checksum (truncated or altered on disk); {remedy}"
+        )
     return payload
 
 
 # ------------------------------------------------------------------ zarr stores
-
-
-def checksum_encoding(dataset) -> dict:
-    """zarr (v2) encoding that adds a CRC-32C filter to every variable that can take one."""
-    from numcodecs import CRC32C
-
-    return {
-        name: {"filters": [CRC32C()]}
-        for name, variable in dataset.variables.items()
-        if variable.dtype.kind in "biufcSUM"
-    }
-
-
-@contextmanager
-def writing_every_chunk() -> Iterator[None]:
-    """Within the block, zarr writes chunks that hold only the fill value too, so a missing
-    chunk always means a lost one."""
-    import zarr
-
-    with zarr.config.set({"array.write_empty_chunks": True}):
-        yield
 
 
 def verify_store(path: Path, what: str, remedy: str) -> None:
@@ -169,6 +156,8 @@ def verify_store(path: Path, what: str, remedy: str) -> None:
     import zarr
 
     path = Path(path)
+    if (path / "zarr.json").exists():
+        return  # a zarr v3 store: not written by growsim (its stores are v2), nothing to check
     if not (path / ".zmetadata").exists():
         raise RunError(f"{path}: {what} is missing or incomplete (no .zmetadata); {remedy}")
     try:

@@ -153,7 +153,8 @@ def test_means_over_seeds_have_t_intervals(report):
                 values = [run[level] for run in runs]
                 half = t.ppf(0.975, 1) * np.std(values, ddof=1) / np.sqrt(2)
                 assert (mean, low, high) == pytest.approx(
-                    (np.mean(values), np.mean(values) - half, np.mean(values) + half))
+                    (np.mean(values), np.mean(values) - half, np.mean(values) + half)
+                )
         gaps = [d["points"] for d in result["differences"] if d["spec"] == entry["spec"]]
         means = [level[0] for level in entry["gap_points"]]
         assert means == pytest.approx(np.mean(gaps, axis=0).tolist())

@@ -80,7 +80,7 @@ def per_image(steps, reference, labels, levels=(0.0, 0.3)):
     return xr.Dataset(
         {
             "expected_steps": (("occlusion", "image"), steps),
-            "reference_confidence": (("occlusion", "image"), np.asarray(reference, dtype="float32")),
+            "reference_true_class_probability": (("occlusion", "image"), np.asarray(reference, dtype="float32")),
             "correct": (("occlusion", "image"), np.ones_like(steps, dtype=bool)),
             "label": ("image", np.asarray(labels)),
         },
@@ -99,7 +99,9 @@ def test_occlusion_effect_per_level_and_class():
     occluded = clean + 0.5 * labels  # only class b slows down
     effect = occlusion_effect(per_image([clean, occluded], np.full((2, 200), 0.5), labels))
     assert effect.mean_steps[1] - effect.mean_steps[0] == pytest.approx(0.25, abs=1e-5)
-    np.testing.assert_allclose(effect.steps_by_class[:, 1] - effect.steps_by_class[:, 0], [0, 0.5], atol=1e-5)
+    np.testing.assert_allclose(
+        effect.steps_by_class[:, 1] - effect.steps_by_class[:, 0], [0, 0.5], atol=1e-5
+    )
     assert effect.increases[0].p_value < 1e-10
     assert effect.increases[0].p_holm == pytest.approx(effect.increases[0].p_value)  # one level
     assert effect.trend.rho > 0
@@ -112,7 +114,9 @@ def test_time_difficulty_uses_reaction_times_by_image_id(tmp_path):
     reference = rng.uniform(0, 1, (2, 50))
     data = per_image(steps, reference, np.zeros(50, int))
     path = tmp_path / "rts.csv"  # every other image, RT a monotone function of its steps
-    path.write_text("image_id,rt\n" + "".join(f"{100 + i},{steps[0, i] * 100 + 300}\n" for i in range(0, 50, 2)))
+    path.write_text(
+        "image_id,rt\n" + "".join(f"{100 + i},{steps[0, i] * 100 + 300}\n" for i in range(0, 50, 2))
+    )
     matched = match_reaction_times(data.image_id.values, read_reaction_times(path))
     results = {r.measure: r for r in time_difficulty(data, matched)}
     human = results["human reaction time"]
@@ -126,7 +130,9 @@ def test_time_difficulty_uses_reaction_times_by_image_id(tmp_path):
 
 def test_time_difficulty_without_a_reference_classifier():
     steps = np.random.default_rng(5).uniform(1, 4, (2, 30))
-    data = per_image(steps, np.zeros((2, 30)), np.zeros(30, int)).drop_vars("reference_confidence")
+    data = per_image(steps, np.zeros((2, 30)), np.zeros(30, int)).drop_vars(
+        "reference_true_class_probability"
+    )
     assert [r.measure for r in time_difficulty(data)] == ["occlusion level"]
 
 
@@ -151,12 +157,16 @@ def test_time_spread_tells_locked_halting_from_spread_halting():
 def test_mean_interval_is_a_student_t_interval_that_covers_at_its_level():
     found = mean_interval([0.80, 0.84, 0.85])
     half = scipy.stats.t.ppf(0.975, 2) * np.std([0.80, 0.84, 0.85], ddof=1) / np.sqrt(3)
-    assert (found.mean, found.low, found.high, found.n) == pytest.approx((0.83, 0.83 - half, 0.83 + half, 3))
+    assert (found.mean, found.low, found.high, found.n) == pytest.approx(
+        (0.83, 0.83 - half, 0.83 + half, 3)
+    )
     assert found.text(scale=100) == "83.0 [76.4, 89.6] (n = 3)"
     single = mean_interval([0.5])
     assert (single.low, single.high) == (0.5, 0.5) and "no interval" in single.text()
     rng = np.random.default_rng(0)  # 3 normal draws a run: covers the true mean ~95% of runs
-    covered = [(f := mean_interval(rng.normal(1.0, 2.0, 3))).low <= 1.0 <= f.high for _ in range(2000)]
+    covered = [
+        (f := mean_interval(rng.normal(1.0, 2.0, 3))).low <= 1.0 <= f.high for _ in range(2000)
+    ]
     assert 0.93 < np.mean(covered) < 0.97
     with pytest.raises(ValueError, match="non-empty"):
         mean_interval([])

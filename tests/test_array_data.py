@@ -1,5 +1,7 @@
 """Arrays in an .npz file: layouts and dtypes accepted, and each bad input refused clearly."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -126,7 +128,7 @@ def test_a_file_that_is_not_an_npz_is_refused(tmp_path):
     config = DataConfig(dataset="arrays", path=str(tmp_path / "data.npz"), image_size=10)
     with pytest.raises(DataError, match="data.npz: not a readable .npz file"):
         load_dataset(config, 0)
-    config.path = str(tmp_path / "missing.npz")
+    config = dataclasses.replace(config, path=str(tmp_path / "missing.npz"))
     with pytest.raises(DataError, match="missing.npz: file not found"):
         load_dataset(config, 0)
 

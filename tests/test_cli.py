@@ -3,6 +3,7 @@ what the command line refuses, deletes and prints."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from growsim.cli import main
+from growsim import __version__
+from growsim.cli import build_parser, main
 from growsim.errors import SpecError
 from growsim.spec import load_spec, parse_spec
 from growsim.train.trainer import Trainer
@@ -43,7 +45,10 @@ def finished(tmp_path_factory):
 
 
 def test_test_every_evaluates_the_test_sets_at_those_checkpoints_and_the_last(tiny_spec, tmp_path):
-    assert run(tiny_spec, tmp_path, "--set", "record.test_every=2", "--set", "training.iterations=500") == 0
+    assert (
+        run(tiny_spec, tmp_path, "--set", "record.test_every=2", "--set", "training.iterations=500")
+        == 0
+    )
     trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
     assert trajectory.iteration.values.tolist() == [0, 100, 200, 300, 400, 500]
     tested = np.isfinite(trajectory.test_accuracy.values).tolist()
@@ -68,7 +73,10 @@ def test_occluded_levels_are_validated_every_nth_checkpoint_and_compaction_waits
     trajectory = xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr")
     occluded = np.isfinite(trajectory.validation_accuracy_by_occlusion.values[:, 1]).tolist()
     assert occluded == [True, False, True, False, True, True]  # every 2nd and the last
-    assert np.isfinite(trajectory.validation_expected_steps_by_occlusion.values[:, 1]).tolist() == occluded
+    assert (
+        np.isfinite(trajectory.validation_expected_steps_by_occlusion.values[:, 1]).tolist()
+        == occluded
+    )
     clean = trajectory.validation_accuracy.values
     assert np.isfinite(clean).all()
     # checkpoints validate on the first 7 images of a level, the last one on all 60
@@ -193,7 +201,9 @@ def test_topology_is_recorded_and_printed(finished, capsys):
 
 
 @pytest.mark.parametrize("flags", [[], ["--overwrite"]])
-def test_a_directory_growsim_did_not_make_is_never_written_or_deleted(tiny_spec, tmp_path, capsys, flags):
+def test_a_directory_growsim_did_not_make_is_never_written_or_deleted(
+    tiny_spec, tmp_path, capsys, flags
+):
     thesis = tmp_path / "thesis"
     (thesis / "data").mkdir(parents=True)
     (thesis / "thesis.tex").write_text("chapter 1")
@@ -232,7 +242,9 @@ def test_a_spec_name_that_leaves_the_output_directory_is_refused(tiny_spec, tmp_
     assert not list(tmp_path.rglob("spec.yaml"))
 
 
-def test_a_run_that_failed_before_its_first_checkpoint_is_simply_run_again(tiny_spec, tmp_path, capsys):
+def test_a_run_that_failed_before_its_first_checkpoint_is_simply_run_again(
+    tiny_spec, tmp_path, capsys
+):
     broken = tmp_path / "broken"
     broken.mkdir()
     for name in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"):
@@ -242,8 +254,12 @@ def test_a_run_that_failed_before_its_first_checkpoint_is_simply_run_again(tiny_
     assert run(tiny_spec, tmp_path, *bad_data) == 2
     assert "not a readable gzip file" in capsys.readouterr().err
     assert run(tiny_spec, tmp_path, *SHORT) == 0  # the fixed spec, no --overwrite needed
-    assert "starting it again" in capsys.readouterr().out
-    assert xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr").iteration.values.tolist() == [0, 10, 20]
+    assert "starting it again" in capsys.readouterr().err  # a note on the way, not the output
+    assert xr.open_zarr(tmp_path / "tiny" / "trajectory.zarr").iteration.values.tolist() == [
+        0,
+        10,
+        20,
+    ]
 
 
 def test_resume_of_a_finished_run_changes_nothing(finished, capsys):
@@ -252,11 +268,11 @@ def test_resume_of_a_finished_run_changes_nothing(finished, capsys):
     checkpoint_time = (run_dir / "checkpoint.pt").stat().st_mtime_ns
     capsys.readouterr()
     assert run(spec, out, "--resume") == 0
-    printed = capsys.readouterr().out
-    assert "the run has finished; nothing to resume" in printed
+    printed = capsys.readouterr()
+    assert "growsim: " in printed.err and "the run has finished; nothing to resume" in printed.err
     assert (run_dir / "summary.json").read_text() == summary  # the recorded wall time stays
     assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == checkpoint_time
-    assert f"{json.loads(summary)['seconds']:.1f} s" in printed
+    assert f"{json.loads(summary)['seconds']:.1f} s" in printed.out  # the summary table
 
 
 def test_a_run_made_before_training_steps_was_renamed_still_resumes(finished, tmp_path, capsys):
@@ -268,7 +284,7 @@ def test_a_run_made_before_training_steps_was_renamed_still_resumes(finished, tm
     (old / "spec.yaml").write_text(stored.replace("\n  iterations: ", "\n  steps: "))
     capsys.readouterr()
     assert run(spec, tmp_path, "--resume") == 0
-    assert "the run has finished; nothing to resume" in capsys.readouterr().out
+    assert "the run has finished; nothing to resume" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- discoverability
@@ -277,7 +293,7 @@ def test_a_run_made_before_training_steps_was_renamed_still_resumes(finished, tm
 def test_version_and_help_with_defaults_and_examples(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["--version"])
-    assert exited.value.code == 0 and capsys.readouterr().out.strip() == "growsim 0.1.0"
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"growsim {__version__}"
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "examples:" in capsys.readouterr().out
@@ -287,6 +303,22 @@ def test_version_and_help_with_defaults_and_examples(capsys):
     assert "root of run directories (default: outputs)" in text
     assert "examples: growsim run specs/quick.yaml" in text
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_the_version_is_written_once_and_python_m_growsim_is_the_command():
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    pyproject = (root / "pyproject.toml").read_text()
+    assert (
+        'dynamic = ["version"]' in pyproject
+        and 'attr = "growsim._version.__version__"' in pyproject
+    )
+    assert not re.search(r"^version\s*=\s*\"", pyproject, flags=re.MULTILINE)  # no literal version
+    finished = subprocess.run(
+        [sys.executable, "-m", "growsim", "--version"], capture_output=True, text=True, cwd=root
+    )
+    assert finished.stdout.strip() == f"growsim {__version__}"
 
 
 def test_debug_works_before_and_after_the_command(tmp_path, capsys):
@@ -311,7 +343,11 @@ def test_validate_checks_that_the_data_is_there(tiny_spec, tmp_path, capsys):
     assert main(["validate", str(tiny_spec), *fashion, "--set", f"data.path={missing}"]) == 2
     error = capsys.readouterr().err
     assert f"data.path: {missing} does not exist" in error
-    missing.mkdir()
+    missing.mkdir()  # a directory without the four IDX files is not Fashion-MNIST
+    assert main(["validate", str(tiny_spec), *fashion, "--set", f"data.path={missing}"]) == 2
+    assert "train-images-idx3-ubyte.gz: file not found" in capsys.readouterr().err
+    for name in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"):
+        (missing / f"{name}-ubyte.gz").write_bytes(b"")
     assert main(["validate", str(tiny_spec), *fashion, "--set", f"data.path={missing}"]) == 0
 
 
@@ -370,3 +406,18 @@ def test_schema_prints_the_spec_json_schema(capsys):
 
     assert main(["schema"]) == 0
     assert capsys.readouterr().out == spec_schema_text()
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], ("outputs/reproduce", "docs/results.md", None)),
+    (["--quick"], ("outputs/reproduce-quick", "outputs/reproduce-quick/results.md", None)),
+    (["--out", "/s/r"], ("/s/r", "/s/r/results.md", None)),
+    (["--out", "/s/r", "--results", "page.md"], ("/s/r", "page.md", None)),
+    (["--competent"], ("outputs/competent", "docs/results/competent.md", "docs/results/competent")),
+    (["--competent", "--out", "/s/c"], ("/s/c", "/s/c/results.md", "/s/c/results")),
+])  # fmt: skip
+def test_reproduce_writes_in_the_repository_by_default_and_under_out_when_given(flags, expected):
+    from growsim.cli.reproduction import places
+
+    found = places(build_parser().parse_args(["reproduce", *flags]))
+    assert tuple(None if p is None else str(p) for p in found) == expected

@@ -55,7 +55,9 @@ def test_packing_is_exact(layers, channels, steps, data, time_mode, connections,
     torch.testing.assert_close(after.logits, before.logits[:, :kept_steps], atol=1e-5, rtol=1e-5)
     p_before, p_after = before.step_probs, after.step_probs
     torch.testing.assert_close(p_after[:, :-1], p_before[:, : kept_steps - 1], atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(p_after[:, -1], p_before[:, kept_steps - 1 :].sum(1), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        p_after[:, -1], p_before[:, kept_steps - 1 :].sum(1), atol=1e-6, rtol=1e-5
+    )
 
 
 def test_pruning_changes_the_output_only_by_the_dropped_weights():
@@ -142,7 +144,9 @@ def test_a_compacting_run_keeps_trajectory_coordinates(tiny_spec, tmp_path):
     assert (in_box[: int(last.box_layers)] == int(last.box_channels)).all()
     state = read_checkpoint(tmp_path / "tiny" / "checkpoint.pt", "cpu")
     ids = state["model"]["channel_ids"].numpy()
-    np.testing.assert_array_equal(np.flatnonzero(np.isfinite(last.channel_norm.values[0])), np.sort(ids))
+    np.testing.assert_array_equal(
+        np.flatnonzero(np.isfinite(last.channel_norm.values[0])), np.sort(ids)
+    )
     # resuming a compacted run loads it (shapes below the initial box included)
     assert main(args + ["--resume"]) == 0
 

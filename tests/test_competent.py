@@ -29,7 +29,9 @@ def test_bf16_runs_the_convolutions_in_bfloat16_and_keeps_halting_and_parameters
     torch.manual_seed(0)
     images = torch.randn(8, 1, 16, 16)
     full = LatticeNetwork(Box(2, 8, 3), 1, 4, generator=torch.Generator().manual_seed(1))
-    half = LatticeNetwork(Box(2, 8, 3), 1, 4, generator=torch.Generator().manual_seed(1), precision="bf16")
+    half = LatticeNetwork(
+        Box(2, 8, 3), 1, 4, generator=torch.Generator().manual_seed(1), precision="bf16"
+    )
     half.load_state_dict(full.state_dict())
     with torch.no_grad():
         half.halting_weight.fill_(0.3)
@@ -37,7 +39,9 @@ def test_bf16_runs_the_convolutions_in_bfloat16_and_keeps_halting_and_parameters
     captured = []
     hook = torch.nn.functional.conv2d
     try:
-        torch.nn.functional.conv2d = lambda x, *a, **k: captured.append(hook(x, *a, **k).dtype) or hook(x, *a, **k)
+        torch.nn.functional.conv2d = lambda x, *a, **k: (
+            captured.append(hook(x, *a, **k).dtype) or hook(x, *a, **k)
+        )
         out_half = half(images)
     finally:
         torch.nn.functional.conv2d = hook
@@ -142,7 +146,11 @@ def test_every_reference_architecture_classifies_and_the_difficulty_file_round_t
         assert reference_model(architecture, 1, 28, 6)(torch.zeros(2, 1, 28, 28)).shape == (2, 6)
     probability = {"validation": np.full((5, 2, 3), 0.25), "test": np.full((5, 2, 4), 0.5)}
     probability["test"][0] = 1.0
-    stored = ReferenceDifficulty(REFERENCE_ARCHITECTURES, probability, {"validation": np.zeros((5, 2)), "test": np.ones((5, 2))})
+    stored = ReferenceDifficulty(
+        REFERENCE_ARCHITECTURES,
+        probability,
+        {"validation": np.zeros((5, 2)), "test": np.ones((5, 2))},
+    )
     stored.save(tmp_path / "d.npz")
     loaded = ReferenceDifficulty.load(tmp_path / "d.npz")
     assert loaded.architectures == REFERENCE_ARCHITECTURES
@@ -177,7 +185,12 @@ def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
     main = arms["fashion-mnist/competent-main"].sweep
     assert sorted({m.spec.training.precision for m in main.members}) == ["bf16", "fp32"]
     assert sorted({m.spec.training.seed for m in main.members}) == [0, 1, 2]
-    weights = sorted({m.spec.costs.time.weight for m in arms["fashion-mnist/competent-time-weight"].sweep.members})
+    weights = sorted(
+        {
+            m.spec.costs.time.weight
+            for m in arms["fashion-mnist/competent-time-weight"].sweep.members
+        }
+    )
     base = main.members[0].spec.costs.time.weight
     assert min(weights) < base < max(weights) and max(weights) / min(weights) == pytest.approx(10)
     ablation = arms["shapes/competent-ablation"].sweep.members
@@ -189,7 +202,7 @@ def test_a_tiny_protocol_runs_measures_and_writes_its_page(tiny_spec, tmp_path):
     from growsim.reproduce.competent import competent_arms, measure, run_arms
     from growsim.reproduce.competent_page import write_competent_page
 
-    table = {"tiny": (Path(tiny_spec), {"training.iterations": 200, "record.every": 50}, ("main",))}
+    table = {"tiny": (Path(tiny_spec), {"training.iterations": 100, "record.every": 50}, ("main",))}
     arms = competent_arms(table=table)
     failed = run_arms(arms, tmp_path / "out", workers=1, say=lambda _: None)
     assert failed == []
@@ -199,6 +212,10 @@ def test_a_tiny_protocol_runs_measures_and_writes_its_page(tiny_spec, tmp_path):
     assert len(runs) == 6 and (results / "tiny" / "difficulty.npz").exists()
     page = write_competent_page(results, tmp_path / "page.md")
     text = page.read_text()
-    assert "## tiny" in text and "main, time weight 0.01, bf16, 200 it." in text and "main, time weight 0.01, fp32, 200 it." in text
+    assert (
+        "## tiny" in text
+        and "main, time weight 0.01, bf16, 100 it." in text
+        and "main, time weight 0.01, fp32, 100 it." in text
+    )
     assert (tmp_path / "page-figures" / "emergence-tiny.png").exists()
     assert "bf16 agrees with fp32 within the seed-to-seed spread" in text

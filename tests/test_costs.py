@@ -103,15 +103,31 @@ def test_zero_weights_cost_nothing_and_feel_no_gradient(weights):
     assert all(t.grad is not None and torch.count_nonzero(t.grad) == 0 for t in tensors)
 
 
-@settings(max_examples=25, deadline=None)
-@given(lattice_weights(), st.floats(0.1, 10.0))
-def test_scaling_a_cost_weight_scales_its_gradient(weights, scale):
-    for cost in (breadth_of, depth_of):
-        base, scaled = flat(weights), flat(weights)
-        cost(rebuild(base, weights)).backward()
-        (scale * cost(rebuild(scaled, weights))).backward()
-        for b, s in zip(base, scaled):
-            assert torch.allclose(s.grad, scale * b.grad)
+def test_the_costs_of_a_known_network_with_every_connection_type_and_an_exponent():
+    """Two layers of two channels; magnitudes count every connection type writing into a
+    channel: layer 0 has norms 5 (3, 4 over bottom-up and lateral) and 1, layer 1 norms 2
+    and 0 (a silent channel)."""
+    layers = [
+        {
+            "bottom_up": torch.tensor([[3.0, 0.0], [0.0, 1.0]]),
+            "lateral": torch.tensor([[0.0, 4.0], [0.0, 0.0]]),
+        },
+        {
+            "bottom_up": torch.tensor([[0.0, 0.0], [0.0, 0.0]]),
+            "top_down": torch.tensor([[2.0], [0.0]]),
+        },
+    ]
+    magnitudes = costs.channel_magnitudes(layers)
+    torch.testing.assert_close(magnitudes, torch.tensor([[5.0, 1.0], [2.0, 0.0]]))
+    # breadth: rank r weighs ((r + 1) / max_channels)^2, max_channels 4 (the box may grow):
+    # 5 (rank 0) and 2 (rank 0) at 1/16, 1 (rank 1) at 4/16, the silent channel costs nothing
+    assert costs.breadth_cost(magnitudes, 4, exponent=2.0).item() == pytest.approx(
+        5 / 16 + 1 / 4 + 2 / 16
+    )
+    # depth: layer l weighs (l / (max_layers - 1))^2 of its layer norm, max_layers 3
+    assert costs.depth_cost(magnitudes, 3, exponent=2.0).item() == pytest.approx(
+        0.0 * 26**0.5 + 0.25 * 2.0
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -210,7 +226,9 @@ def _halting_logits_for(probs: torch.Tensor) -> torch.Tensor:
     st.lists(st.floats(0.0, 3.0), min_size=2, max_size=6),
     st.floats(0.0, 0.5), st.floats(0.05, 2.0),
 )  # fmt: skip
-def test_the_entropy_bonus_makes_the_softmin_over_steps_the_optimum(step_losses, time_weight, entropy):
+def test_the_entropy_bonus_makes_the_softmin_over_steps_the_optimum(
+    step_losses, time_weight, entropy
+):
     """Per input, sum_t p_t (CE_t + w t) - beta H(p) is stationary (zero gradient in every
     halting logit) exactly at p_t proportional to exp(-(CE_t + w t) / beta), and lower there
     than at a one-hot on the best step: the entropy term spreads time instead of locking it."""
@@ -222,7 +240,11 @@ def test_the_entropy_bonus_makes_the_softmin_over_steps_the_optimum(step_losses,
     def objective(logits):
         log_p = stick_breaking_log_probs(logits)
         p = log_p.exp()
-        return (p * losses).sum() + time_weight * costs.time_cost(p) - entropy * costs.time_entropy(log_p)
+        return (
+            (p * losses).sum()
+            + time_weight * costs.time_cost(p)
+            - entropy * costs.time_entropy(log_p)
+        )
 
     logits = _halting_logits_for(target)[:, :-1]
     logits = torch.cat([logits, torch.zeros(1, 1)], dim=1).requires_grad_(True)

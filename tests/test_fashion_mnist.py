@@ -31,13 +31,28 @@ def test_fashion_mnist_loads_subsampled_by_class():
 @pytest.mark.slow
 @needs_data
 def test_occlusion_spec_end_to_end(tmp_path):
-    code = main([
-        "run", str(SPECS / "occlusion.yaml"), "--out", str(tmp_path), "--no-progress",
-        "--set", "training.iterations=400", "--set", "record.every=100",
-        "--set", "data.train_size=4000", "--set", "data.test_size=500",
-        *[f"--set=costs.{cost}.schedule.{key}={value}"
-          for cost in ("breadth", "depth", "time") for key, value in (("delay", 50), ("ramp", 100))],
-    ])  # fmt: skip  (costs at full weight by iteration 150, so the box grows within the 400)
+    code = main(
+        [
+            "run",
+            str(SPECS / "occlusion.yaml"),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--set",
+            "training.iterations=400",
+            "--set",
+            "record.every=100",
+            "--set",
+            "data.train_size=4000",
+            "--set",
+            "data.test_size=500",
+            *[
+                f"--set=costs.{cost}.schedule.{key}={value}"
+                for cost in ("breadth", "depth", "time")
+                for key, value in (("delay", 50), ("ramp", 100))
+            ],
+        ]
+    )  # fmt: skip  (costs at full weight by iteration 150, so the box grows within the 400)
     assert code == 0
     run = xr.open_zarr(tmp_path / "occlusion" / "trajectory.zarr")
     assert run.occlusion.values.tolist() == [0.0, 0.2, 0.4, 0.6]
@@ -58,7 +73,10 @@ def test_experiment_sweeps_end_to_end(tmp_path, name):
     shrink = ["--set", "training.iterations=120", "--set", "record.every=60",
               "--set", "data.train_size=2000", "--set", "data.test_size=200"]  # fmt: skip
     out = tmp_path / "out"
-    assert main(["sweep", str(SPECS / f"{name}.yaml"), "--out", str(out), "--no-progress", *shrink]) == 0
+    assert (
+        main(["sweep", str(SPECS / f"{name}.yaml"), "--out", str(out), "--no-progress", *shrink])
+        == 0
+    )
     sweep = xr.open_zarr(out / name / "sweep.zarr")
     assert sweep.sizes["run"] == {"tradeoff": 8, "complexity": 6}[name]
     assert np.isfinite(sweep.test_accuracy.isel(checkpoint=-1).values).all()

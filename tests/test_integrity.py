@@ -16,7 +16,16 @@ from growsim.cli import main
 from growsim.errors import RunError
 from growsim.integrity import read_checksummed, verify_store, write_checksummed
 
-TINY_OVERRIDES = ["--set", "record.write_seconds=0", "--no-progress"]
+# 150 iterations, a checkpoint every 50: the runs stop (SIGTERM) at their third, iteration 100
+TINY_OVERRIDES = [
+    "--set",
+    "record.write_seconds=0",
+    "--set",
+    "training.iterations=150",
+    "--set",
+    "record.every=50",
+    "--no-progress",
+]
 
 
 def cli(*args, env=None):
@@ -125,7 +134,9 @@ def test_a_damaged_trajectory_is_refused_by_resume_and_report(runs, tmp_path, da
 def test_damaged_per_image_results_are_refused_by_report_and_predict(runs, tmp_path, damage):
     run_dir, _ = copy_run(runs, "finished", tmp_path)
     store = run_dir / "per_image.zarr"
-    chunk = next(p for p in sorted((store / "expected_steps").iterdir()) if not p.name.startswith("."))
+    chunk = next(
+        p for p in sorted((store / "expected_steps").iterdir()) if not p.name.startswith(".")
+    )
     chunk.unlink() if damage == "chunk-deleted" else flip_a_byte(chunk, offset=10)
     assert_clean_refusal(*cli("report", run_dir), str(store))
     images = tmp_path / "images.npz"
@@ -193,7 +204,9 @@ def test_labels_with_a_gap_are_refused(tmp_path):
         read_array_dataset(path, 12)
 
 
-@pytest.mark.parametrize("problem", ["idx-without-test", "empty-directory", "file-as-directory", "text-as-npz"])
+@pytest.mark.parametrize(
+    "problem", ["idx-without-test", "empty-directory", "file-as-directory", "text-as-npz"]
+)
 def test_validate_refuses_data_files_its_dataset_cannot_read(tmp_path, problem, capsys):
     spec = tmp_path / "spec.yaml"
     if problem == "text-as-npz":
@@ -210,7 +223,9 @@ def test_validate_refuses_data_files_its_dataset_cannot_read(tmp_path, problem, 
             if problem == "idx-without-test":
                 for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
                     (data / name).write_bytes(b"")
-    spec.write_text(f"data: {{dataset: {kind}, path: {data}, image_size: 12}}\ntraining: {{iterations: 10}}\n")
+    spec.write_text(
+        f"data: {{dataset: {kind}, path: {data}, image_size: 12}}\ntraining: {{iterations: 10}}\n"
+    )
     assert main(["validate", str(spec)]) == 2
     assert str(data) in capsys.readouterr().err
 
@@ -233,7 +248,10 @@ def test_report_says_a_run_is_unfinished(runs, tmp_path):
     run_dir, _ = copy_run(runs, "stopped", tmp_path)
     code, error = cli("report", run_dir)
     assert code == 0, error
-    assert "has not finished" in error or "has not finished" in (run_dir / "report" / "report.md").read_text()
+    assert (
+        "has not finished" in error
+        or "has not finished" in (run_dir / "report" / "report.md").read_text()
+    )
     assert "Unfinished run" in (run_dir / "report" / "report.md").read_text()
 
 
@@ -248,11 +266,21 @@ def test_limits_are_checked_before_training(tiny_spec, tmp_path, capsys):
         ("data.image_size=4096", "data.image_size"),
         ("training.threads=1000", "training.threads"),
     ):
-        assert main(["run", str(tiny_spec), "--out", str(tmp_path), "--set", override, "--no-progress"]) == 2
+        assert (
+            main(
+                ["run", str(tiny_spec), "--out", str(tmp_path), "--set", override, "--no-progress"]
+            )
+            == 2
+        )
         assert words in capsys.readouterr().err
     for name in ("a\nb", "x" * 250):
-        assert main(["run", str(tiny_spec), "--out", str(tmp_path), "--name", name, "--no-progress"]) == 2
-    assert not tmp_path.exists() or all(p.name.endswith(".lock") for p in tmp_path.iterdir())  # no run directory
+        assert (
+            main(["run", str(tiny_spec), "--out", str(tmp_path), "--name", name, "--no-progress"])
+            == 2
+        )
+    assert not tmp_path.exists() or all(
+        p.name.endswith(".lock") for p in tmp_path.iterdir()
+    )  # no run directory
 
 
 def test_a_full_disk_at_the_first_write_says_nothing_was_written(tiny_spec, tmp_path, monkeypatch):
@@ -292,14 +320,18 @@ def _damage(run_dir, rng, foreign):
         store = run_dir / "trajectory.zarr"
         chunks = sorted(p for p in store.glob("*/*") if not p.name.startswith("."))
         chunk = random.Random(rng.random()).choice(chunks)
-        chunk.unlink() if kind == "delete-chunk" else flip_a_byte(chunk, rng.randrange(chunk.stat().st_size))
+        chunk.unlink() if kind == "delete-chunk" else flip_a_byte(
+            chunk, rng.randrange(chunk.stat().st_size)
+        )
     elif kind == "garble-identity":
         (run_dir / "run.json").write_text('{"run_id": ')
     return kind
 
 
 @pytest.mark.slow
-def test_soak_damaged_and_killed_runs_are_refused_cleanly_or_resume_to_the_same_result(runs, tmp_path):
+def test_soak_damaged_and_killed_runs_are_refused_cleanly_or_resume_to_the_same_result(
+    runs, tmp_path
+):
     """Trials: damage an interrupted run at random (or not), resume it and kill the resume
     at a random moment (or not), then resume to the end. Every trial must end in a clean
     refusal (exit 2, no traceback) or in the trajectory of the uninterrupted run."""
@@ -321,7 +353,9 @@ def test_soak_damaged_and_killed_runs_are_refused_cleanly_or_resume_to_the_same_
         command = [sys.executable, "-m", "growsim.cli", "run", str(spec), "--out", str(run_dir.parent),
                    "--name", "stopped", "--resume", *TINY_OVERRIDES]  # fmt: skip
         if rng.random() < 0.5:  # a kill in the middle of the resume
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             time.sleep(rng.uniform(1.0, 4.0))
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -335,11 +369,36 @@ def test_soak_damaged_and_killed_runs_are_refused_cleanly_or_resume_to_the_same_
             with xr.open_zarr(run_dir / "trajectory.zarr") as resumed:
                 resumed = resumed.load()
             for dataset in (resumed,):
-                dataset.attrs = {k: v for k, v in dataset.attrs.items() if k not in ("run_id", "spec_sha256", "title", "spec")}
+                dataset.attrs = {
+                    k: v
+                    for k, v in dataset.attrs.items()
+                    if k not in ("run_id", "spec_sha256", "title", "spec")
+                }
             expected = reference.copy()
-            expected.attrs = {k: v for k, v in expected.attrs.items() if k not in ("run_id", "spec_sha256", "title", "spec")}
+            expected.attrs = {
+                k: v
+                for k, v in expected.attrs.items()
+                if k not in ("run_id", "spec_sha256", "title", "spec")
+            }
             xr.testing.assert_identical(resumed, expected)
             outcome = "identical"
         outcomes.setdefault(kind, []).append(outcome)
     print("soak outcomes:", outcomes)
     assert sum(len(v) for v in outcomes.values()) == 24
+
+
+def test_open_run_checks_the_stores_it_reads(runs, tmp_path):
+    import growsim
+
+    run_dir, _ = copy_run(runs, "finished", tmp_path)
+    chunk = next(
+        p
+        for p in sorted((run_dir / "per_image.zarr" / "expected_steps").iterdir())
+        if not p.name.startswith(".")
+    )
+    flip_a_byte(chunk, offset=10)
+    flip_a_byte(run_dir / "trajectory.zarr" / "validation_accuracy" / "1", offset=5)
+    run = growsim.open_run(run_dir)
+    for read in (lambda: run.per_image, lambda: run.trajectory):
+        with pytest.raises(RunError, match="corrupt"):
+            read()

@@ -13,7 +13,9 @@ from growsim.runs.experiment import run_experiment
 from growsim.spec import load_spec
 
 
-def test_a_box_too_large_for_the_memory_left_is_refused_before_training(tiny_spec, tmp_path, monkeypatch):
+def test_a_box_too_large_for_the_memory_left_is_refused_before_training(
+    tiny_spec, tmp_path, monkeypatch
+):
     spec = load_spec(tiny_spec, ["lattice.channels.max=4096", "training.batch_size=512"])
     monkeypatch.setattr(growsim.model.memory, "available_bytes", lambda device: 2 * 2**30)
     with pytest.raises(RunError, match=r"4096 channels.*needs about \d+\.\d GiB.*2\.0 GiB available"

@@ -76,9 +76,48 @@ def test_predict_on_the_test_folder_reproduces_the_runs_own_results(trained, tmp
         clean.expected_steps.values, per_image.expected_steps.values, atol=1e-6
     )
     np.testing.assert_allclose(
-        clean.true_class_probability.values, per_image.confidence.values, atol=1e-6
+        clean.true_class_probability.values, per_image.true_class_probability.values, atol=1e-6
     )
     assert clean.label.values.tolist() == per_image.label.values.tolist()  # labelled by folder
+
+
+INDICES = {"label", "predicted", "image_id"}  # class indices and identifiers: no units
+
+
+def test_every_store_names_a_quantity_alike_with_cf_units(trained, tmp_path):
+    """A name means one thing in every store (confidence: P(predicted class); true class
+    probability: P(true class)), with the same attrs; numbers carry CF units ("1" for
+    dimensionless ones), flags and indices none; each store says it follows CF."""
+    run, data = trained
+    assert predict(run, data / "test", "--out", str(tmp_path / "p")) == 0
+    stores = {
+        "trajectory": xr.open_zarr(run / "trajectory.zarr"),
+        "per_image": xr.open_zarr(run / "per_image.zarr"),
+        "predictions": xr.open_zarr(tmp_path / "p" / "predictions.zarr"),
+    }
+    for name, store in stores.items():
+        assert store.attrs["Conventions"].startswith("CF-"), name
+        for variable in {**store.data_vars, **store.coords}.values():
+            kind, label = variable.dtype.kind, f"{name}.{variable.name}: {variable.attrs}"
+            index = variable.name in INDICES or (variable.dims == (variable.name,) and kind != "f")
+            if kind in "fiu" and not index:
+                assert variable.attrs.get("units") == "1", label
+            else:
+                assert "units" not in variable.attrs, label
+            assert variable.attrs.get("long_name"), label
+    per_image, predictions = stores["per_image"], stores["predictions"]
+    assert "confidence" not in per_image  # it held P(true class) before
+    shared = set(per_image.variables) & set(predictions.variables) - {"image_id", "label"}
+    assert {"true_class_probability", "expected_steps", "step_probs", "occlusion"} <= shared
+    for name in shared:
+        assert per_image[name].attrs == predictions[name].attrs, name
+    clean = predictions.isel(occlusion=0)
+    probabilities = np.stack([clean.confidence.values, clean.true_class_probability.values])
+    assert (
+        probabilities[0] >= probabilities[1] - 1e-6
+    ).all()  # the predicted class is the likeliest
+    right = clean.correct.values
+    np.testing.assert_allclose(probabilities[0][right], probabilities[1][right], atol=1e-6)
 
 
 def test_predictions_csv_has_one_row_per_image_and_level(trained, tmp_path):
@@ -150,7 +189,7 @@ def test_report_correlates_predicted_time_with_a_trial_table(trained, tmp_path, 
             stream.write(f"s2,1,{trial},9.9,wrong,{fastest['true_class']},c100,{name}\n")
     capsys.readouterr()
     assert main(["report", str(tmp_path / "p"), "--reaction-times", str(table)]) == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # a note on the way (the growsim logger), not the output
     count = len(rows)
     assert f"{count} of those matched, giving {count} of the {count} images analysed" in printed
     assert "2 incorrect" in printed
@@ -177,7 +216,7 @@ def test_report_of_the_run_matches_rts_by_path(trained, tmp_path, capsys):
         main(["report", str(run), "--reaction-times", str(table), "--out", str(tmp_path / "r")])
         == 0
     )
-    assert f"giving {len(ids[::2])} of the {len(ids)} images analysed" in capsys.readouterr().out
+    assert f"giving {len(ids[::2])} of the {len(ids)} images analysed" in capsys.readouterr().err
     assert "| human reaction time | -1.000 [" in (tmp_path / "r" / "report.md").read_text()
 
 
@@ -207,12 +246,18 @@ def test_the_speed_accuracy_curve_agrees_with_predictions_at_each_threshold(trai
     exact = per_image.exit_accuracy.sel(exit_threshold=0.0).values
     np.testing.assert_allclose(exact, per_image.correct.mean("image").values, atol=1e-6)
     assert (per_image.exit_steps.sel(exit_threshold=0.0) == 3).all()
-    assert (np.diff(per_image.exit_steps.values, axis=0) <= 1e-6).all()  # later exit, never more steps
-    assert predict(run, data / "test", "--out", str(tmp_path / "exit"), "--exit-threshold", "0.2") == 0
+    assert (
+        np.diff(per_image.exit_steps.values, axis=0) <= 1e-6
+    ).all()  # later exit, never more steps
+    assert (
+        predict(run, data / "test", "--out", str(tmp_path / "exit"), "--exit-threshold", "0.2") == 0
+    )
     early = xr.open_zarr(tmp_path / "exit" / "predictions.zarr").load().isel(occlusion=0)
     at = per_image.sel(exit_threshold=0.2).isel(occlusion=0)
     assert float(at.exit_steps) == pytest.approx(float(early.steps_computed.mean()), abs=1e-5)
     assert float(at.exit_accuracy) == pytest.approx(float(early.correct.mean()), abs=1e-6)
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "## Speed and accuracy" in report and (tmp_path / "report" / "speed_accuracy.png").exists()
+    assert (
+        "## Speed and accuracy" in report and (tmp_path / "report" / "speed_accuracy.png").exists()
+    )

@@ -89,17 +89,56 @@ def test_the_float32_pixel_regression_matches_float64():
     assert float((held_out[torch.float32] - held_out[torch.float64]).abs().max()) < 0.02
 
 
-def test_the_pixel_reference_is_fitted_once_per_data_then_read_from_the_cache(tiny_spec, tmp_path, monkeypatch):
+def test_the_pixel_reference_is_fitted_once_per_data_then_read_from_the_cache(
+    tiny_spec, tmp_path, monkeypatch
+):
     import growsim.record.per_image as per_image
     from growsim.cli import main
 
     monkeypatch.setenv("GROWSIM_CACHE_DIR", str(tmp_path / "cache"))
     fits = []
     original = per_image.fit_logistic_regression
-    monkeypatch.setattr(per_image, "fit_logistic_regression", lambda *a, **k: fits.append(1) or original(*a, **k))
-    short = ["--set", "training.iterations=20", "--set", "record.every=10", "--no-progress", "--out", str(tmp_path)]
-    for name, extra in (("a", []), ("b", ["--set", "training.seed=1"]), ("c", ["--set", "data.seed=1"])):
+    monkeypatch.setattr(
+        per_image, "fit_logistic_regression", lambda *a, **k: fits.append(1) or original(*a, **k)
+    )
+    short = [
+        "--set",
+        "training.iterations=20",
+        "--set",
+        "record.every=10",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    for name, extra in (
+        ("a", []),
+        ("b", ["--set", "training.seed=1"]),
+        ("c", ["--set", "data.seed=1"]),
+    ):
         assert main(["run", str(tiny_spec), "--name", name, *short, *extra]) == 0
     assert len(fits) == 2  # seed 1 trains on the same data as seed 0; data seed 1 does not
-    reference = {n: xr.open_zarr(tmp_path / n / "per_image.zarr").reference_confidence.values for n in "abc"}
-    assert np.array_equal(reference["a"], reference["b"]) and not np.array_equal(reference["a"], reference["c"])
+    reference = {
+        n: xr.open_zarr(tmp_path / n / "per_image.zarr").reference_true_class_probability.values
+        for n in "abc"
+    }
+    assert np.array_equal(reference["a"], reference["b"]) and not np.array_equal(
+        reference["a"], reference["c"]
+    )
+
+
+def test_a_per_image_store_of_an_older_growsim_reads_under_todays_names(tmp_path):
+    from growsim.record.variables import open_per_image
+
+    older = xr.Dataset({
+        "confidence": (("occlusion", "image"), np.full((1, 3), 0.9)),  # P(true class), then
+        "reference_confidence": (("occlusion", "image"), np.full((1, 3), 0.6)),
+        "expected_steps": (("occlusion", "image"), np.full((1, 3), 2.0)),
+    })  # fmt: skip
+    older.to_zarr(tmp_path / "per_image.zarr", zarr_format=2)
+    with open_per_image(tmp_path / "per_image.zarr") as per_image:
+        assert set(per_image.data_vars) == {
+            "true_class_probability",
+            "reference_true_class_probability",
+            "expected_steps",
+        }
+        assert float(per_image.true_class_probability[0, 0]) == 0.9

@@ -15,6 +15,7 @@ import torch
 import xarray as xr
 import zarr
 
+import growsim.train.optimisation
 import growsim.train.trainer
 from growsim.cli import main
 from growsim.errors import RunError
@@ -25,7 +26,14 @@ from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.running_losses import RunningLosses
 
 # Every checkpoint written at once: the crash points below count writes.
-FAST = ["--set", "training.iterations=200", "--set", "record.every=25", "--set", "record.write_seconds=0"]
+FAST = [
+    "--set",
+    "training.iterations=200",
+    "--set",
+    "record.every=25",
+    "--set",
+    "record.write_seconds=0",
+]
 
 
 def cli(spec, out, *extra, env=None):
@@ -118,13 +126,19 @@ def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_result(refe
     assert_same_run(tmp_path / "tiny", reference_dir)
 
 
-@pytest.mark.parametrize("each_step", [True, False], ids=["checked-each-step", "checked-at-checkpoints"])
-def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, monkeypatch, each_step):
+@pytest.mark.parametrize(
+    "each_step", [True, False], ids=["checked-each-step", "checked-at-checkpoints"]
+)
+def test_a_nan_stops_the_run_naming_iteration_and_quantity(
+    tiny_spec, tmp_path, monkeypatch, each_step
+):
     # Nothing is due for writing before the fault (write_seconds 1000): the checkpoints kept
     # in memory are written on the way out, and checkpoint.pt agrees with the trajectory.
     # On CUDA the losses are read at checkpoints only (no step waits for the host): the
     # fault still names its iteration, and nothing after it is recorded.
-    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=1000"])
+    spec = load_spec(
+        tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=1000"]
+    )
 
     class Losses(RunningLosses):
         def __init__(self, device):
@@ -132,7 +146,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
             self.check_each_step = each_step
 
     monkeypatch.setattr(growsim.train.trainer, "RunningLosses", Losses)
-    original = growsim.train.trainer.loss_terms
+    original = growsim.train.optimisation.loss_terms
     calls = {"count": 0}
 
     def poisoned(*args):
@@ -142,7 +156,7 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
             task = task * float("nan")
         return total + task * 0, task, time_, correct
 
-    monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
+    monkeypatch.setattr(growsim.train.optimisation, "loss_terms", poisoned)
     with pytest.raises(RunError, match=r"iteration 48: total loss, task loss became non-finite"):
         run_experiment(spec, tmp_path / "run", progress=False)
     assert calls["count"] == (48 if each_step else 60)  # deferred: found at the next checkpoint
@@ -154,7 +168,9 @@ def test_a_nan_stops_the_run_naming_iteration_and_quantity(tiny_spec, tmp_path, 
 
 
 def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=0"])
+    spec = load_spec(
+        tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=0"]
+    )
     original = zarr.AsyncArray.append  # the writer appends every array at once, async
     calls = {"count": 0}
     arrays_per_checkpoint = len(SCHEMA) + 1  # every variable and the iteration coordinate
@@ -175,7 +191,9 @@ def test_a_full_disk_keeps_what_was_written(tiny_spec, tmp_path, monkeypatch):
 
 
 def test_a_failed_checkpoint_save_keeps_the_previous_one(tiny_spec, tmp_path, monkeypatch):
-    spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=0"])
+    spec = load_spec(
+        tiny_spec, ["record.every=20", "training.iterations=100", "record.write_seconds=0"]
+    )
     original = torch.save
     calls = {"count": 0}
 
@@ -219,12 +237,20 @@ def test_corrupt_dataset_through_the_cli(tiny_spec, tmp_path):
 def test_resume_refuses_a_different_spec(tiny_spec, tmp_path):
     assert cli(tiny_spec, tmp_path, "--set", "training.iterations=30").returncode == 0
     result = cli(
-        tiny_spec, tmp_path, "--set", "training.iterations=30", "--set", "training.seed=5", "--resume"
+        tiny_spec,
+        tmp_path,
+        "--set",
+        "training.iterations=30",
+        "--set",
+        "training.seed=5",
+        "--resume",
     )
     assert result.returncode == 2 and "differs from the run's spec.yaml" in result.stderr
 
 
-def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(reference, tmp_path):
+def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(
+    reference, tmp_path
+):
     """Stopped at the 5th checkpoint (iteration 100) with nothing written yet (write_seconds
     1000): SIGTERM writes the 4 complete ones kept in memory, and the resumed run goes on
     from iteration 75 to the result of the run that wrote at every checkpoint."""
@@ -243,13 +269,17 @@ def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(
     resumed = cli(spec, tmp_path, *slow, "--resume")
     second_segment_bound = time.perf_counter() - started
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from iteration 75 of 200" in resumed.stdout
+    assert "resuming from iteration 75 of 200" in resumed.stderr  # a note, not the output
     assert_same_run(run_dir, reference_dir, same_spec=False)
     summary = json.loads((run_dir / "summary.json").read_text())
     # 75 iterations before the stop, 125 after: the totals cover both segments
     assert first_segment < summary["seconds"] < first_segment + second_segment_bound
     for part in ("training", "checkpoints"):
-        assert first_spent[part] < summary["time_spent"][part] < first_spent[part] + second_segment_bound
+        assert (
+            first_spent[part]
+            < summary["time_spent"][part]
+            < first_spent[part] + second_segment_bound
+        )
 
 
 def test_a_hard_kill_loses_the_checkpoints_in_memory_and_resume_starts_again(reference, tmp_path):
@@ -310,7 +340,9 @@ def test_the_saver_writes_kept_checkpoints_on_a_stop_but_never_retries_a_cut_wri
     assert read_checkpoint(tmp_path / "checkpoint.pt", "cpu")["iteration"] == 5
 
 
-def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_spec, tmp_path, monkeypatch):
+def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(
+    tiny_spec, tmp_path, monkeypatch
+):
     # as on CUDA: the losses are read at checkpoints; Ctrl-C comes between the fault and the
     # next checkpoint, and the fault still reaches the user, on the KeyboardInterrupt
     spec = load_spec(tiny_spec, ["record.every=20", "training.iterations=100"])
@@ -320,7 +352,7 @@ def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_s
             super().__init__(device)
             self.check_each_step = False
 
-    original = growsim.train.trainer.loss_terms
+    original = growsim.train.optimisation.loss_terms
     calls = {"count": 0}
 
     def poisoned(*args):
@@ -333,7 +365,7 @@ def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_s
         return total + task * 0, task, time_, correct
 
     monkeypatch.setattr(growsim.train.trainer, "RunningLosses", Losses)
-    monkeypatch.setattr(growsim.train.trainer, "loss_terms", poisoned)
+    monkeypatch.setattr(growsim.train.optimisation, "loss_terms", poisoned)
     with pytest.raises(KeyboardInterrupt) as stopped:
         run_experiment(spec, tmp_path / "run", progress=False)
     assert any("numerical fault at iteration 48" in note for note in stopped.value.__notes__)
@@ -344,10 +376,19 @@ def test_a_fault_not_yet_read_is_noted_on_the_interrupt_that_ends_the_run(tiny_s
 def test_running_losses_sum_each_quantity_and_start_again_after_take():
     losses = RunningLosses(torch.device("cpu"))
     for iteration, (total, task, correct) in enumerate([(1.5, 1.0, 30), (2.5, 2.0, 40)]):
-        values = (torch.tensor(total), torch.tensor(task), torch.tensor(0.25), torch.tensor(correct))
+        values = (
+            torch.tensor(total),
+            torch.tensor(task),
+            torch.tensor(0.25),
+            torch.tensor(correct),
+        )
         losses.add(iteration, 0, *values, seen=64)
     metrics = losses.take()
     assert (metrics.batches, metrics.seen, metrics.correct) == (2, 128, 70)
-    assert (metrics.mean("total_loss"), metrics.mean("task_loss"), metrics.mean("time_cost")) == (2.0, 1.5, 0.25)
+    assert (metrics.mean("total_loss"), metrics.mean("task_loss"), metrics.mean("time_cost")) == (
+        2.0,
+        1.5,
+        0.25,
+    )
     assert metrics.accuracy() == 70 / 128
     assert losses.take().batches == 0 and np.isnan(losses.take().mean("task_loss"))

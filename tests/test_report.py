@@ -2,13 +2,18 @@
 box's outside unlike p = 0, whole numbers on count axes, and analyses that fit a sweep."""
 
 import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
-from growsim.analysis import figures
+from growsim.analysis import figures, report, sweep_report
 from growsim.analysis.findings import OcclusionEffect, run_table
 from growsim.analysis.report import write_report
 from growsim.analysis.statistics import Correlation, PairedIncrease
@@ -22,16 +27,23 @@ CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat",
 
 @pytest.fixture
 def drawn(monkeypatch):
-    """The figures the code under test draws, kept open instead of saved."""
+    """The figures a report draws, kept (on a canvas that renders) instead of saved."""
     kept = []
 
     def keep(figure, path):
+        FigureCanvasAgg(figure)
         kept.append(figure)
         return path
 
-    monkeypatch.setattr(figures, "_save", keep)
-    yield kept
-    figures.plt.close("all")
+    for module in (report, sweep_report):
+        monkeypatch.setattr(module, "save_figure", keep)
+    return kept
+
+
+def rendered(figure):
+    """``figure`` drawn on an Agg canvas (a Figure made without pyplot has none)."""
+    FigureCanvasAgg(figure).draw()
+    return figure
 
 
 def occlusion_effect():
@@ -48,10 +60,8 @@ def occlusion_effect():
     )  # fmt: skip
 
 
-def test_class_labels_do_not_overlap(drawn, tmp_path):
-    figures.occlusion_figure(occlusion_effect(), tmp_path / "o.png", "t")
-    (figure,) = drawn
-    figure.canvas.draw()
+def test_class_labels_do_not_overlap():
+    figure = rendered(figures.occlusion_figure(occlusion_effect(), "t"))
     renderer = figure.canvas.get_renderer()
     labels = [t for axis in figure.axes for t in axis.texts if t.get_text() in CLASSES]
     assert sorted(t.get_text() for t in labels) == sorted(CLASSES)
@@ -60,10 +70,9 @@ def test_class_labels_do_not_overlap(drawn, tmp_path):
         assert not first.overlaps(second)
 
 
-def test_the_interval_of_the_increase_is_drawn_on_the_increase(drawn, tmp_path):
+def test_the_interval_of_the_increase_is_drawn_on_the_increase():
     effect = occlusion_effect()
-    figures.occlusion_figure(effect, tmp_path / "o.png", "t")
-    (figure,) = drawn
+    figure = figures.occlusion_figure(effect, "t")
     (axis,) = [a for a in figure.axes if "increase" in a.get_ylabel()]
     (bars,) = axis.containers
     line, _, (segments,) = bars.lines
@@ -102,15 +111,16 @@ def trajectory_growing_in_time_and_depth():
     return xr.concat(checkpoints, dim="checkpoint")
 
 
-def test_growth_figure_shows_the_outside_of_the_box_and_whole_counts(drawn, tmp_path):
-    figures.growth_figure(trajectory_growing_in_time_and_depth(), tmp_path / "g.png", "t")
-    (figure,) = drawn
-    figure.canvas.draw()
+def test_growth_figure_shows_the_outside_of_the_box_and_whole_counts():
+    figure = rendered(figures.growth_figure(trajectory_growing_in_time_and_depth(), "t"))
     channels_axis, layers_axis, time_axis = figure.axes[:3]
     (mesh,) = time_axis.collections
     cells = mesh.get_array().reshape(4, 3)  # (step, checkpoint)
     assert np.ma.getmaskarray(cells).tolist() == [
-        [False, False, False], [False, False, False], [True, False, False], [True, True, False]
+        [False, False, False],
+        [False, False, False],
+        [True, False, False],
+        [True, True, False],
     ]
     colours = mesh.get_cmap()
     assert colours.get_bad()[:3] != pytest.approx(colours(0.0)[:3], abs=0.05)  # not p = 0
@@ -126,7 +136,7 @@ def per_image(levels=(0.0, 0.3), images=40):
     return xr.Dataset(
         {
             "expected_steps": (("occlusion", "image"), steps),
-            "reference_confidence": (("occlusion", "image"), rng.uniform(0, 1, steps.shape)),
+            "reference_true_class_probability": (("occlusion", "image"), rng.uniform(0, 1, steps.shape)),
             "correct": (("occlusion", "image"), rng.uniform(0, 1, steps.shape) > 0.3),
             "label": ("image", np.arange(images) % 2),
         },
@@ -161,12 +171,10 @@ def table(count):
     }
 
 
-def test_tradeoff_points_are_numbered_and_the_colorbar_sits_apart(drawn, tmp_path):
+def test_tradeoff_points_are_numbered_and_the_colorbar_sits_apart():
     runs = table(6)
     maxima = {k: runs[k].max() for k in ("channels", "effective_depth", "steps")}
-    figures.tradeoff_figure(runs, maxima, tmp_path / "t.png", "t")
-    (figure,) = drawn
-    figure.canvas.draw()
+    figure = rendered(figures.tradeoff_figure(runs, maxima, "t"))
     panels, colorbars = figure.axes[:4], figure.axes[4:]
     for axis in panels:
         numbers = sorted(int(n) for t in axis.texts for n in t.get_text().split(","))
@@ -200,7 +208,10 @@ def sweep_store(path, key, values, validation=None):
         attrs={"swept_keys": [key], "failed_members": []},
     )  # fmt: skip
     if validation is not None:
-        dataset["validation_accuracy"] = (("run", "checkpoint"), np.c_[np.full(runs, 0.3), validation])
+        dataset["validation_accuracy"] = (
+            ("run", "checkpoint"),
+            np.c_[np.full(runs, 0.3), validation],
+        )
     dataset.to_zarr(path / "sweep.zarr", mode="w", consolidated=True, zarr_format=2)
 
 
@@ -250,3 +261,29 @@ def test_report_files_are_the_ones_overwrite_may_delete(tmp_path):
     sweep_store(tmp_path, "costs.time.weight", [0.0, 0.05, 0.1])
     write_report(tmp_path)
     assert {p.name for p in (tmp_path / "report").iterdir()} <= set(REPORT_FILES)
+
+
+def test_figures_leave_the_backend_alone_and_need_no_pyplot(tmp_path):
+    """A notebook keeps its own backend: making and saving a report figure neither picks one
+    nor imports pyplot (whose figures would stay open)."""
+    script = (
+        "import sys, matplotlib\n"
+        "from growsim.analysis import figures, report\n"
+        "from tests.test_report import trajectory_growing_in_time_and_depth\n"
+        "figure = figures.growth_figure(trajectory_growing_in_time_and_depth(), 't')\n"
+        "figures.save_figure(figure, sys.argv[1])\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    root = Path(__file__).parent.parent
+    environment = {
+        **os.environ,
+        "MPLBACKEND": "svg",
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [sys.executable, "-c", script, str(tmp_path / "growth.png")]
+    finished = subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert (tmp_path / "growth.png").stat().st_size > 0

@@ -19,13 +19,13 @@ from growsim.analysis.statistics import MeanInterval, increases_by_level
 from growsim.analysis.surface import fit_surface
 from growsim.cli import main
 from growsim.reproduce import experiments as design
+from growsim.reproduce.findings import learned
 from growsim.reproduce.page import (
     difficulty_direction,
     growth_verdict,
     occlusion_verdict,
     tradeoff_verdict,
 )
-from growsim.reproduce.runner import learned
 
 TINY_BASE = """
 name: reproduce
@@ -88,7 +88,15 @@ def quick_reproduction(tmp_path_factory):
     })  # fmt: skip
     try:
         out, results = root / "out", root / "results.md"
-        argv = ["reproduce", "--quick", "--out", str(out), "--results", str(results), "--no-progress"]
+        argv = [
+            "reproduce",
+            "--quick",
+            "--out",
+            str(out),
+            "--results",
+            str(results),
+            "--no-progress",
+        ]
         assert main(argv) == 0
         first = results.read_text()
         assert main(argv) == 0  # again: every run is kept, the page is written anew
@@ -112,7 +120,11 @@ def test_quick_reproduction_runs_every_experiment_and_writes_the_page(quick_repr
         assert heading in page
     assert "Runs: 8 finished of 8" in page
     assert "Fit: none, 3 runs are fewer than the quadratic's 10 coefficients" in page
-    assert "| time weight |" in page and "| with confidence | 0 |" in page and "| ablation | 0 |" in page
+    assert (
+        "| time weight |" in page
+        and "| with confidence | 0 |" in page
+        and "| ablation | 0 |" in page
+    )
     assert (results.parent / "results-figures" / "speed-shapes.png").exists()
     log = json.loads((out / "invocations.json").read_text())
     assert [entry["runs_trained"] for entry in log] == [8, 0]  # the second run trained nothing
@@ -142,7 +154,9 @@ def test_a_quadratic_surface_recovers_known_substitution_rates():
 def test_occlusion_increases_resample_images_and_are_holm_adjusted():
     rng = np.random.default_rng(1)
     clean = rng.normal(2.0, 0.3, 400)
-    steps = np.stack([clean, clean + 0.1 + rng.normal(0, 0.05, 400), clean + rng.normal(0, 0.05, 400)])
+    steps = np.stack(
+        [clean, clean + 0.1 + rng.normal(0, 0.05, 400), clean + rng.normal(0, 0.05, 400)]
+    )
     rise, flat = increases_by_level(steps, [0.0, 0.3, 0.6], resamples=500)
     assert (rise.level, flat.level) == (0.3, 0.6)  # each occluded level against clean
     assert rise.low > 0.09 and rise.high < 0.11 and rise.p_holm < 1e-6
@@ -166,7 +180,9 @@ def test_an_occlusion_interval_is_that_of_the_mean_paired_difference_over_images
 
 
 def _record(setting, seed, validation, width=8.0, depth=2.0, steps=2.0):
-    return RunRecord(f"{setting}-{seed}", None, setting, seed, validation, validation, width, depth, steps)
+    return RunRecord(
+        f"{setting}-{seed}", None, setting, seed, validation, validation, width, depth, steps
+    )
 
 
 def test_complexity_correlations_are_taken_per_seed_and_count_a_constant_resource():
@@ -191,7 +207,9 @@ def test_a_run_whose_steps_never_vary_is_left_out_of_the_difficulty_summary():
     def run_time(seed, rho):
         return RunTime(_record((0,), seed, 0.8), np.array([0.0]), [], 0.0, rho, 100)
 
-    summary = difficulty_summary([run_time(0, 0.3), run_time(0, np.nan), run_time(1, 0.35), run_time(2, 0.32)])
+    summary = difficulty_summary(
+        [run_time(0, 0.3), run_time(0, np.nan), run_time(1, 0.35), run_time(2, 0.32)]
+    )
     assert summary.undefined == 1 and summary.runs == 4 and summary.positive == 3
     assert summary.rho.mean == pytest.approx((0.3 + 0.35 + 0.32) / 3) and summary.rho.n == 3
 
@@ -204,7 +222,7 @@ def test_the_pooled_difficulty_correlation_resamples_whole_images(tmp_path):
     steps = 1 + miss + rng.normal(0, 0.2, (3, 200))
     run_dir = tmp_path / "run"
     xr.Dataset({"expected_steps": (("occlusion", "image"), steps),
-                "reference_confidence": (("occlusion", "image"), 1 - miss)},
+                "reference_true_class_probability": (("occlusion", "image"), 1 - miss)},
                coords={"occlusion": [0.0, 0.3, 0.6]}).to_zarr(run_dir / "per_image.zarr")  # fmt: skip
     record = RunRecord("r", run_dir, (0,), 0, 0.8, 0.8, 8.0, 2.0, 2.0)
     clean, pooled = difficulty_correlations(record, resamples=200)
@@ -215,7 +233,9 @@ def test_the_pooled_difficulty_correlation_resamples_whole_images(tmp_path):
 
 def test_a_complexity_setting_learned_only_when_clearly_above_chance():
     def setting(classes, validation):
-        return summarise_settings([_record((classes, 0.0), s, validation + 0.001 * s) for s in range(3)])[0]
+        return summarise_settings(
+            [_record((classes, 0.0), s, validation + 0.001 * s) for s in range(3)]
+        )[0]
 
     assert not learned(setting(2, 0.52)) and learned(setting(2, 0.56))
     assert not learned(setting(10, 0.14)) and learned(setting(10, 0.2))
@@ -233,6 +253,7 @@ def test_pairs_need_agreeing_accuracy_and_clearly_different_mixes():
     assert [(p.first.setting, p.second.setting, p.first_more, p.second_more) for p in pairs] == [
         ((1,), (2,), (0,), (2,))
     ]
+
     def spread(setting, accuracy, step):  # validation accuracy accuracy, +step, +2 step
         return [RunRecord(f"{setting}-{s}", None, setting, s, accuracy + step * s, accuracy, 6.0 + 0.1 * s,
                           2.0, 3.5 + 0.01 * s) for s in range(3)]  # fmt: skip
@@ -261,7 +282,10 @@ def test_verdicts_follow_the_intervals_and_one_seed_decides_nothing():
 
     weak = Correlation(0.1, -0.4, 0.55, 18, 0.95)
     assert growth_verdict(_interval(0.1, 0.1, 0.1), weak) == "does not clearly grow with"
-    assert growth_verdict(_interval(0.6, 0.6, 0.6), Correlation(0.6, 0.2, 0.85, 18, 0.95)) == "grows with"
+    assert (
+        growth_verdict(_interval(0.6, 0.6, 0.6), Correlation(0.6, 0.2, 0.85, 18, 0.95))
+        == "grows with"
+    )
     assert difficulty_direction(_interval(0.3, 0.1, 0.5)).startswith("rises")
     assert "opposite" in difficulty_direction(_interval(-0.3, -0.5, -0.1))
     assert difficulty_direction(_interval(0.3, 0.3, 0.3, n=1)).startswith("is not decided")
@@ -271,7 +295,9 @@ def test_verdicts_follow_the_intervals_and_one_seed_decides_nothing():
     def effect(weight, low, high, n=3):
         return WeightEffect(weight, 0.6, _interval((low + high) / 2, low, high, n), 0, 9)
 
-    text = occlusion_verdict([effect(0.01, 0.1, 0.3), effect(0.05, -0.1, 0.2), effect(0.2, -0.4, -0.1)], "d")
+    text = occlusion_verdict(
+        [effect(0.01, 0.1, 0.3), effect(0.05, -0.1, 0.2), effect(0.2, -0.4, -0.1)], "d"
+    )
     assert "holds across seeds at time weights 0.01 of 0.01, 0.05, 0.2" in text
     assert "At 0.2 occluded images get clearly fewer steps" in text
     assert "not decided at this budget" in occlusion_verdict([effect(0.05, -0.1, 0.2)], "d")
@@ -286,7 +312,9 @@ def test_runs_without_occluded_test_sets_leave_finding_3_unmeasured():
              for w in (0.01, 0.1) for s in (0, 1)]  # fmt: skip
     assert not times[0].holds_at_top()
     assert effect_by_weight(times, 2) == []
-    assert occlusion_verdict([], "d") == "**Not measured on d**: its test sets have no occluded level."
+    assert (
+        occlusion_verdict([], "d") == "**Not measured on d**: its test sets have no occluded level."
+    )
 
 
 def test_the_tradeoff_verdict_needs_two_seeds_and_names_clear_substitutes():
@@ -296,7 +324,9 @@ def test_the_tradeoff_verdict_needs_two_seeds_and_names_clear_substitutes():
         for k in range(12):
             width, steps = rng.uniform(6, 16), rng.uniform(1, 4)
             accuracy = 0.3 + 0.02 * width + 0.05 * steps + rng.normal(0, 0.002)
-            records.append(_record((k,), seed, accuracy, width=width, depth=2.0 + k % 2, steps=steps))
+            records.append(
+                _record((k,), seed, accuracy, width=width, depth=2.0 + k % 2, steps=steps)
+            )
     finding = tradeoff_finding(records)
     rate = finding.substitution_rates[(0, 2)]  # width -> steps: -0.02 / 0.05
     assert rate.n == 3 and rate.low < -0.4 < rate.high < 0

@@ -28,7 +28,9 @@ def test_cosine_learning_rate_warms_up_then_decays_to_its_final_fraction():
     after_warmup = factors[4:]
     assert all(a >= b for a, b in zip(after_warmup, after_warmup[1:]))
     middle = 4 + (total - 5) / 2
-    assert learning_rate_factor(schedule, math.floor(middle), total) == pytest.approx(0.55, abs=0.02)
+    assert learning_rate_factor(schedule, math.floor(middle), total) == pytest.approx(
+        0.55, abs=0.02
+    )
 
 
 def test_a_constant_learning_rate_is_constant_after_warm_up():
@@ -40,7 +42,9 @@ def test_the_trainer_sets_both_learning_rates_from_the_schedule(tiny_spec, tmp_p
     from growsim.spec import load_spec
     from growsim.train.trainer import Trainer
 
-    spec = load_spec(tiny_spec, ["training.lr_schedule.kind=cosine", "training.lr_schedule.warmup=2"])
+    spec = load_spec(
+        tiny_spec, ["training.lr_schedule.kind=cosine", "training.lr_schedule.warmup=2"]
+    )
     trainer = Trainer(spec, tmp_path / "run", progress=False)
     total = trainer.total_iterations
     for iteration, factor in ((0, 0.5), (1, 1.0), (total - 1, 0.0)):

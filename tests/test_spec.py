@@ -55,14 +55,20 @@ def test_spec_round_trips_through_yaml():
             "spec.yaml:2: lattice.layers.initial: must be <= lattice.layers.max",
         ),
         ("training:\n  stepz: 3\n", "spec.yaml:2: training.stepz: unknown key"),
-        ("training:\n  iterations: 'many'\n", "training.iterations: must be an integer, got 'many'"),
+        (
+            "training:\n  iterations: 'many'\n",
+            "training.iterations: must be an integer, got 'many'",
+        ),
         ("time_selection: sometimes\n", "time_selection: must be one of 'fixed', 'adaptive'"),
         (
             "data:\n  occlusion:\n    levels: [0.0, 1.5]\n",
             "data.occlusion.levels[1]: must be in [0, 1), got 1.5",
         ),
         ("lattice: [1, 2]\n", "lattice: must be a mapping of keys"),
-        ("training: {iterations: 3, epochs: 2}\n", "training: set exactly one of training.iterations"),
+        (
+            "training: {iterations: 3, epochs: 2}\n",
+            "training: set exactly one of training.iterations",
+        ),
         ("lattice: {kernel_size: 2}\n", "lattice.kernel_size: must be odd"),
         ("lattice: {connections: [lateral]}\n", "lattice.connections: must include 'bottom_up'"),
         (
@@ -282,10 +288,15 @@ def test_the_schema_refuses_what_the_loader_refuses():
 def test_the_old_training_steps_key_is_refused_with_the_new_name(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text("name: x\ntraining:\n  steps: 10\n")
-    with pytest.raises(SpecError, match=r"spec.yaml:3: training.steps: renamed to training.iterations"):
+    with pytest.raises(
+        SpecError, match=r"spec.yaml:3: training.steps: renamed to training.iterations"
+    ):
         load_spec(path)
     path.write_text(MINIMAL)
-    with pytest.raises(SpecError, match=r"--set 'training.steps=5': training.steps was renamed to training.iterations"):
+    with pytest.raises(
+        SpecError,
+        match=r"--set 'training.steps=5': training.steps was renamed to training.iterations",
+    ):
         load_spec(path, ["training.steps=5"])
 
 
@@ -323,9 +334,15 @@ def test_the_schema_uses_json_schema_keywords_only():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("lattice: {connections: !!set {bottom_up, lateral}}\n", "spec.yaml:2: lattice.connections: must be a list"),
+        (
+            "lattice: {connections: !!set {bottom_up, lateral}}\n",
+            "spec.yaml:2: lattice.connections: must be a list",
+        ),
         ("1: x\n", "spec.yaml:2: 1: a key must be a name, got 1"),
-        ("data: {occlusion: {levels: [0.1, x]}}\n", "spec.yaml:2: data.occlusion.levels[1]: must be a number, got 'x'"),
+        (
+            "data: {occlusion: {levels: [0.1, x]}}\n",
+            "spec.yaml:2: data.occlusion.levels[1]: must be a number, got 'x'",
+        ),
     ],
 )
 def test_sets_numeric_keys_and_list_items_are_named_with_their_line(tmp_path, text, message):
@@ -338,7 +355,10 @@ def test_sets_numeric_keys_and_list_items_are_named_with_their_line(tmp_path, te
 def test_a_wrong_list_item_set_by_an_override_names_the_set(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(MINIMAL)
-    with pytest.raises(SpecError, match=re.escape("--set 'data.occlusion.levels=[0.5, x]': data.occlusion.levels[1]")):
+    with pytest.raises(
+        SpecError,
+        match=re.escape("--set 'data.occlusion.levels=[0.5, x]': data.occlusion.levels[1]"),
+    ):
         load_spec(path, ["data.occlusion.levels=[0.5, x]"])
 
 
@@ -347,3 +367,47 @@ def test_a_runs_stored_spec_is_read_with_its_renamed_keys():
     assert stored.training.iterations == 12
     with pytest.raises(SpecError, match="renamed"):
         parse_spec("training:\n  steps: 12\n")
+
+
+# --------------------------------------------------------------------------- specs made in Python
+
+
+def test_a_spec_made_in_python_runs_the_checks_across_keys():
+    from growsim.spec import Extent, LatticeConfig, TrainingConfig
+
+    with pytest.raises(
+        SpecError, match=r"lattice.layers.initial: must be <= lattice.layers.max \(2\), got 5"
+    ):
+        Spec(lattice=LatticeConfig(layers=Extent(5, 2)), training=TrainingConfig(iterations=10))
+    with pytest.raises(
+        SpecError, match="set exactly one of training.iterations and training.epochs"
+    ):
+        Spec()  # the defaults alone say neither how long to train
+    assert Spec(training=TrainingConfig(iterations=10)).lattice.layers == Extent(2, 4)
+
+
+def test_a_checked_spec_cannot_be_changed_and_a_copy_is_checked_again():
+    import dataclasses
+
+    spec = parse_spec(MINIMAL + "data: {occlusion: {levels: [0.0, 0.3]}}")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.training.lr = -5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.data = spec.data
+    with pytest.raises(AttributeError):  # lists are read as tuples: no append, no item assignment
+        spec.data.occlusion.levels.append(0.9)
+    assert spec.data.occlusion.levels == (0.0, 0.3)
+    with pytest.raises(ValueError, match="greater than 0"):  # a section checks its own keys
+        dataclasses.replace(spec.training, lr=-5)
+
+
+def test_a_replaced_spec_runs_the_checks_across_keys():
+    import dataclasses
+
+    spec = parse_spec(MINIMAL)
+    with pytest.raises(
+        SpecError, match="compaction.step_mass: must be below active.time_threshold"
+    ):
+        dataclasses.replace(spec, compaction=dataclasses.replace(spec.compaction, step_mass=0.2))
+    renamed = dataclasses.replace(spec, name="other")
+    assert renamed.name == "other" and renamed.training == spec.training

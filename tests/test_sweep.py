@@ -19,6 +19,7 @@ from growsim.errors import RunError, SpecError
 from growsim.locks import exclusive_lock
 from growsim.record.combine import combine_trajectories
 from growsim.runs.directories import SWEEP_MARKER
+from growsim.sweep import runner
 from growsim.sweep.runner import _member_state
 from growsim.sweep.spec import member_name, parse_sweep
 from growsim.train.checkpoint_file import read_checkpoint
@@ -35,13 +36,16 @@ SWEEPABLE = {
 }
 
 # 2 members x 60 iterations of the tiny spec: a few seconds each.
-TINY_SWEEP = TINY_SPEC.replace("name: tiny", "name: tinysweep").replace(
-    "iterations: 300", "iterations: 60"
-).replace("every: 100", "every: 30") + """
+TINY_SWEEP = (
+    TINY_SPEC.replace("name: tiny", "name: tinysweep")
+    .replace("iterations: 300", "iterations: 60")
+    .replace("every: 100", "every: 30")
+    + """
 sweep:
   grid:
     costs.breadth.weight: [0.0, 0.02]
 """
+)
 
 
 def sweep_text(grid: dict, points: list, seeds: list | None) -> str:
@@ -60,7 +64,9 @@ def sweep_text(grid: dict, points: list, seeds: list | None) -> str:
 )
 def test_sweep_expands_to_every_combination(grid_keys, point_keys, seeds, data):
     grid = {
-        key: data.draw(st.lists(st.sampled_from(SWEEPABLE[key]), min_size=1, max_size=3, unique=True))
+        key: data.draw(
+            st.lists(st.sampled_from(SWEEPABLE[key]), min_size=1, max_size=3, unique=True)
+        )
         for key in grid_keys
     }
     free = [k for k in point_keys if k not in grid]
@@ -148,7 +154,10 @@ def test_two_member_sweep_through_the_cli_then_report(tmp_path, capsys):
                          ["costs.breadth.weight"], dict(combined.attrs))  # fmt: skip
     assert xr.open_zarr(out / "tinysweep" / "sweep.zarr").sizes["run"] == 1
     assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 0
-    assert xr.open_zarr(out / "tinysweep" / "sweep.zarr").run.values.tolist() == combined.run.values.tolist()
+    assert (
+        xr.open_zarr(out / "tinysweep" / "sweep.zarr").run.values.tolist()
+        == combined.run.values.tolist()
+    )
 
     assert main(["report", str(out / "tinysweep")]) == 0
     report = out / "tinysweep" / "report"
@@ -181,15 +190,16 @@ def test_a_failing_member_does_not_stop_the_others(tmp_path, capsys):
         (broken / f"{name}-ubyte.gz").write_bytes(b"not gzip")
     spec = tmp_path / "sweep.yaml"
     spec.write_text(
-        TINY_SWEEP.replace("[0.0, 0.02]", "[0.0]")
-        + f"  points:\n    - {{data.dataset: shapes}}\n"
+        TINY_SWEEP.replace("[0.0, 0.02]", "[0.0]") + f"  points:\n    - {{data.dataset: shapes}}\n"
         f"    - {{data.dataset: fashion_mnist, data.image_size: 28, data.path: {broken}}}\n"
     )
     out = tmp_path / "out"
     assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 1
     error = capsys.readouterr().err
     assert "FAILED" in error and "not a readable gzip file" in error
-    status = {m["name"]: m for m in json.loads((out / "tinysweep" / "sweep.json").read_text())["members"]}
+    status = {
+        m["name"]: m for m in json.loads((out / "tinysweep" / "sweep.json").read_text())["members"]
+    }
     assert sorted(m["status"] for m in status.values()) == ["failed", "finished"]
     combined = xr.open_zarr(out / "tinysweep" / "sweep.zarr")
     assert combined.sizes["run"] == 1 and combined.attrs["failed_members"]
@@ -210,7 +220,7 @@ def test_sweep_on_a_dask_scheduler(tmp_path):
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr("growsim.sweep.runner.DASK_CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr(runner, "DASK_CONNECT_TIMEOUT", "2s")
     spec = tmp_path / "sweep.yaml"
     spec.write_text(TINY_SWEEP)
     args = ["sweep", str(spec), "--out", str(tmp_path / "out"), "--no-progress",
@@ -226,7 +236,9 @@ def test_members_written_at_once_equal_members_run_alone(tmp_path):
     spec = tmp_path / "sweep.yaml"
     spec.write_text(TINY_SWEEP)
     together, alone = tmp_path / "together", tmp_path / "alone"
-    assert main(["sweep", str(spec), "--out", str(together), "--workers", "2", "--no-progress"]) == 0
+    assert (
+        main(["sweep", str(spec), "--out", str(together), "--workers", "2", "--no-progress"]) == 0
+    )
     started = time.perf_counter()
     assert main(["sweep", str(spec), "--out", str(alone), "--workers", "1", "--no-progress"]) == 0
     sweep_seconds = time.perf_counter() - started
@@ -342,7 +354,10 @@ def test_a_sweep_member_stopped_by_sigterm_writes_the_checkpoints_it_kept(tmp_pa
 
     from growsim.spec import parse_spec, spec_to_yaml
 
-    spec = parse_spec(TINY_SPEC, overrides=["training.iterations=200", "record.every=25", "record.write_seconds=1000"])
+    spec = parse_spec(
+        TINY_SPEC,
+        overrides=["training.iterations=200", "record.every=25", "record.write_seconds=1000"],
+    )
     script = ("import sys; from growsim.sweep.runner import run_member; "
               "run_member(sys.stdin.read(), sys.argv[1], 1, False)")  # fmt: skip
     stopped = subprocess.run(

@@ -29,6 +29,7 @@ from growsim.analysis.statistics import (
     mean_interval,
     spearman,
 )
+from growsim.files import SPEC_NAME, SUMMARY_NAME
 from growsim.spec import parse_stored_spec
 
 DIFFICULTY_FILE = "difficulty.npz"
@@ -75,14 +76,16 @@ def load_runs(results: Path) -> tuple[list[CompetentRun], dict[str, ReferenceDif
             difficulty[dataset_dir.name] = ReferenceDifficulty.load(dataset_dir / DIFFICULTY_FILE)
         for emergence_path in sorted(dataset_dir.glob(f"*/*/{EMERGENCE_FILE}")):
             run_dir = emergence_path.parent
-            spec = parse_stored_spec((run_dir / "spec.yaml").read_text(), str(run_dir / "spec.yaml"))
+            spec = parse_stored_spec((run_dir / SPEC_NAME).read_text(), str(run_dir / SPEC_NAME))
             with np.load(run_dir / FINAL_OUTPUTS) as outputs:
-                steps, confidence, correct = (outputs[f"test_{n}"] for n in ("expected_steps", "confidence", "correct"))
+                steps, confidence, correct = (
+                    outputs[f"test_{n}"] for n in ("expected_steps", "confidence", "correct")
+                )
             runs.append(CompetentRun(
                 dataset_dir.name, run_dir.parent.name, run_dir.name, spec.training.seed,
                 spec.training.precision, spec.costs.time.weight, spec.lattice.halting_reads_confidence,
                 spec.training.iterations,
-                json.loads(emergence_path.read_text()), json.loads((run_dir / "summary.json").read_text()),
+                json.loads(emergence_path.read_text()), json.loads((run_dir / SUMMARY_NAME).read_text()),
                 steps, confidence, correct,
             ))  # fmt: skip
     return runs, difficulty
@@ -102,7 +105,9 @@ def competence(runs: list[CompetentRun], tail: float = 0.2) -> dict[str, list[bo
     iterations = runs[0].emergence["iterations"]
     total = runs[0].emergence["total_iterations"]
     return {
-        measure: stopped_moving(np.stack([r.curve(measure) for r in runs]), iterations, total, tail).tolist()
+        measure: stopped_moving(
+            np.stack([r.curve(measure) for r in runs]), iterations, total, tail
+        ).tolist()
         for measure in COMPETENCE_MEASURES
     }
 
@@ -120,7 +125,9 @@ def occlusion_effect(runs: list[CompetentRun], levels: list[float]) -> Occlusion
     """Steps added at the highest level, per seed (test images), with the image-level
     interval of each run."""
     per_run = [(r.seed, increases_by_level(r.test_steps, levels)[-1]) for r in runs]
-    return OcclusionEffect(levels[-1], mean_interval([i.mean_difference for _, i in per_run]), per_run)
+    return OcclusionEffect(
+        levels[-1], mean_interval([i.mean_difference for _, i in per_run]), per_run
+    )
 
 
 @dataclass(frozen=True)
@@ -130,11 +137,17 @@ class DifficultyEffect:
 
     rho: MeanInterval  # across seeds
     partial_rho: MeanInterval  # across seeds, controlling for the network's own confidence
-    confidence_rho: MeanInterval  # across seeds: steps against the network's own miss (1 - confidence)
-    per_run: list[tuple[int, Correlation, float]]  # (seed, image-level rho with its interval, partial rho)
+    confidence_rho: (
+        MeanInterval  # across seeds: steps against the network's own miss (1 - confidence)
+    )
+    per_run: list[
+        tuple[int, Correlation, float]
+    ]  # (seed, image-level rho with its interval, partial rho)
 
 
-def difficulty_effect(runs: list[CompetentRun], difficulty: ReferenceDifficulty) -> DifficultyEffect:
+def difficulty_effect(
+    runs: list[CompetentRun], difficulty: ReferenceDifficulty
+) -> DifficultyEffect:
     """Finding 4 per seed on clean test images."""
     miss = difficulty.miss_probability("test")[0]
     per_run, rhos, partials, own = [], [], [], []
@@ -146,7 +159,9 @@ def difficulty_effect(runs: list[CompetentRun], difficulty: ReferenceDifficulty)
         rhos.append(correlation.rho)
         partials.append(partial)
         own.append(spearman(1.0 - confidence, steps))
-    return DifficultyEffect(mean_interval(rhos), mean_interval(partials), mean_interval(own), per_run)
+    return DifficultyEffect(
+        mean_interval(rhos), mean_interval(partials), mean_interval(own), per_run
+    )
 
 
 def verdict(interval: MeanInterval, competent: bool, expected_sign: int = 1) -> str:
@@ -170,7 +185,10 @@ def appears_at(runs: list[CompetentRun], measure: str) -> int | None:
     ``measure`` stays above 0 to the end of training (None: it never does)."""
     curves = np.stack([r.curve(measure) for r in runs])
     iterations = runs[0].emergence["iterations"]
-    above = [mean_interval(curves[:, i]).low > 0 if len(runs) > 1 else False for i in range(curves.shape[1])]
+    above = [
+        mean_interval(curves[:, i]).low > 0 if len(runs) > 1 else False
+        for i in range(curves.shape[1])
+    ]
     first = None
     for iteration, ok in zip(iterations, above):
         if ok and first is None:
@@ -185,7 +203,9 @@ class PrecisionComparison:
     """bf16 against fp32 on the main arm, per measure: the difference of the seed means and
     the seed-to-seed standard deviation it is judged against."""
 
-    rows: list[tuple[str, float, float, float, float]]  # (measure, bf16 mean, fp32 mean, difference, seed sd)
+    rows: list[
+        tuple[str, float, float, float, float]
+    ]  # (measure, bf16 mean, fp32 mean, difference, seed sd)
     seconds_ratio: float  # fp32 / bf16 mean training seconds
 
     def agrees(self) -> bool:
@@ -200,9 +220,15 @@ def precision_comparison(bf16: list[CompetentRun], fp32: list[CompetentRun]) -> 
     for measure in ("validation_accuracy", "step_spread", "steps_added"):
         a = np.array([r.curve(measure)[-1] for r in bf16])
         b = np.array([r.curve(measure)[-1] for r in fp32])
-        sd = float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)) if min(len(a), len(b)) > 1 else float("nan")
+        sd = (
+            float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
+            if min(len(a), len(b)) > 1
+            else float("nan")
+        )
         rows.append((measure, float(a.mean()), float(b.mean()), float(a.mean() - b.mean()), sd))
-    seconds = [np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)]
+    seconds = [
+        np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)
+    ]
     return PrecisionComparison(rows, float(seconds[1] / seconds[0]))
 
 
@@ -236,7 +262,9 @@ def agrees_from(runs: list[CompetentRun], tolerance: float = 0.05) -> int | None
     ``tolerance`` steps of 0 (None: it never does)."""
     mean = np.mean([r.curve("agreement") for r in runs], axis=0)
     first = None
-    for iteration, value in zip(runs[0].emergence["iterations"][1:], mean[1:]):  # iteration 0: untrained
+    for iteration, value in zip(
+        runs[0].emergence["iterations"][1:], mean[1:]
+    ):  # iteration 0: untrained
         if abs(value) <= tolerance and first is None:
             first = iteration
         elif abs(value) > tolerance:

@@ -54,7 +54,9 @@ def reference_model(architecture: str, in_channels: int, size: int, classes: int
     if architecture == "logistic":
         return nn.Sequential(nn.Flatten(), nn.Linear(pixels, classes))
     if architecture == "perceptron":
-        return nn.Sequential(nn.Flatten(), nn.Linear(pixels, 256), nn.ReLU(), nn.Linear(256, classes))
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(pixels, 256), nn.ReLU(), nn.Linear(256, classes)
+        )
     if architecture == "cnn-small":
         return nn.Sequential(
             nn.Conv2d(in_channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -69,7 +71,9 @@ def reference_model(architecture: str, in_channels: int, size: int, classes: int
         )  # fmt: skip
     if architecture == "recurrent-cnn":
         return RecurrentCNN(in_channels, classes)
-    raise ValueError(f"unknown reference architecture {architecture!r}; one of {REFERENCE_ARCHITECTURES}")
+    raise ValueError(
+        f"unknown reference architecture {architecture!r}; one of {REFERENCE_ARCHITECTURES}"
+    )
 
 
 SPLITS = ("validation", "test")
@@ -155,7 +159,10 @@ def true_class_probabilities(
 
 
 def reference_difficulty(
-    data: RunData, spec: Spec, architectures: tuple[str, ...] = REFERENCE_ARCHITECTURES, seed: int = 100
+    data: RunData,
+    spec: Spec,
+    architectures: tuple[str, ...] = REFERENCE_ARCHITECTURES,
+    seed: int = 100,
 ) -> ReferenceDifficulty:
     """Train every reference model (seeds ``seed``, ``seed + 1``, ...) and measure it on the
     validation and test images of every level."""

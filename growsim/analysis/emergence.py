@@ -31,20 +31,25 @@ import torch
 import xarray as xr
 
 from growsim.analysis.statistics import average_ranks, spearman
+from growsim.files import EMERGENCE_NAME, FINAL_OUTPUTS_NAME, MODELS_DIRECTORY, TRAJECTORY_NAME
 from growsim.integrity import CHECKSUM_HEADER
 from growsim.model.growth import initial_network
 from growsim.model.lattice import Box
 from growsim.model.reshape import grow, shrink_to
-from growsim.record.recorder import TRAJECTORY_NAME
 from growsim.spec import Spec
 from growsim.train.checkpoint_file import load_checksummed_torch
 from growsim.train.evaluation import predict_sets
 from growsim.train.run_data import RunData
-from growsim.train.saving import MODELS_DIRECTORY
 
-EMERGENCE_FILE = "emergence.json"  # per run directory: the measures at every checkpoint
-FINAL_OUTPUTS = "final_outputs.npz"  # per run directory: the final model's per-image outputs
-MEASURES = ("validation_accuracy", "steps_added", "difficulty_rho", "difficulty_partial_rho", "step_spread")
+EMERGENCE_FILE = EMERGENCE_NAME  # per run directory: the measures at every checkpoint
+FINAL_OUTPUTS = FINAL_OUTPUTS_NAME  # per run directory: the final model's per-image outputs
+MEASURES = (
+    "validation_accuracy",
+    "steps_added",
+    "difficulty_rho",
+    "difficulty_partial_rho",
+    "step_spread",
+)
 
 
 def partial_spearman(x: np.ndarray, y: np.ndarray, control: np.ndarray) -> float:
@@ -85,7 +90,9 @@ def validation_outputs(model, data: RunData, split: str = "validation") -> Valid
     )
 
 
-def checkpoint_measures(outputs: ValidationOutputs, difficulty: np.ndarray, objective: np.ndarray) -> dict:
+def checkpoint_measures(
+    outputs: ValidationOutputs, difficulty: np.ndarray, objective: np.ndarray
+) -> dict:
     """The emergence measures of one checkpoint; ``difficulty``: (level, image) miss
     probability of the reference ensemble; ``objective``: (level, image) expected steps of
     the objective's own allocation (``objective_allocation``)."""
@@ -111,7 +118,9 @@ def snapshot_model(spec: Spec, data: RunData, path: Path) -> torch.nn.Module:
     with open(path, "rb") as stream:
         framed = stream.read(len(CHECKSUM_HEADER)) == CHECKSUM_HEADER
     if framed:
-        state = load_checksummed_torch(path, "a kept model", "train the run again with record.keep_models")
+        state = load_checksummed_torch(
+            path, "a kept model", "train the run again with record.keep_models"
+        )
     else:  # kept by a development version before checksums (the first competent runs)
         state = torch.load(path, map_location="cpu", weights_only=True)
     classes = int(state["model"]["readout_bias"].shape[0])
@@ -131,12 +140,16 @@ def run_emergence(run_dir: Path, spec: Spec, data: RunData, difficulty: np.ndarr
     run_dir = Path(run_dir)
     paths = sorted((run_dir / MODELS_DIRECTORY).glob("iteration-*.pt"))
     if not paths:
-        raise FileNotFoundError(f"{run_dir}: no {MODELS_DIRECTORY}/ (train it with record.keep_models: true)")
+        raise FileNotFoundError(
+            f"{run_dir}: no {MODELS_DIRECTORY}/ (train it with record.keep_models: true)"
+        )
     iterations, rows = [], []
     for path in paths:
         model = snapshot_model(spec, data, path)
         outputs = validation_outputs(model, data)
-        objective, _ = objective_allocation(model, data, spec.costs.time.weight, spec.training.time_entropy)
+        objective, _ = objective_allocation(
+            model, data, spec.costs.time.weight, spec.training.time_entropy
+        )
         iterations.append(int(path.stem.split("-")[1]))
         rows.append(checkpoint_measures(outputs, difficulty, objective))
     result = {
@@ -163,7 +176,11 @@ def trajectory_resources(path: Path) -> dict:
     with xr.open_zarr(path, chunks=None) as trajectory:
         width = trajectory.active_width.values.astype("float64")  # (checkpoint, layer)
         active = width > 0
-        mean_width = np.where(active.any(axis=1), (width * active).sum(axis=1) / np.maximum(active.sum(axis=1), 1), 0.0)
+        mean_width = np.where(
+            active.any(axis=1),
+            (width * active).sum(axis=1) / np.maximum(active.sum(axis=1), 1),
+            0.0,
+        )
         return {
             "iteration": trajectory.iteration.values.tolist(),
             "box_layers": trajectory.box_layers.values.tolist(),
@@ -171,7 +188,9 @@ def trajectory_resources(path: Path) -> dict:
             "box_steps": trajectory.box_steps.values.tolist(),
             "depth": trajectory.depth.values.tolist(),
             "width": mean_width.tolist(),
-            "expected_steps": trajectory.validation_expected_steps.values.astype("float64").tolist(),
+            "expected_steps": trajectory.validation_expected_steps.values.astype(
+                "float64"
+            ).tolist(),
         }
 
 
@@ -210,13 +229,17 @@ def objective_allocation(
             output = model(data.normalise(images[start : start + 500]))
             batch_labels = labels[start : start + 500]
             log_probs = output.logits.float().log_softmax(dim=-1)  # (batch, step, class)
-            cross_entropy = -log_probs.gather(2, batch_labels[:, None, None].expand(-1, log_probs.shape[1], 1))[..., 0]
+            cross_entropy = -log_probs.gather(
+                2, batch_labels[:, None, None].expand(-1, log_probs.shape[1], 1)
+            )[..., 0]
             steps = torch.arange(1, log_probs.shape[1] + 1, dtype=torch.float32)
             score = cross_entropy + time_weight * steps  # (batch, step)
             if entropy_weight > 0:
                 allocation = torch.softmax(-score / entropy_weight, dim=1)
             else:
-                allocation = torch.nn.functional.one_hot(score.argmin(dim=1), score.shape[1]).float()
+                allocation = torch.nn.functional.one_hot(
+                    score.argmin(dim=1), score.shape[1]
+                ).float()
             target_rows.append((allocation * steps).sum(dim=1))
             learned_rows.append((output.step_probs * steps).sum(dim=1))
         wanted.append(torch.cat(target_rows).numpy())

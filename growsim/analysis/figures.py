@@ -1,20 +1,25 @@
-"""Matplotlib figures of growth, trade-offs, occlusion and time vs difficulty (PNG files)."""
+"""Matplotlib figures of growth, trade-offs, occlusion and time vs difficulty.
+
+Each function returns a ``matplotlib.figure.Figure``: a notebook shows it as it is, and
+``save_figure`` writes it to a PNG. The figures are made without pyplot, so no backend is
+chosen and none is changed: they draw in a notebook, a script or a process without a display
+alike, and nothing keeps them alive once they are dropped.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import xarray as xr
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # files only; never needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from growsim.analysis.findings import (  # noqa: E402
+from growsim.analysis.findings import (
     RESOURCE_COLUMNS,
     DifficultyCorrelation,
     OcclusionEffect,
@@ -23,7 +28,7 @@ from growsim.analysis.findings import (  # noqa: E402
     pareto_front,
     resource_cost,
 )
-from growsim.errors import RunError  # noqa: E402
+from growsim.errors import RunError
 
 RESOURCE_LABELS = {
     "channels": "active channels (sum over layers)",
@@ -36,17 +41,16 @@ MEASURE_LABELS = {"occlusion level": "occlusion (% of image covered)"}
 OUTSIDE_BOX = "0.78"  # grey: positions outside the box (not p = 0)
 
 
-def _save(figure, path: Path) -> Path:
+def save_figure(figure: Figure, path: Path, dpi: int = 110) -> Path:
+    """Write ``figure`` to ``path`` (its suffix picks the format, e.g. PNG); returns ``path``."""
     try:
-        figure.savefig(path, dpi=110, bbox_inches="tight")
+        figure.savefig(path, dpi=dpi, bbox_inches="tight")
     except OSError as error:
         raise RunError(
             f"{path}: cannot write the figure ({error.strerror or error}); choose a writable "
             "place with --out DIR"
         ) from None
-    finally:
-        plt.close(figure)
-    return path
+    return Path(path)
 
 
 def _mark_growth(axis, trajectory: xr.Dataset) -> None:
@@ -57,13 +61,14 @@ def _mark_growth(axis, trajectory: xr.Dataset) -> None:
         axis.axvline(iteration, color="tab:red", linestyle="-.", linewidth=1, alpha=0.6)
 
 
-def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
+def growth_figure(trajectory: xr.Dataset, title: str = "") -> Figure:
     """Width per layer, depth, time distribution and accuracy over training."""
     trajectory = trajectory.compute()
     iteration = trajectory.iteration.values
-    figure, axes = plt.subplots(4, 1, figsize=(8, 10), sharex=True)
+    figure = Figure(figsize=(8, 10))
+    axes = figure.subplots(4, 1, sharex=True)
     width = trajectory.active_width.values
-    colours = plt.cm.viridis(np.linspace(0, 0.9, width.shape[1]))
+    colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, width.shape[1]))
     for layer in range(width.shape[1]):
         in_box = trajectory.box_layers.values > layer
         if in_box.any():
@@ -83,7 +88,7 @@ def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
     # NaN (steps outside the box) stays masked and is drawn grey, not as p = 0
     distribution = np.ma.masked_invalid(_per_checkpoint(trajectory, "time_distribution").values.T)
     steps = distribution.shape[0]
-    colours_p = plt.get_cmap("magma_r").with_extremes(bad=OUTSIDE_BOX)
+    colours_p = matplotlib.colormaps["magma_r"].with_extremes(bad=OUTSIDE_BOX)
     # cells centred on their checkpoints
     middles = (iteration[1:] + iteration[:-1]) / 2 if len(iteration) > 1 else np.array([])
     half = (iteration[1] - iteration[0]) / 2 if len(iteration) > 1 else 0.5
@@ -112,21 +117,22 @@ def growth_figure(trajectory: xr.Dataset, path: Path, title: str) -> Path:
                      "D", color=line.get_color(), markersize=4)  # fmt: skip
     axes[3].plot([], [], "D", color="grey", markersize=4, label="test (record.test_every)")
     axes[3].set_ylabel("accuracy")
-    axes[3].set_xlabel("training iteration (dotted: the box grew; red dash-dot: compaction shrank it)")
+    axes[3].set_xlabel(
+        "training iteration (dotted: the box grew; red dash-dot: compaction shrank it)"
+    )
     axes[3].legend(fontsize=8, ncol=2, loc="lower right")
     for axis in axes:
         _mark_growth(axis, trajectory)
         axis.grid(alpha=0.3)
     axes[0].set_title(title)
-    return _save(figure, path)
+    return figure
 
 
-def occlusion_figure(effect: OcclusionEffect, path: Path, title: str) -> Path:
+def occlusion_figure(effect: OcclusionEffect, title: str = "") -> Figure:
     """Expected steps per occlusion level (overall and per class), its increase over clean
     images with 95% bootstrap intervals, and accuracy per level."""
-    figure, (steps_axis, increase_axis, accuracy_axis) = plt.subplots(
-        1, 3, figsize=(15, 4.4), layout="constrained"
-    )
+    figure = Figure(figsize=(15, 4.4), layout="constrained")
+    steps_axis, increase_axis, accuracy_axis = figure.subplots(1, 3)
     levels = effect.levels * 100
     for index in range(len(effect.class_names)):
         steps_axis.plot(levels, effect.steps_by_class[index], color="0.75", linewidth=1,
@@ -135,7 +141,9 @@ def occlusion_figure(effect: OcclusionEffect, path: Path, title: str) -> Path:
                     label="all images")  # fmt: skip
     steps_axis.set_ylabel("expected time steps")
     steps_axis.legend(fontsize=8, loc="best")
-    _label_line_ends(figure, steps_axis, levels[-1], effect.steps_by_class[:, -1], effect.class_names)
+    _label_line_ends(
+        figure, steps_axis, levels[-1], effect.steps_by_class[:, -1], effect.class_names
+    )
 
     occluded = levels[1:]
     increase = np.asarray([i.mean_difference for i in effect.increases])
@@ -156,7 +164,7 @@ def occlusion_figure(effect: OcclusionEffect, path: Path, title: str) -> Path:
         axis.set_xlabel("occlusion (% of image covered)")
         axis.grid(alpha=0.3)
     figure.suptitle(title)
-    return _save(figure, path)
+    return figure
 
 
 def _per_checkpoint(trajectory: xr.Dataset, name: str) -> xr.DataArray:
@@ -183,7 +191,7 @@ def spread_positions(values: np.ndarray, gap: float) -> np.ndarray:
 def _label_line_ends(figure, axis, x: float, ends: np.ndarray, names: list[str]) -> None:
     """Name each line at its right end, in the margin, spread apart so no two overlap."""
     fontsize = 7
-    figure.canvas.draw()  # the axis' size in pixels, to turn a text height into data units
+    figure.draw_without_rendering()  # lays it out: the axis' size in pixels turns a text height into data units
     low, high = axis.get_ylim()
     for _ in range(3):  # spreading may widen the limits, which shrinks a pixel's data size
         pixels_per_unit = axis.get_window_extent().height / (high - low)
@@ -204,11 +212,14 @@ def _label_line_ends(figure, axis, x: float, ends: np.ndarray, names: list[str])
 
 
 def difficulty_figure(
-    steps: np.ndarray, measures: dict[str, np.ndarray], correlations: list[DifficultyCorrelation],
-    path: Path, title: str,
-) -> Path:
+    steps: dict[str, np.ndarray],
+    measures: dict[str, np.ndarray],
+    correlations: list[DifficultyCorrelation],
+    title: str = "",
+) -> Figure:
     """Per-image expected steps against each difficulty measure (one panel per measure)."""
-    figure, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 4), squeeze=False)
+    figure = Figure(figsize=(5 * len(measures), 4))
+    axes = figure.subplots(1, len(measures), squeeze=False)
     rng = np.random.default_rng(0)
     for axis, (name, values) in zip(axes[0], measures.items()):
         spread = np.ptp(values) if len(values) else 0.0
@@ -222,18 +233,19 @@ def difficulty_figure(
         axis.set_ylabel("expected time steps (per image)")
         axis.grid(alpha=0.3)
     figure.suptitle(title)
-    return _save(figure, path)
+    return figure
 
 
-def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path: Path, title: str,
-                    tolerance: float = 0.02) -> Path:  # fmt: skip
+def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], title: str = "",
+                    tolerance: float = 0.02) -> Figure:  # fmt: skip
     """Pairs of resources (runs of equal accuracy highlighted) and accuracy vs total cost.
 
     Every point is numbered by its run's row in the report's table (1 = the first run).
     """
     chosen_on, chosen_name = choice_accuracy(table)
     band, centre = equal_accuracy_band(chosen_on, tolerance)
-    figure, axes = plt.subplots(1, 4, figsize=(19, 5.2), layout="constrained")
+    figure = Figure(figsize=(19, 5.2), layout="constrained")
+    axes = figure.subplots(1, 4)
     pairs = [("channels", "effective_depth"), ("channels", "steps"), ("effective_depth", "steps")]
     accuracy = table["accuracy"]
     numbers = [str(index + 1) for index in range(len(accuracy))]
@@ -248,7 +260,7 @@ def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path
         axis.set_ylabel(RESOURCE_LABELS[y])
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    scale = plt.cm.ScalarMappable(plt.Normalize(accuracy.min(), accuracy.max()), "viridis")
+    scale = ScalarMappable(Normalize(accuracy.min(), accuracy.max()), "viridis")
     figure.colorbar(scale, ax=axes[:3].tolist(), location="bottom", shrink=0.4, aspect=40,
                     label="test accuracy (colour of the points above)")  # fmt: skip
     cost = resource_cost(table, maxima)
@@ -261,7 +273,7 @@ def tradeoff_figure(table: dict[str, np.ndarray], maxima: dict[str, float], path
     axes[3].grid(alpha=0.3)
     axes[3].legend(fontsize=8)
     figure.suptitle(title + " (numbers: runs as in the report's table)")
-    return _save(figure, path)
+    return figure
 
 
 def _number_points(axis, x: np.ndarray, y: np.ndarray, numbers: list[str]) -> None:
@@ -280,11 +292,12 @@ def _number_points(axis, x: np.ndarray, y: np.ndarray, numbers: list[str]) -> No
                       fontsize=8, color="0.2")  # fmt: skip
 
 
-def complexity_figure(table: dict[str, np.ndarray], knobs: list[str], path: Path, title: str) -> Path:
+def complexity_figure(table: dict[str, np.ndarray], knobs: list[str], title: str = "") -> Figure:
     """Each resource (and accuracy) against the first knob, one line per value of the second."""
     first = knobs[0]
     second = knobs[1] if len(knobs) > 1 else None
-    figure, axes = plt.subplots(1, 4, figsize=(19, 4.2), layout="constrained")
+    figure = Figure(figsize=(19, 4.2), layout="constrained")
+    axes = figure.subplots(1, 4)
     groups = np.unique(table[second]) if second else [None]
     for group in groups:
         chosen = np.ones(len(table["run"]), bool) if group is None else table[second] == group
@@ -303,15 +316,15 @@ def complexity_figure(table: dict[str, np.ndarray], knobs: list[str], path: Path
         if second:
             axis.legend(fontsize=8)
     figure.suptitle(title + " (lines: mean over seeds; dots: single runs)")
-    return _save(figure, path)
+    return figure
 
 
-def response_figure(arms, path: Path, title: str) -> Path:
+def response_figure(arms, title: str = "") -> Figure:
     """One panel per cost: the resource it presses on (solid) and accuracy (dashed, right
     axis) against its weight, one line per seed."""
     costs = list(dict.fromkeys(arm.cost for arm in arms))
-    figure, axes = plt.subplots(1, len(costs), figsize=(4.6 * len(costs), 3.8), squeeze=False,
-                                layout="constrained")  # fmt: skip
+    figure = Figure(figsize=(4.6 * len(costs), 3.8), layout="constrained")
+    axes = figure.subplots(1, len(costs), squeeze=False)
     for axis, cost in zip(axes[0], costs):
         accuracy_axis = axis.twinx()
         for index, arm in enumerate(a for a in arms if a.cost == cost):
@@ -329,23 +342,26 @@ def response_figure(arms, path: Path, title: str) -> Path:
         accuracy_axis.set_ylim(0, 1)
         axis.legend(fontsize=8, loc="lower left")
     figure.suptitle(title)
-    return _save(figure, path)
+    return figure
 
 
-def speed_accuracy_figure(per_image: xr.Dataset, path: Path, title: str) -> Path:
+def speed_accuracy_figure(per_image: xr.Dataset, title: str = "") -> Figure:
     """Accuracy against the exit threshold and against the mean steps computed, one line per
     occlusion level (``exit_accuracy`` and ``exit_steps`` of per_image.zarr)."""
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    figure = Figure(figsize=(9, 3.6))
+    axes = figure.subplots(1, 2)
     thresholds = per_image.exit_threshold.values
     for index, level in enumerate(per_image.occlusion.values):
         accuracy = per_image.exit_accuracy.values[:, index]
         label = f"{level:.0%} occluded"
         axes[0].plot(thresholds, accuracy, "-o", markersize=3, label=label)
-        axes[1].plot(per_image.exit_steps.values[:, index], accuracy, "-o", markersize=3, label=label)
+        axes[1].plot(
+            per_image.exit_steps.values[:, index], accuracy, "-o", markersize=3, label=label
+        )
     axes[0].set_xlabel("exit threshold (halting mass left when an input stops)")
     axes[1].set_xlabel("mean steps computed")
     for axis in axes:
         axis.set_ylabel("test accuracy")
     axes[1].legend(fontsize=8)
     figure.suptitle(title)
-    return _save(figure, path)
+    return figure

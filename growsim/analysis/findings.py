@@ -218,9 +218,9 @@ def time_difficulty(
             bootstrap_spearman(levels, steps.ravel(), resamples=500, clusters=_image_of_pair(steps)),
             "all (image, level) pairs, resampled by image; a proxy, not human data",
         ))  # fmt: skip
-    if "reference_confidence" not in per_image:
+    if "reference_true_class_probability" not in per_image:
         return results
-    miss = 1.0 - per_image.reference_confidence.values.astype(float)
+    miss = 1.0 - per_image.reference_true_class_probability.values.astype(float)
     results.append(DifficultyCorrelation(
         "reference classifier miss probability (clean)", bootstrap_spearman(miss[0], steps[0]),
         "1 - p(true class) of logistic regression on pixels; a proxy, not human data",

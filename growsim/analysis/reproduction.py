@@ -25,6 +25,7 @@ from growsim.analysis.statistics import (
     spearman,
 )
 from growsim.analysis.surface import PAIRS, RESOURCES, QuadraticSurface, fit_surface
+from growsim.files import SUMMARY_NAME, SWEEP_STATUS_NAME
 
 SEED_KEY = "training.seed"
 COEFFICIENTS = 10  # of the quadratic surface: a fit needs at least as many runs
@@ -54,11 +55,11 @@ class RunRecord:
 def load_runs(sweep_dir: Path, keys: list[str]) -> list[RunRecord]:
     """The finished members of the sweep in ``sweep_dir`` (its ``sweep.json``), their
     setting given as the values of ``keys``."""
-    status = json.loads((Path(sweep_dir) / "sweep.json").read_text())
+    status = json.loads((Path(sweep_dir) / SWEEP_STATUS_NAME).read_text())
     records = []
     for member in status["members"]:
         run_dir = Path(sweep_dir) / member["name"]
-        summary_path = run_dir / "summary.json"
+        summary_path = run_dir / SUMMARY_NAME
         if member["status"] not in ("finished", "skipped") or not summary_path.exists():
             continue
         summary = json.loads(summary_path.read_text())
@@ -146,7 +147,9 @@ def tradeoff_finding(records: list[RunRecord]) -> TradeoffFinding:
         own = [r for r in records if r.seed == seed]
         if len(own) < COEFFICIENTS:
             continue
-        surface = fit_surface(np.array([r.resources() for r in own]), [r.validation_accuracy for r in own])
+        surface = fit_surface(
+            np.array([r.resources() for r in own]), [r.validation_accuracy for r in own]
+        )
         r_squared.append(surface.r_squared)
         for i, j in PAIRS:
             rate = surface.substitution(at, i, j)
@@ -161,14 +164,18 @@ def tradeoff_finding(records: list[RunRecord]) -> TradeoffFinding:
     )  # fmt: skip
 
 
-def substitution_pairs(settings: list[SettingSummary], tolerance: float = EQUAL_ACCURACY) -> list[Substitution]:
+def substitution_pairs(
+    settings: list[SettingSummary], tolerance: float = EQUAL_ACCURACY
+) -> list[Substitution]:
     """Pairs of settings of agreeing validation accuracy (means within ``tolerance`` and
     intervals across seeds that overlap) where each uses clearly more of some resource than
     the other (intervals across seeds that do not overlap), largest trades first. Only
     settings with two seeds or more take part: one run has no interval to be clear of."""
     found = []
     for a, b in combinations([s for s in settings if s.validation.n >= 2], 2):
-        if abs(a.validation.mean - b.validation.mean) > tolerance or not _overlap(a.validation, b.validation):
+        if abs(a.validation.mean - b.validation.mean) > tolerance or not _overlap(
+            a.validation, b.validation
+        ):
             continue
         a_more = tuple(k for k in range(3) if a.resources[k].low > b.resources[k].high)
         b_more = tuple(k for k in range(3) if b.resources[k].low > a.resources[k].high)
@@ -183,11 +190,15 @@ def _overlap(a: MeanInterval, b: MeanInterval) -> bool:
 
 def _trade_size(pair: Substitution) -> float:
     """The smaller of the two sides' largest relative differences (a trade's weaker side)."""
+
     def side(more: SettingSummary, less: SettingSummary, resources: tuple[int, ...]) -> float:
         return max((more.resources[k].mean - less.resources[k].mean) / max(less.resources[k].mean, 1e-9)
                    for k in resources)  # fmt: skip
 
-    return min(side(pair.first, pair.second, pair.first_more), side(pair.second, pair.first, pair.second_more))
+    return min(
+        side(pair.first, pair.second, pair.first_more),
+        side(pair.second, pair.first, pair.second_more),
+    )
 
 
 # ----------------------------------------------------------------------------- finding 2
@@ -227,10 +238,14 @@ def complexity_finding(records: list[RunRecord], knobs: list[str]) -> Complexity
             undefined[(knob, resource)] = len(values) - len(finite)
             if finite:  # a correlation's interval ends at +-1
                 found = mean_interval(finite)
-                correlations[(knob, resource)] = replace(found, low=max(found.low, -1.0), high=min(found.high, 1.0))
+                correlations[(knob, resource)] = replace(
+                    found, low=max(found.low, -1.0), high=min(found.high, 1.0)
+                )
             knob_values = np.array([float(r.setting[k]) for r in records])
             used = np.array([r.resources()[index] for r in records])
             if np.ptp(used) > 0 and np.ptp(knob_values) > 0:
-                pooled[(knob, resource)] = bootstrap_spearman(knob_values, used, resamples=POOLED_RESAMPLES)
+                pooled[(knob, resource)] = bootstrap_spearman(
+                    knob_values, used, resamples=POOLED_RESAMPLES
+                )
     return ComplexityFinding(knobs, correlations, undefined, summarise_settings(records),
                              len(records), len(seeds), pooled)  # fmt: skip

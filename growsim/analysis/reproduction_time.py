@@ -25,8 +25,9 @@ from growsim.analysis.statistics import (
     mean_interval,
     spearman,
 )
+from growsim.files import PER_IMAGE_NAME
+from growsim.record.variables import open_per_image
 
-PER_IMAGE = "per_image.zarr"
 SIGNIFICANCE = 0.05
 
 
@@ -72,9 +73,9 @@ class RunTime:
 
 def run_time(record: RunRecord, resamples: int = 2000) -> RunTime:
     """Read ``record``'s per-image results (once) and measure its time use."""
-    per_image = xr.open_zarr(Path(record.run_dir) / PER_IMAGE)
+    per_image = open_per_image(Path(record.run_dir) / PER_IMAGE_NAME)
     steps = per_image.expected_steps.values.astype("float64")  # (level, image)
-    miss = 1.0 - per_image.reference_confidence.values[0].astype("float64")
+    miss = 1.0 - per_image.reference_true_class_probability.values[0].astype("float64")
     levels = per_image.occlusion.values
     return RunTime(
         record, levels, increases_by_level(steps, levels, resamples), float(steps[0].std()),
@@ -135,13 +136,15 @@ def difficulty_summary(times: list[RunTime]) -> DifficultySummary:
     )  # fmt: skip
 
 
-def difficulty_correlations(record: RunRecord, resamples: int = 1000) -> tuple[Correlation, Correlation]:
+def difficulty_correlations(
+    record: RunRecord, resamples: int = 1000
+) -> tuple[Correlation, Correlation]:
     """Spearman of expected steps with the reference's miss probability with image-level
     bootstrap intervals: on clean images, and over every (image, level) pair resampled by
     image."""
-    per_image = xr.open_zarr(Path(record.run_dir) / PER_IMAGE)
+    per_image = open_per_image(Path(record.run_dir) / PER_IMAGE_NAME)
     steps = per_image.expected_steps.values.astype("float64")
-    miss = 1.0 - per_image.reference_confidence.values.astype("float64")
+    miss = 1.0 - per_image.reference_true_class_probability.values.astype("float64")
     clean = bootstrap_spearman(miss[0], steps[0], resamples=resamples)
     images = np.tile(np.arange(steps.shape[1]), steps.shape[0])
     pooled = bootstrap_spearman(miss.ravel(), steps.ravel(), resamples=resamples, clusters=images)

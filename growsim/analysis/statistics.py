@@ -72,7 +72,9 @@ def mean_interval(values, confidence: float = 0.95) -> MeanInterval:
     mean = float(values.mean())
     if len(values) < 2:
         return MeanInterval(mean, mean, mean, len(values), confidence)
-    half = float(t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    half = float(
+        t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    )
     return MeanInterval(mean, mean - half, mean + half, len(values), confidence)
 
 
@@ -97,7 +99,11 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def bootstrap_spearman(
-    x: np.ndarray, y: np.ndarray, resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
+    x: np.ndarray,
+    y: np.ndarray,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
     clusters: np.ndarray | None = None,
 ) -> Correlation:
     """Spearman's rho of (x, y) with a percentile bootstrap interval.
@@ -127,7 +133,7 @@ def bootstrap_spearman(
         samples[index] = spearman(x[pick], y[pick])
     samples = samples[np.isfinite(samples)]
     tail = (1 - confidence) / 2
-    low, high = (np.quantile(samples, [tail, 1 - tail]) if len(samples) else (np.nan, np.nan))
+    low, high = np.quantile(samples, [tail, 1 - tail]) if len(samples) else (np.nan, np.nan)
     count = None if members is None else len(members)
     return Correlation(rho, float(low), float(high), len(x), confidence, count)
 
@@ -153,7 +159,10 @@ def paired_increase(
     difference = after - before
     rng = np.random.default_rng(seed)
     means = np.array(
-        [difference[rng.integers(0, len(difference), len(difference))].mean() for _ in range(resamples)]
+        [
+            difference[rng.integers(0, len(difference), len(difference))].mean()
+            for _ in range(resamples)
+        ]
     )
     if np.allclose(difference, 0):
         p_value = 1.0
@@ -202,5 +211,7 @@ def increases_by_level(
     adjusted = holm(p_values) if p_values else []
     return [
         LevelIncrease(float(level), float(d.mean()), float(lo), float(hi), p, q, images)
-        for level, d, lo, hi, p, q in zip(list(levels)[1:], differences, lows, highs, p_values, adjusted)
+        for level, d, lo, hi, p, q in zip(
+            list(levels)[1:], differences, lows, highs, p_values, adjusted
+        )
     ]

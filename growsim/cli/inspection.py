@@ -35,9 +35,7 @@ def add_report(commands) -> None:
 def _report(args: argparse.Namespace) -> int:
     from growsim.analysis.report import write_report
 
-    path = write_report(
-        args.target, args.out, args.reaction_times, _reaction_time_options(args), notify=print
-    )
+    path = write_report(args.target, args.out, args.reaction_times, _reaction_time_options(args))
     print(f"report: {path} (figures beside it)")
     return 0
 
@@ -83,7 +81,9 @@ def _validate(args: argparse.Namespace) -> int:
         f"{lattice.steps.initial}-{lattice.steps.max} steps; time selection {spec.time_selection}"
     )
     if sweep is not None:
-        print(f"sweep of {len(sweep.members)} members over {', '.join(sweep.swept_keys) or 'nothing'}:")
+        print(
+            f"sweep of {len(sweep.members)} members over {', '.join(sweep.swept_keys) or 'nothing'}:"
+        )
         for member in sweep.members:
             print(f"  {member.name}")
     return 0

@@ -2,16 +2,20 @@
 
 Errors a user can cause print one paragraph and exit 2 (``--debug``: the traceback). Each
 subcommand's parser is built by its own small function; the heavy modules (torch) are
-imported only after the spec has been validated, so a typo is rejected at once.
+imported only after the spec has been validated, so a typo is rejected at once. What a
+command makes is printed on stdout; notes on the way (the ``growsim`` logger's) go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
-from growsim import __version__
+from growsim._version import __version__
 from growsim.cli.inspection import add_predict, add_report, add_schema, add_topology, add_validate
 from growsim.cli.parsing import HelpFormatter
 from growsim.cli.reproduction import add_reproduce
@@ -45,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USER_ERROR
-    with sigterm_raises():
+    with sigterm_raises(), notes_to_stderr(logging.DEBUG if args.debug else logging.INFO):
         try:
             code = args.handler(args)
             sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
@@ -64,6 +68,23 @@ def main(argv: list[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `growsim topology RUN | head`
             discard_stdout()
             return EXIT_BROKEN_PIPE
+
+
+@contextmanager
+def notes_to_stderr(level: int) -> Iterator[None]:
+    """While the command runs, the ``growsim`` logger's notes of ``level`` and above are
+    printed on stderr (this process's own; a library user configures logging as they like)."""
+    logger = logging.getLogger("growsim")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("growsim: %(message)s"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,10 +1,19 @@
 """``growsim reproduce``: the paper's experiments, three seeds on two datasets, and the
-results page written from them."""
+results page written from them.
+
+Where it writes: by default into the repository's own places, relative to the current
+directory (runs in ``outputs/reproduce``, the page ``docs/results.md``; with ``--competent``
+runs in ``outputs/competent``, per-run files in ``docs/results/competent/``, the page
+``docs/results/competent.md``). With ``--out OUT`` (or ``--quick``) everything goes under
+OUT instead: the runs, the page ``OUT/results.md`` and, with ``--competent``, the per-run
+files in ``OUT/results/``. ``--results`` names the page, wherever the rest goes.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NamedTuple
 
 from growsim.cli.parsing import command
 from growsim.errors import SpecError
@@ -21,14 +30,15 @@ def add_reproduce(commands) -> None:
         "run the paper's experiments (resumable) and write docs/results.md from them",
         "  growsim reproduce                 # 204 runs, under 2 hours on 2 cores\n"
         "  growsim reproduce --quick         # 28 runs, one seed, a first look\n"
-        "  growsim reproduce --out /scratch/reproduce --results /scratch/results.md\n"
+        "  growsim reproduce --out /scratch/reproduce    # runs and results.md under /scratch/reproduce\n"
         "  growsim reproduce --competent     # findings 3 and 4 on competent networks\n"
         "  growsim reproduce --competent --page-only   # the page from docs/results/competent/\n"
         "  growsim reproduce --competent --scheduler tcp://host:8786   # on a Dask cluster",
     )  # fmt: skip
     reproduce.add_argument("--competent", action="store_true", help=(
         "the competent protocol of findings 3 and 4 (growsim/reproduce/competent.py): runs in "
-        f"OUT (default {COMPETENT_OUT}), per-run files in {COMPETENT_RESULTS}/, page {COMPETENT_PAGE}"))  # fmt: skip
+        f"OUT, per-run files in OUT/results/, page OUT/results.md (without --out: {COMPETENT_OUT}, "
+        f"{COMPETENT_RESULTS}/, {COMPETENT_PAGE})"))  # fmt: skip
     reproduce.add_argument("--page-only", action="store_true", help=(
         "with --competent: train and measure nothing, write the page from the per-run files"))  # fmt: skip
     reproduce.add_argument("--scheduler", metavar="ADDRESS", help=(
@@ -36,17 +46,41 @@ def add_reproduce(commands) -> None:
     reproduce.add_argument("--quick", action="store_true",
                            help="one seed, fewer runs (written to OUT/results.md)")  # fmt: skip
     reproduce.add_argument("--out", type=Path, help=(
-        "root of the experiments' sweep directories (default: outputs/reproduce, "
-        "outputs/reproduce-quick with --quick)"))  # fmt: skip
+        "where everything goes: the experiments' sweep directories, the page OUT/results.md "
+        "and (--competent) the per-run files OUT/results/ (default: the repository's places, "
+        f"outputs/reproduce and {RESULTS}; outputs/reproduce-quick with --quick; "
+        f"{COMPETENT_OUT}, {COMPETENT_RESULTS}/ and {COMPETENT_PAGE} with --competent)"))  # fmt: skip
     reproduce.add_argument("--results", type=Path, help=(
         "the results page to write, its figures beside it in <name>-figures/ (default: "
-        f"{RESULTS}, OUT/results.md with --quick)"))  # fmt: skip
-    reproduce.add_argument("--workers", type=int, help="runs at once (default: the number of cores)")
+        f"OUT/results.md with --out or --quick, else {RESULTS})"))  # fmt: skip
+    reproduce.add_argument(
+        "--workers", type=int, help="runs at once (default: the number of cores)"
+    )
     reproduce.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     reproduce.set_defaults(
         handler=_reproduce,
         after_interrupt="; run the same command again: finished runs are kept, interrupted ones resume",
     )  # fmt: skip
+
+
+class Places(NamedTuple):
+    """Where ``growsim reproduce`` writes."""
+
+    out: Path  # the runs (sweep directories)
+    page: Path  # the results page (its figures beside it)
+    run_results: Path | None  # --competent: the per-run files the page is written from
+
+
+def places(args: argparse.Namespace) -> Places:
+    """The repository's own places by default; everything under ``--out`` when it is given
+    (and with ``--quick``); the page at ``--results`` when that is given."""
+    if args.competent:
+        out = args.out or COMPETENT_OUT
+        page = out / "results.md" if args.out else COMPETENT_PAGE
+        return Places(out, args.results or page, out / "results" if args.out else COMPETENT_RESULTS)
+    out = args.out or Path("outputs/reproduce-quick" if args.quick else "outputs/reproduce")
+    page = out / "results.md" if args.out or args.quick else RESULTS
+    return Places(out, args.results or page, None)
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -62,13 +96,16 @@ def _reproduce(args: argparse.Namespace) -> int:
         from growsim.spec import check_data_source
 
         check_data_source(experiment.sweep.members[0].spec, experiment.name, {})
-    out = args.out or Path("outputs/reproduce-quick" if args.quick else "outputs/reproduce")
-    results = args.results or (out / "results.md" if args.quick else RESULTS)
+    out, results, _ = places(args)
 
     from growsim.reproduce.runner import reproduce
 
-    reproduction = reproduce(out, results, args.quick, args.workers, not args.no_progress, scheduler=args.scheduler)
-    print(f"{reproduction.runs - len(reproduction.failed)} of {reproduction.runs} runs finished; wrote {results}")
+    reproduction = reproduce(
+        out, results, args.quick, args.workers, not args.no_progress, scheduler=args.scheduler
+    )
+    print(
+        f"{reproduction.runs - len(reproduction.failed)} of {reproduction.runs} runs finished; wrote {results}"
+    )
     return 1 if reproduction.failed else 0
 
 
@@ -77,7 +114,7 @@ def _competent(args: argparse.Namespace) -> int:
     from growsim.reproduce.competent import competent_arms, measure, run_arms
     from growsim.reproduce.competent_page import write_competent_page
 
-    results = args.results or COMPETENT_PAGE
+    out, results, run_results = places(args)
     failed = []
     if not args.page_only:
         arms = competent_arms()
@@ -85,10 +122,9 @@ def _competent(args: argparse.Namespace) -> int:
 
         for arm in arms:  # the data are there before anything trains
             check_data_source(arm.sweep.members[0].spec, arm.name, {})
-        out = args.out or COMPETENT_OUT
         failed = run_arms(arms, out, workers=args.workers or 2, scheduler=args.scheduler)
-        measure(arms, out, COMPETENT_RESULTS)
-    page = write_competent_page(COMPETENT_RESULTS, Path(results))
+        measure(arms, out, run_results)
+    page = write_competent_page(run_results, Path(results))
     for failure in failed:
         print(f"failed: {failure}")
     print(f"wrote {page}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 from growsim.cli.parsing import add_overrides, command
 from growsim.errors import SpecError
+from growsim.files import COMBINED_NAME
 
 # --------------------------------------------------------------------------- run
 
@@ -33,6 +33,11 @@ def add_run(commands) -> None:
         help="replace a run growsim wrote here before (deletes only growsim's own files)",
     )  # fmt: skip
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument(
+        "--tensorboard", type=Path, metavar="DIR",
+        help="also write TensorBoard scalars of every checkpoint to DIR (pip install "
+        "'growsim[tensorboard]')",
+    )  # fmt: skip
     run.set_defaults(
         handler=_run, after_interrupt="; continue the run with the same command and --resume"
     )
@@ -47,20 +52,14 @@ def _run(args: argparse.Namespace) -> int:
             f"{args.spec}: has a sweep: block; run it with `growsim sweep {args.spec}`, or run "
             "its base spec alone with --set sweep=null"
         )
-    from growsim.runs.directories import run_directory
-
-    run_dir = run_directory(spec, args.out, args.name)
-    if args.name is not None:  # the run is called what its directory is called
-        spec = dataclasses.replace(spec, name=args.name)
-
     from growsim.analysis.summary import format_summary
-    from growsim.runs.experiment import run_experiment
+    from growsim.api import run
 
-    summary = run_experiment(
-        spec, run_dir, resume=args.resume, overwrite=args.overwrite,
-        progress=not args.no_progress, say=print,
+    finished = run(
+        spec, args.out, name=args.name, resume=args.resume, overwrite=args.overwrite,
+        progress=not args.no_progress, tensorboard=args.tensorboard,
     )  # fmt: skip
-    print(format_summary(summary))
+    print(format_summary(finished.summary))
     return 0
 
 
@@ -76,7 +75,9 @@ def add_sweep(commands) -> None:
     )  # fmt: skip
     sweep.add_argument("spec", type=Path, help="YAML spec file with a sweep: block")
     add_overrides(sweep, "override a base-spec key for every member (repeatable)")
-    sweep.add_argument("--out", type=Path, default=Path("outputs"), help="root of sweep directories")
+    sweep.add_argument(
+        "--out", type=Path, default=Path("outputs"), help="root of sweep directories"
+    )
     sweep.add_argument(
         "--workers", type=int,
         help="members run at once on this machine (default: the spec's sweep.workers, else "
@@ -126,7 +127,7 @@ def _sweep(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, progress=not args.no_progress, report=report,
     )  # fmt: skip
     failed = [o.name for o in outcomes if o.status == "failed"]
-    store = sweep_directory(sweep, args.out) / "sweep.zarr"
+    store = sweep_directory(sweep, args.out) / COMBINED_NAME
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} members done; combined store {store}")
     if failed:
         print(f"growsim: {len(failed)} member(s) failed: {', '.join(failed)}", file=sys.stderr)

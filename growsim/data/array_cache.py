@@ -21,13 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from growsim.files import write_atomically
 
 CACHE_FORMAT = 1
 CACHE_FOLDER = ".growsim-cache"
@@ -117,17 +118,14 @@ def _read(entry: Path) -> dict[str, np.ndarray] | None:
 
 def _write(directory: Path, name: str, arrays: dict[str, np.ndarray]) -> bool:
     """Write an entry atomically; False when ``directory`` is not writable."""
-    temporary = None
+
+    def save(temporary: Path) -> None:
+        with open(temporary, "wb") as stream:
+            np.savez(stream, **arrays)
+
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".partial")
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, directory / name)
+        write_atomically(directory / name, save)
         return True
     except OSError:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
         return False

@@ -49,10 +49,11 @@ def read_array_dataset(path: Path, image_size: int) -> SourceData:
     else:
         top = max(int(train_labels.max(initial=0)), int(test_labels.max(initial=0)))
         class_names = tuple(str(label) for label in range(top + 1))
-        empty = sorted(set(range(top + 1)) - set(train_labels.tolist()))
+        trained = int(train_labels.max(initial=0))  # test labels above it: check_classes says so
+        empty = sorted(set(range(trained + 1)) - set(train_labels.tolist()))
         if empty:  # labels read as 0..top: a gap would make classes that nothing trains
             raise DataError(
-                f"{path}: train_labels run from 0 to {top}, but classes {', '.join(map(str, empty[:10]))}"
+                f"{path}: train_labels run from 0 to {trained}, but classes {', '.join(map(str, empty[:10]))}"
                 f"{' ...' if len(empty) > 10 else ''} have no training image; number the classes "
                 "0..K-1 without gaps, or give class_names"
             )

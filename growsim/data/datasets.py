@@ -80,9 +80,7 @@ def load_dataset(config: DataConfig, seed: int) -> Dataset:
     test = (chosen.test_images, chosen.test_labels)
     if config.noise:  # the same Gaussian pixel noise the shapes get, clipped to [0, 1]
         train, test = (_add_noise(*pair, config.noise, rng) for pair in (train, test))
-    return Dataset(
-        *_to_tensors(*train), *_to_tensors(*test), chosen.class_names, chosen.test_ids
-    )
+    return Dataset(*_to_tensors(*train), *_to_tensors(*test), chosen.class_names, chosen.test_ids)
 
 
 def check_source_files(config: DataConfig) -> None:
@@ -105,10 +103,15 @@ def check_source_files(config: DataConfig) -> None:
             raise DataError(f"{path}: not a readable .npz file ({error})") from None
         missing = [key for key in REQUIRED if key not in names]
         if missing:
-            raise DataError(f"{path}: missing array(s) {', '.join(missing)}; an arrays dataset needs {', '.join(REQUIRED)}")
+            raise DataError(
+                f"{path}: missing array(s) {', '.join(missing)}; an arrays dataset needs {', '.join(REQUIRED)}"
+            )
     else:
         directory = Path(config.path or FASHION_MNIST_DIR)
-        find_idx_files(directory, "Check the files in data.path (MNIST format: four IDX files, gzipped or not).")
+        find_idx_files(
+            directory,
+            "Check the files in data.path (MNIST format: four IDX files, gzipped or not).",
+        )
 
 
 def read_source(config: DataConfig) -> SourceData:

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from growsim.model.costs import expected_steps
+from growsim.model.outputs import NetworkOutput, Prediction
 
 CONNECTIONS = ("bottom_up", "lateral", "top_down")
 PRECISIONS = ("fp32", "bf16")  # training.precision
@@ -50,37 +50,6 @@ class Box:
     layers: int
     channels: int
     steps: int
-
-
-@dataclass
-class NetworkOutput:
-    """Per-step readouts and the time distribution over steps."""
-
-    logits: torch.Tensor  # (batch, step, class)
-    log_step_probs: torch.Tensor  # (batch, step), log p_t; exp sums to 1 over steps
-
-    @property
-    def step_probs(self) -> torch.Tensor:
-        """p_t, (batch, step)."""
-        return self.log_step_probs.exp()
-
-    def class_probs(self) -> torch.Tensor:
-        """The prediction: readout probabilities mixed by p_t, (batch, class)."""
-        return torch.einsum("bt,btk->bk", self.step_probs, self.logits.softmax(dim=-1))
-
-
-@dataclass
-class Prediction:
-    """Inference output of ``LatticeNetwork.predict`` (with early exit)."""
-
-    class_probs: torch.Tensor  # (batch, class)
-    step_probs: torch.Tensor  # (batch, step): p_t, an exited input's rest folded into its last step
-    steps_computed: torch.Tensor  # (batch,) int: steps actually run per input
-
-    @property
-    def expected_steps(self) -> torch.Tensor:
-        """sum_t t p_t per input, (batch,)."""
-        return expected_steps(self.step_probs)
 
 
 class LatticeNetwork(nn.Module):
@@ -103,9 +72,7 @@ class LatticeNetwork(nn.Module):
         super().__init__()
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        # bf16: the convolutions and their nonlinearities run in bfloat16 under autocast;
-        # parameters, readout, halting and the costs stay float32 (see _step).
-        self.precision = precision
+        self.precision = precision  # bf16: convolutions under autocast, the rest float32 (_step)
         unknown = set(connections) - set(CONNECTIONS)
         if unknown or "bottom_up" not in connections:
             raise ValueError(f"connections must include bottom_up and come from {CONNECTIONS}")
@@ -213,6 +180,18 @@ class LatticeNetwork(nn.Module):
         return NetworkOutput(logits=torch.stack(logits, dim=1), log_step_probs=log_probs)
 
     @torch.no_grad()
+    def activations(self, images: torch.Tensor) -> torch.Tensor:
+        """a_l^t = silu(h_l^t) of every layer at every step, (batch, layer, channel, step, y, x)
+        in float32: the unrolled forward pass, every step computed. images as ``forward``'s."""
+        input_drive = self._input_drive(images)
+        kernels = self._fused_kernels(conv_memory_format(images))
+        previous, steps = None, []
+        for step in range(self.halting_bias.shape[0]):
+            previous, _, _ = self._step(input_drive, previous, step, kernels)
+            steps.append(torch.stack(previous, dim=1).float())  # (batch, layer, channel, y, x)
+        return torch.stack(steps, dim=3)
+
+    @torch.no_grad()
     def predict(self, images: torch.Tensor, exit_threshold: float = 0.0) -> "Prediction":
         """Class probabilities, computing steps only while an input's halting mass remains.
 
@@ -297,7 +276,9 @@ class LatticeNetwork(nn.Module):
                 state = update if layer == 0 else states[-1] + update
                 states.append(state)
                 activations.append(F.silu(state))
-        top = activations[-1].float()  # readout and halting in float32 at every precision
+        top = activations[-1].to(
+            self.readout_weight.dtype
+        )  # readout and halting at the parameters' precision (float32 under bf16)
         features = top.mean(dim=(2, 3))  # (batch, channel)
         grid = self.readout_grid
         pooled = features[:, :, None, None] if grid == 1 else F.adaptive_avg_pool2d(top, grid)
@@ -319,7 +300,13 @@ class LatticeNetwork(nn.Module):
                 weights.append(self.lateral[layer])
             if "top_down" in self.connections and layer < len(self.top_down):
                 weights.append(self.top_down[layer])
-            later = None if not weights else weights[0] if len(weights) == 1 else torch.cat(weights, dim=1)
+            later = (
+                None
+                if not weights
+                else weights[0]
+                if len(weights) == 1
+                else torch.cat(weights, dim=1)
+            )
             kernels.append(tuple(
                 None if k is None else k.contiguous(memory_format=memory_format) for k in (first, later)
             ))  # fmt: skip

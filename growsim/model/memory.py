@@ -74,9 +74,9 @@ def check_fits(spec, needed: int, available: int | None) -> None:
     raise RunError(
         f"the spec's largest box ({lattice.layers.max} layers x {lattice.channels.max} channels "
         f"x {lattice.steps.max} steps, lattice.*.max) at training.batch_size "
-        f"{spec.training.batch_size} needs about {needed / 2**30:.1f} GiB, but this machine has "
+        f"{spec.training.batch_size} and data.image_size {spec.data.image_size} needs about {needed / 2**30:.1f} GiB, but this machine has "
         f"{available / 2**30:.1f} GiB available. Lower lattice.channels.max, lattice.steps.max, "
-        "lattice.layers.max or training.batch_size."
+        "lattice.layers.max, training.batch_size or data.image_size."
     )
 
 
@@ -101,7 +101,9 @@ def check_data_fits(spec, available: int | None) -> None:
     if available is None or images is None:
         return
     map_size = -(-spec.data.image_size // spec.lattice.input_stride)
-    needed = images + training_bytes(spec, map_size, spec.data.classes or 10)
+    box = training_bytes(spec, map_size, spec.data.classes or 10)
+    check_fits(spec, box, available)  # the box alone: the message names the box's keys
+    needed = images + box
     if needed > available:
         raise RunError(
             f"the spec's images (data.image_size {spec.data.image_size}, data.train_size "

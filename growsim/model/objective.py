@@ -26,7 +26,7 @@ def loss_terms(
     step sees a changing weight as data, not as a new constant (no recompilation).
     ``entropy_weight`` rewards spread in each input's time distribution: the loss is then
     minimised per input by p_t proportional to exp(-(CE_t + time_weight * t) / entropy_weight),
-    a softmin over steps instead of all mass on one step (README, "The model, precisely").
+    a softmin over steps instead of all mass on one step (docs/model.md).
     """
     output = model(images)
     task = costs.expected_task_loss(output.logits, output.log_step_probs, labels, step_supervision)

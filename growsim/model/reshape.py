@@ -175,7 +175,9 @@ def compact(model: LatticeNetwork, plan: CompactionPlan) -> None:
         setattr(model, kind, nn.ParameterList(kept))
     for name in ("readout_weight", "halting_weight", "halting_bias", "halting_gain"):
         if hasattr(model, name):
-            setattr(model, name, nn.Parameter(kept_part(name, getattr(model, name).data, plan).clone()))
+            setattr(
+                model, name, nn.Parameter(kept_part(name, getattr(model, name).data, plan).clone())
+            )
     model.channel_ids = kept_part("channel_ids", model.channel_ids, plan).clone()
 
 
@@ -255,7 +257,9 @@ def compact_with_optimizer(
             return kept_part(name, value, plan)
         return value
 
-    return reshape_with_optimizer(model, optimizer, lambda: compact(model, plan), carry, make_optimizer)
+    return reshape_with_optimizer(
+        model, optimizer, lambda: compact(model, plan), carry, make_optimizer
+    )
 
 
 def _restarted_entry(name: str, value, index: int):

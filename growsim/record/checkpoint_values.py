@@ -23,7 +23,12 @@ def checkpoint_values(layout: TrajectoryLayout, state: CheckpointState, spec: Sp
     """Every trajectory variable of one checkpoint (test metrics NaN where not evaluated)."""
     validation, evaluation, running = state.validation, state.evaluation, state.running
     values = structure_values(
-        layout, state.model, state.old_box, state.magnitudes, state.region, evaluation.time_distribution
+        layout,
+        state.model,
+        state.old_box,
+        state.magnitudes,
+        state.region,
+        evaluation.time_distribution,
     )
     values.update(topology_values(layout, state.model, state.region, spec.active.edge_threshold))
     magnitudes = torch.from_numpy(state.magnitudes)
@@ -99,7 +104,13 @@ def topology_values(
     result = analyse(region.channel_active, *masks, steps=box.steps)
     values = {
         name: layout.empty(name)
-        for name in ("active_edges", "paths_on_route", "longest_path", "shortest_path", "log_path_count")
+        for name in (
+            "active_edges",
+            "paths_on_route",
+            "longest_path",
+            "shortest_path",
+            "log_path_count",
+        )
     }
     values["active_edges"][:, : box.layers] = result.edge_counts
     values["paths_on_route"][: box.steps] = result.on_path

@@ -14,7 +14,6 @@ still be reading it lazily); older ones are deleted.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from growsim.integrity import checksum_encoding, writing_every_chunk
+from growsim.files import (
+    COMBINED_NAME,
+    checksum_encoding,
+    flush_to_disk,
+    point_link_atomically,
+    writing_every_chunk,
+)
 from growsim.locks import exclusive_lock
 from growsim.record.trajectory import SCHEMA, open_trajectory
-
-COMBINED_NAME = "sweep.zarr"
 
 
 def combine_trajectories(
@@ -54,7 +57,8 @@ def combine_trajectories(
                 encoding.setdefault(name, {})["chunks"] = (1,) + combined[name].shape[1:]
         with writing_every_chunk():
             combined.to_zarr(store, mode="w", encoding=encoding, consolidated=True, zarr_format=2)
-        _point_link(target, store.name)
+        flush_to_disk(store)  # on the disk before readers are pointed at it
+        point_link_atomically(target, store.name)
         for old in _versions(sweep_dir)[:-2]:
             shutil.rmtree(sweep_dir / f".{COMBINED_NAME}.v{old}", ignore_errors=True)
     return target
@@ -109,34 +113,26 @@ def combined_dataset(
 
 
 def _coordinate_value(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
-        return str(value)
+    if isinstance(value, (list, tuple, dict)):
+        return str(list(value) if isinstance(value, tuple) else value)
     return value
 
 
 def _column(values: list[Any]) -> np.ndarray:
     """A coordinate column: numeric when every value is a number, else text."""
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return np.asarray(values, dtype="float64" if any(isinstance(v, float) for v in values) else "int64")
+        return np.asarray(
+            values, dtype="float64" if any(isinstance(v, float) for v in values) else "int64"
+        )
     return np.asarray(["" if v is None else str(v) for v in values])
 
 
 def _versions(sweep_dir: Path) -> list[int]:
     prefix = f".{COMBINED_NAME}.v"
-    found = [p.name[len(prefix):] for p in sweep_dir.glob(f"{prefix}*")]
+    found = [p.name[len(prefix) :] for p in sweep_dir.glob(f"{prefix}*")]
     return sorted(int(v) for v in found if v.isdigit())
 
 
 def _next_version(sweep_dir: Path) -> int:
     versions = _versions(sweep_dir)
     return versions[-1] + 1 if versions else 1
-
-
-def _point_link(link: Path, target_name: str) -> None:
-    """Make ``link`` a symlink to ``target_name`` (a sibling) in one atomic rename."""
-    if link.exists() and not link.is_symlink():  # a plain directory from an older growsim
-        shutil.rmtree(link)
-    temporary = link.with_name(f".{link.name}.link-{os.getpid()}")
-    temporary.unlink(missing_ok=True)
-    os.symlink(target_name, temporary)
-    os.replace(temporary, link)

@@ -2,7 +2,8 @@
 
 ``per_image.zarr`` in the run directory holds, for every test image and occlusion level,
 the prediction, the probability of the true class, the expected number of steps and the
-whole time distribution, plus a reference classifier's probability of the true class (a
+whole time distribution, plus a reference classifier's probability of the true class (names,
+units and meanings: growsim.record.variables) (a
 difficulty measure independent of the grown network). ``image_id`` identifies the image in
 its source (an index into the test file, or a path relative to ``test/`` for folders): the
 key a file of human reaction times refers to. It also holds the model's speed-accuracy
@@ -20,12 +21,12 @@ import xarray as xr
 
 from growsim.data.array_cache import cached_by_key
 from growsim.data.datasets import occlude_at_training_levels
-from growsim.files import write_zarr_atomically
+from growsim.files import PER_IMAGE_NAME, write_zarr_atomically
 from growsim.record.reference import fit_logistic_regression, true_class_probability
 from growsim.record.speed_accuracy import speed_accuracy
+from growsim.record.variables import CONVENTIONS, attrs
 from growsim.train.trainer import Trainer
 
-PER_IMAGE_NAME = "per_image.zarr"
 REFERENCE_FIT = "logistic-l2-1e-3-lbfgs-100-float32"  # names the fit in its cache key
 IMAGE_ID_MEANING = (
     "the image in its source: index in the test file (IDX, arrays without ids), "
@@ -45,32 +46,36 @@ def per_image_results(trainer: Trainer) -> xr.Dataset:
     levels = trainer.eval_levels
     labels = trainer.data.test_labels
     count, steps = len(labels), trainer.model.box.steps
-    predicted = np.stack([p.class_probs.argmax(dim=1).cpu().numpy() for p in predictions]).astype("int32")
-    confidence = np.stack(
+    predicted = np.stack([p.class_probs.argmax(dim=1).cpu().numpy() for p in predictions]).astype(
+        "int32"
+    )
+    true_probability = np.stack(
         [p.class_probs.gather(1, labels[:, None]).squeeze(1).cpu().numpy() for p in predictions]
     ).astype("float32")
     step_probs = np.stack([p.step_probs.cpu().numpy() for p in predictions]).astype("float32")
     expected = np.stack([p.expected_steps.cpu().numpy() for p in predictions]).astype("float32")
-    reference = _reference_confidence(trainer)
+    reference = _reference_true_class_probability(trainer)
     labels_np = labels.cpu().numpy()
     dataset = xr.Dataset(
         {
-            "label": ("image", labels_np.astype("int32"), {"long_name": "true class index"}),
-            "predicted": (("occlusion", "image"), predicted, {"long_name": "predicted class index"}),
-            "correct": (("occlusion", "image"), predicted == labels_np[None], {"long_name": "prediction is right"}),
-            "confidence": (("occlusion", "image"), confidence, {"units": "probability", "long_name": "model probability of the true class"}),
-            "expected_steps": (("occlusion", "image"), expected, {"units": "steps", "long_name": "expected steps sum_t t p_t (time used)"}),
-            "step_probs": (("occlusion", "image", "step"), step_probs, {"units": "probability", "long_name": "time distribution p_t"}),
-            "reference_confidence": (("occlusion", "image"), reference, {"units": "probability", "long_name": "reference classifier (logistic regression on pixels) probability of the true class"}),
+            "label": ("image", labels_np.astype("int32"), attrs("label")),
+            "predicted": (("occlusion", "image"), predicted, attrs("predicted")),
+            "correct": (("occlusion", "image"), predicted == labels_np[None], attrs("correct")),
+            "true_class_probability": (("occlusion", "image"), true_probability, attrs("true_class_probability")),
+            "expected_steps": (("occlusion", "image"), expected, attrs("expected_steps")),
+            "step_probs": (("occlusion", "image", "step"), step_probs, attrs("step_probs")),
+            "reference_true_class_probability": (("occlusion", "image"), reference, attrs("reference_true_class_probability")),
         },
         coords={
-            "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), {"units": "fraction"}),
-            "image": ("image", np.arange(count)),
+            "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), attrs("occlusion")),
+            "image": ("image", np.arange(count), attrs("image")),
             "image_id": ("image", image_ids(trainer.dataset.test_ids[:count]), {"long_name": IMAGE_ID_MEANING}),
-            "step": ("step", np.arange(steps)),
-            "class_name": ("class", np.asarray(trainer.dataset.class_names)),
+            "step": ("step", np.arange(steps), attrs("step")),
+            "class_name": ("class", np.asarray(trainer.dataset.class_names), attrs("class_name")),
         },
         attrs={
+            "Conventions": CONVENTIONS,
+            "title": f"growsim per-image results of run {trainer.spec.name!r}",
             "iteration": trainer.iteration,
             "dataset": trainer.spec.data.dataset,
             # The input normalisation the model was trained with, for `growsim predict`.
@@ -83,11 +88,13 @@ def per_image_results(trainer: Trainer) -> xr.Dataset:
 
 def write_per_image(trainer: Trainer, run_dir: Path) -> Path:
     """Compute the per-image results and write them to ``run_dir/per_image.zarr`` atomically."""
-    results = xr.merge([per_image_results(trainer), speed_accuracy(trainer)], combine_attrs="override")
+    results = xr.merge(
+        [per_image_results(trainer), speed_accuracy(trainer)], combine_attrs="override"
+    )
     return write_zarr_atomically(results, Path(run_dir) / PER_IMAGE_NAME)
 
 
-def _reference_confidence(trainer: Trainer) -> np.ndarray:
+def _reference_true_class_probability(trainer: Trainer) -> np.ndarray:
     """The reference classifier's true-class probability for every (level, image)."""
     images = trainer.data.train_images[:10_000].cpu()
     labels = trainer.data.train_labels[:10_000].cpu()
@@ -111,7 +118,9 @@ def _reference_confidence(trainer: Trainer) -> np.ndarray:
     test_labels = trainer.data.test_labels.cpu()
     return np.stack(
         [
-            true_class_probability(weight, bias, trainer.data.normalise(s.cpu()), test_labels).numpy()
+            true_class_probability(
+                weight, bias, trainer.data.normalise(s.cpu()), test_labels
+            ).numpy()
             for s in trainer.data.test_sets
         ]
     ).astype("float32")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from growsim.record.variables import attrs
 from growsim.train.evaluation import EXIT_THRESHOLDS, evaluation_result
 from growsim.train.trainer import Trainer
 
@@ -23,8 +24,8 @@ def speed_accuracy(trainer: Trainer, thresholds=EXIT_THRESHOLDS) -> xr.Dataset:
         steps[row] = [float(p.steps_computed.float().mean()) for p in predictions]
     return xr.Dataset(
         {
-            "exit_accuracy": (("exit_threshold", "occlusion"), accuracy, {"units": "fraction", "long_name": "test accuracy with early exit at the threshold"}),
-            "exit_steps": (("exit_threshold", "occlusion"), steps, {"units": "steps", "long_name": "mean steps computed with early exit at the threshold"}),
+            "exit_accuracy": (("exit_threshold", "occlusion"), accuracy, attrs("exit_accuracy")),
+            "exit_steps": (("exit_threshold", "occlusion"), steps, attrs("exit_steps")),
         },
-        coords={"exit_threshold": ("exit_threshold", np.asarray(thresholds, dtype="float64"), {"units": "probability", "long_name": "halting mass left when an input stops"})},
+        coords={"exit_threshold": ("exit_threshold", np.asarray(thresholds, dtype="float64"), attrs("exit_threshold"))},
     )  # fmt: skip

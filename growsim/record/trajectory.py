@@ -27,64 +27,68 @@ from zarr.core.sync import sync
 from growsim.data.datasets import Dataset
 from growsim.errors import RunError
 from growsim.faults import crash_point
-from growsim.integrity import checksum_encoding, verify_store, writing_every_chunk
+from growsim.files import TRAJECTORY_NAME, checksum_encoding, writing_every_chunk
+from growsim.integrity import verify_store
 from growsim.model.lattice import CONNECTIONS, Box
+from growsim.record.variables import CONVENTIONS, VARIABLES
 from growsim.spec import Spec, spec_to_yaml
 
 RESOURCES = ("channel", "layer", "step")
 
-# name: (dims after "checkpoint", dtype, units, meaning)
+# name: (dims after "checkpoint", dtype, units, meaning). Units in CF form: "1" for every
+# dimensionless quantity (ratios, probabilities, counts: the meaning says what is counted),
+# none ("") for flags. growsim.record.variables has the per-image stores' variables.
 SCHEMA: dict[str, tuple[tuple[str, ...], str, str, str]] = {
-    "epoch": ((), "float64", "epochs", "training epochs completed"),
-    "box_layers": ((), "int32", "layers", "layers in the box"),
-    "box_channels": ((), "int32", "channels", "channels per layer in the box"),
-    "box_steps": ((), "int32", "steps", "time steps in the box"),
-    "growth": (("resource",), "int32", "positions", "how much the box grew at this checkpoint (negative: compaction shrank it)"),
+    "epoch": ((), "float64", "1", "training epochs completed"),
+    "box_layers": ((), "int32", "1", "layers in the box"),
+    "box_channels": ((), "int32", "1", "channels per layer in the box"),
+    "box_steps": ((), "int32", "1", "time steps in the box"),
+    "growth": (("resource",), "int32", "1", "positions the box grew by along each axis at this checkpoint (negative: compaction shrank it)"),
     "channel_norm": (("layer", "channel"), "float32", "1", "m(l,c): L2 norm of weights into the channel"),
     "connection_norm": (
         ("connection", "layer", "channel"), "float32", "1",
         "L2 norm of the weights into the channel, by connection type",
     ),
     "channel_active": (("layer", "channel"), "bool", "", "m(l,c) above the activity threshold"),
-    "active_width": (("layer",), "int32", "channels", "active channels per layer"),
+    "active_width": (("layer",), "int32", "1", "active channels per layer"),
     "layer_active": (("layer",), "bool", "", "layer has an active channel"),
-    "depth": ((), "int32", "layers", "number of active layers"),
-    "time_distribution": (("step",), "float32", "probability", "mean p_t on clean test images (NaN where the test sets were not evaluated: record.test_every)"),
-    "expected_steps": ((), "float32", "steps", "mean expected steps on clean test images (NaN where not evaluated)"),
+    "depth": ((), "int32", "1", "number of active layers"),
+    "time_distribution": (("step",), "float32", "1", "mean p_t on clean test images (NaN where the test sets were not evaluated: record.test_every)"),
+    "expected_steps": ((), "float32", "1", "mean expected time steps on clean test images (NaN where not evaluated)"),
     "breadth_cost": ((), "float32", "1", "breadth cost B (unweighted)"),
     "depth_cost": ((), "float32", "1", "depth cost D (unweighted)"),
-    "time_cost": ((), "float32", "steps", "time cost T on the last training batches (unweighted)"),
+    "time_cost": ((), "float32", "1", "time cost T (expected time steps) on the last training batches (unweighted)"),
     "breadth_weight": ((), "float32", "1", "scheduled weight on B"),
     "depth_weight": ((), "float32", "1", "scheduled weight on D"),
     "time_weight": ((), "float32", "1", "scheduled weight on T"),
-    "task_loss": ((), "float32", "nats", "mean expected cross-entropy since the last checkpoint"),
-    "total_loss": ((), "float32", "nats", "mean task loss + weighted time cost since the last checkpoint (breadth and depth act as proximal steps)"),
-    "train_accuracy": ((), "float32", "fraction", "training accuracy since the last checkpoint"),
-    "test_accuracy": ((), "float32", "fraction", "accuracy on clean test images (NaN where not evaluated)"),
-    "validation_accuracy": ((), "float32", "fraction", "accuracy on clean validation images (held out from training)"),
-    "validation_time_distribution": (("step",), "float32", "probability", "mean p_t on clean validation images (growth decides on it)"),
-    "validation_expected_steps": ((), "float32", "steps", "mean expected steps on clean validation images"),
-    "validation_accuracy_by_occlusion": (("occlusion",), "float32", "fraction", "validation accuracy per occlusion level"),
-    "validation_expected_steps_by_occlusion": (("occlusion",), "float32", "steps", "mean expected steps on validation images per occlusion level"),
-    "accuracy_by_occlusion": (("occlusion",), "float32", "fraction", "test accuracy per occlusion level (NaN where not evaluated)"),
+    "task_loss": ((), "float32", "1", "mean expected cross-entropy (nats) since the last checkpoint"),
+    "total_loss": ((), "float32", "1", "mean task loss (nats) + weighted time cost since the last checkpoint (breadth and depth act as proximal steps)"),
+    "train_accuracy": ((), "float32", "1", "training accuracy since the last checkpoint"),
+    "test_accuracy": ((), "float32", "1", "accuracy on clean test images (NaN where not evaluated)"),
+    "validation_accuracy": ((), "float32", "1", "accuracy on clean validation images (held out from training)"),
+    "validation_time_distribution": (("step",), "float32", "1", "mean p_t on clean validation images (growth decides on it)"),
+    "validation_expected_steps": ((), "float32", "1", "mean expected steps on clean validation images"),
+    "validation_accuracy_by_occlusion": (("occlusion",), "float32", "1", "validation accuracy per occlusion level"),
+    "validation_expected_steps_by_occlusion": (("occlusion",), "float32", "1", "mean expected steps on validation images per occlusion level"),
+    "accuracy_by_occlusion": (("occlusion",), "float32", "1", "test accuracy per occlusion level (NaN where not evaluated)"),
     "expected_steps_by_occlusion": (
-        ("occlusion",), "float32", "steps", "mean expected steps on test images per occlusion level (NaN where not evaluated)",
+        ("occlusion",), "float32", "1", "mean expected steps on test images per occlusion level (NaN where not evaluated)",
     ),
-    "active_edges": (("connection", "layer"), "int32", "edges", "active edges into each layer, by type"),
-    "paths_on_route": (("step",), "int32", "nodes", "unrolled nodes on an input-to-readout(t) path"),
-    "longest_path": (("step",), "int32", "connections", "longest input-to-readout(t) path (0: none)"),
-    "shortest_path": (("step",), "int32", "connections", "shortest input-to-readout(t) path (0: none)"),
-    "log_path_count": (("step",), "float32", "log count", "log number of input-to-readout(t) paths"),
-    "dead_units": ((), "int32", "channels", "active channels on no input-to-readout path"),
-    "components": ((), "int32", "components", "connected components of the active graph"),
+    "active_edges": (("connection", "layer"), "int32", "1", "active edges into each layer, by type"),
+    "paths_on_route": (("step",), "int32", "1", "unrolled nodes on an input-to-readout(t) path"),
+    "longest_path": (("step",), "int32", "1", "longest input-to-readout(t) path (0: none)"),
+    "shortest_path": (("step",), "int32", "1", "shortest input-to-readout(t) path (0: none)"),
+    "log_path_count": (("step",), "float32", "1", "log number of input-to-readout(t) paths"),
+    "dead_units": ((), "int32", "1", "active channels on no input-to-readout path"),
+    "components": ((), "int32", "1", "connected components of the active graph"),
 }  # fmt: skip
 
 COORD_ATTRS = {
-    "iteration": ("iterations", "training iterations completed at the checkpoint"),
+    "iteration": ("1", "training iterations completed at the checkpoint"),
     "layer": ("", "lattice layer index (0 reads the image)"),
     "channel": ("", "lattice channel identity (kept through compaction and growth)"),
-    "step": ("", "recurrent time step (0 is the first)"),
-    "occlusion": ("fraction", "fraction of the image covered by occluders"),
+    "step": VARIABLES["step"],
+    "occlusion": VARIABLES["occlusion"],
     "connection": ("", "connection type"),
     "resource": ("", "lattice axis"),
 }
@@ -156,16 +160,19 @@ def checkpoint_dataset(
     """One checkpoint as a Dataset with a length-1 ``checkpoint`` dim (see checkpoint_rows)."""
     rows = checkpoint_rows(layout, iteration, values)
     data_vars = {
-        name: xr.Variable(("checkpoint",) + dims, rows[name],
-                          attrs={"units": units, "long_name": meaning})
+        name: xr.Variable(("checkpoint",) + dims, rows[name], attrs=_attrs(units, meaning))
         for name, (dims, _, units, meaning) in SCHEMA.items()
-    }  # fmt: skip
+    }
     coords: dict[str, Any] = {"iteration": ("checkpoint", rows["iteration"])}
     coords.update(layout.coords())
     dataset = xr.Dataset(data_vars, coords=coords, attrs=attrs or {})
     for name, (units, meaning) in COORD_ATTRS.items():
-        dataset[name].attrs.update({"units": units, "long_name": meaning})
+        dataset[name].attrs.update(_attrs(units, meaning))
     return dataset
+
+
+def _attrs(units: str, meaning: str) -> dict[str, str]:
+    return {"units": units, "long_name": meaning} if units else {"long_name": meaning}
 
 
 class TrajectoryWriter:
@@ -205,7 +212,9 @@ class TrajectoryWriter:
                 # Every chunk carries a CRC-32C (growsim.integrity.verify_store checks it).
                 encoding = checksum_encoding(dataset)
                 for name in SCHEMA:
-                    encoding[name].update({"chunks": (1,) + dataset[name].shape[1:], "compressors": None})
+                    encoding[name].update(
+                        {"chunks": (1,) + dataset[name].shape[1:], "compressors": None}
+                    )
                 encoding["iteration"].update({"chunks": (1,), "compressors": None})
                 with writing_every_chunk():
                     dataset.to_zarr(
@@ -213,7 +222,9 @@ class TrajectoryWriter:
                     )
                 rest = checkpoints[1:]
             if rest:
-                rows = [checkpoint_rows(self.layout, iteration, values) for iteration, values in rest]
+                rows = [
+                    checkpoint_rows(self.layout, iteration, values) for iteration, values in rest
+                ]
                 with writing_every_chunk():
                     _append_all(self._open_arrays(), {name: np.concatenate([row[name] for row in rows])
                                                       for name in rows[0]})  # fmt: skip
@@ -226,7 +237,10 @@ class TrajectoryWriter:
                 before = "No checkpoint had been written yet (the partial store was removed); "
                 after = "then start the run again."
             else:
-                before, after = "The checkpoints written before are intact; ", "then continue with --resume."
+                before, after = (
+                    "The checkpoints written before are intact; ",
+                    "then continue with --resume.",
+                )
             raise RunError(
                 f"{self.path}: could not write checkpoint at iteration {checkpoints[-1][0]}: "
                 f"{error.strerror or error}. {before}free disk space or fix permissions, {after}"
@@ -234,7 +248,9 @@ class TrajectoryWriter:
 
     def _open_arrays(self) -> dict[str, zarr.Array]:
         if self._arrays is None:
-            group = zarr.open_group(str(self.path), mode="r+", zarr_format=2, use_consolidated=False)
+            group = zarr.open_group(
+                str(self.path), mode="r+", zarr_format=2, use_consolidated=False
+            )
             self._arrays = dict(group.arrays())
         return self._arrays
 
@@ -264,9 +280,10 @@ def trajectory_attrs(spec: Spec, dataset: Dataset) -> dict[str, Any]:
     import numba
     import torch
 
-    import growsim
+    from growsim._version import __version__
 
     return {
+        "Conventions": CONVENTIONS,
         "title": f"growsim trajectory of run {spec.name!r}",
         "spec": spec_to_yaml(spec),
         "seed": spec.training.seed,
@@ -276,7 +293,7 @@ def trajectory_attrs(spec: Spec, dataset: Dataset) -> dict[str, Any]:
         "class_names": list(dataset.class_names),
         "time_selection": spec.time_selection,
         "versions": (
-            f"growsim {growsim.__version__}; python {sys.version.split()[0]}; "
+            f"growsim {__version__}; python {sys.version.split()[0]}; "
             f"torch {torch.__version__}; numpy {np.__version__}; numba {numba.__version__}; "
             f"xarray {xr.__version__}; zarr {zarr.__version__}"
         ),
@@ -310,8 +327,8 @@ def open_trajectory(path: str | Path, lazy: bool = True, verify: bool = True) ->
     ``verify``: check every chunk first (growsim.integrity.verify_store; a RunError if the
     store is corrupt)."""
     path = Path(path)
-    if (path / "trajectory.zarr").exists():
-        path = path / "trajectory.zarr"
+    if (path / TRAJECTORY_NAME).exists():
+        path = path / TRAJECTORY_NAME
     if not (path / ".zmetadata").exists():
         raise RunError(f"{path}: no trajectory here (expected a run directory or a .zarr store)")
     if verify:

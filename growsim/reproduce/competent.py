@@ -33,15 +33,17 @@ import yaml
 from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficulty
 from growsim.analysis.emergence import EMERGENCE_FILE, FINAL_OUTPUTS, run_emergence
 from growsim.data.datasets import load_dataset
+from growsim.files import MODELS_DIRECTORY, PER_IMAGE_NAME, SPEC_NAME, SUMMARY_NAME
 from growsim.spec import parse_stored_spec
+from growsim.spec.shipped import shipped_specs
 from growsim.sweep.runner import run_sweep, sweep_directory
 from growsim.sweep.spec import Sweep, parse_sweep
 from growsim.train.run_data import prepare_run_data
 
-SPECS = Path(__file__).parents[2] / "specs"
+SPECS = shipped_specs()
 PRECISION = "bf16"  # the arms off the main one train at this precision
 DIFFICULTY_FILE = "difficulty.npz"  # per dataset in the results folder
-COPIED = (EMERGENCE_FILE, FINAL_OUTPUTS, "summary.json", "spec.yaml")  # per run, into the results
+COPIED = (EMERGENCE_FILE, FINAL_OUTPUTS, SUMMARY_NAME, SPEC_NAME)  # per run, into the results
 
 # Each dataset: its base spec, the settings on top of it, and the arms it runs.
 DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
@@ -111,11 +113,19 @@ def competent_arms(
     for dataset in datasets or tuple(table):
         base_path, settings, dataset_arms = table[dataset]
         raw = _with_overrides(yaml.safe_load(base_path.read_text()), {**settings, **COMMON})
-        designs = arm_designs(float(raw["costs"]["time"]["weight"]), int(raw["training"]["iterations"]))
+        designs = arm_designs(
+            float(raw["costs"]["time"]["weight"]), int(raw["training"]["iterations"])
+        )
         for arm in (a for a in dataset_arms if arms is None or a in arms):
             spec = {**raw, "name": f"competent-{arm}", "sweep": designs[arm]}
             text = yaml.safe_dump(spec, sort_keys=False)
-            found.append(Arm(dataset, arm, parse_sweep(text, f"competent {dataset} {arm} (growsim reproduce)")))
+            found.append(
+                Arm(
+                    dataset,
+                    arm,
+                    parse_sweep(text, f"competent {dataset} {arm} (growsim reproduce)"),
+                )
+            )
     return found
 
 
@@ -127,7 +137,9 @@ def run_arms(
     failed = []
     for arm in arms:
         say(f"{arm.name}: {len(arm.sweep.members)} runs")
-        outcomes = run_sweep(arm.sweep, Path(out) / arm.dataset, workers=workers, scheduler=scheduler, progress=False)
+        outcomes = run_sweep(
+            arm.sweep, Path(out) / arm.dataset, workers=workers, scheduler=scheduler, progress=False
+        )
         failed += [f"{arm.name}/{o.name}: {o.error}" for o in outcomes if o.status == "failed"]
     return failed
 
@@ -145,7 +157,9 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
         finished = [r for r in runs if _finished(r[2])]
         if not finished:
             continue
-        spec = parse_stored_spec((finished[0][2] / "spec.yaml").read_text(), str(finished[0][2] / "spec.yaml"))
+        spec = parse_stored_spec(
+            (finished[0][2] / SPEC_NAME).read_text(), str(finished[0][2] / SPEC_NAME)
+        )
         data = prepare_run_data(spec, load_dataset(spec.data, spec.data.seed), torch.device("cpu"))
         difficulty_path = Path(results) / dataset / DIFFICULTY_FILE
         if difficulty_path.exists():
@@ -158,18 +172,26 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
         for arm, member, run_dir in finished:
             if not (run_dir / EMERGENCE_FILE).exists():
                 say(f"{arm.name}/{member.name}: measuring its checkpoints")
-                member_spec = parse_stored_spec((run_dir / "spec.yaml").read_text(), str(run_dir / "spec.yaml"))
+                member_spec = parse_stored_spec(
+                    (run_dir / SPEC_NAME).read_text(), str(run_dir / SPEC_NAME)
+                )
                 run_emergence(run_dir, member_spec, data, difficulty.miss_probability("validation"))
             target = Path(results) / dataset / arm.arm / member.name
             target.mkdir(parents=True, exist_ok=True)
             for name in COPIED:
                 shutil.copyfile(run_dir / name, target / name)
-            (target / "member.json").write_text(json.dumps({"overrides": member.overrides}, indent=1))
+            (target / "member.json").write_text(
+                json.dumps({"overrides": member.overrides}, indent=1)
+            )
 
 
 def _finished(run_dir: Path) -> bool:
-    summary = run_dir / "summary.json"
-    return summary.exists() and (run_dir / "models").is_dir() and (run_dir / "per_image.zarr").exists()
+    summary = run_dir / SUMMARY_NAME
+    return (
+        summary.exists()
+        and (run_dir / MODELS_DIRECTORY).is_dir()
+        and (run_dir / PER_IMAGE_NAME).exists()
+    )
 
 
 def _with_overrides(base: dict, settings: dict) -> dict:

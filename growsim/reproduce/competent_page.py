@@ -85,7 +85,8 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
         accuracy = difficulty.accuracy["test"][:, 0]
         lines += [
             "Reference ensemble, clean test accuracy: "
-            + ", ".join(f"{a} {v:.3f}" for a, v in zip(difficulty.architectures, accuracy)) + ".",
+            + ", ".join(f"{a} {v:.3f}" for a, v in zip(difficulty.architectures, accuracy))
+            + ".",
             "",
         ]
     lines += [
@@ -95,7 +96,14 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     details = []
-    main = next((runs for setting, runs in chosen.items() if setting[0] in ("main", "main-bf16") and setting[1] == "bf16"), [])
+    main = next(
+        (
+            runs
+            for setting, runs in chosen.items()
+            if setting[0] in ("main", "main-bf16") and setting[1] == "bf16"
+        ),
+        [],
+    )
     longer = next((runs for setting, runs in chosen.items() if setting[0] == "long"), [])
     doubling = budget_check(main, longer) if len(main) > 1 and len(longer) > 1 else None
     budget = main[0].emergence["total_iterations"] if main else None
@@ -111,9 +119,18 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
             time_effect = difficulty_effect(runs, difficulty)
             finding4 = verdict(time_effect.rho, decided)
             beyond = verdict(time_effect.partial_rho, decided)
-            rho_text, partial_text = time_effect.rho.text(digits=2, sign=True), time_effect.partial_rho.text(digits=2, sign=True)
+            rho_text, partial_text = (
+                time_effect.rho.text(digits=2, sign=True),
+                time_effect.partial_rho.text(digits=2, sign=True),
+            )
         else:
-            time_effect, finding4, beyond, rho_text, partial_text = None, "not measured", "not measured", "-", "-"
+            time_effect, finding4, beyond, rho_text, partial_text = (
+                None,
+                "not measured",
+                "not measured",
+                "-",
+                "-",
+            )
         validation = np.mean([r.curve("validation_accuracy")[-1] for r in runs])
         test = np.mean([r.test_correct[0].mean() for r in runs])
         seconds = np.mean([r.summary["time_spent"]["training"] for r in runs])
@@ -141,7 +158,10 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
                   "across-seed interval stays above 0 to the end, validation images):", ""]  # fmt: skip
         for measure, label in CURVES[1:4]:
             at = appears_at(main, measure)
-            lines.append(f"- {label}: " + (f"from iteration {at}" if at is not None else "never, at this budget"))
+            lines.append(
+                f"- {label}: "
+                + (f"from iteration {at}" if at is not None else "never, at this budget")
+            )
         agreed = agrees_from(main)
         final = np.mean([r.curve("agreement")[-1] for r in main])
         lines.append(
@@ -154,13 +174,19 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
     figure = _emergence_figure(dataset, chosen, figures)
     if figure is not None:
         lines += ["", f"![emergence curves, {dataset}]({figure.relative_to(root)})"]
-    fp32 = next((runs for setting, runs in chosen.items() if setting[0] == "main" and setting[1] == "fp32"), [])
+    fp32 = next(
+        (runs for setting, runs in chosen.items() if setting[0] == "main" and setting[1] == "fp32"),
+        [],
+    )
     if main and fp32 and len(main) > 1 and len(fp32) > 1:
         comparison = precision_comparison(main, fp32)
         lines += ["", "**Precision** (main arm, final checkpoint, validation images; training seconds "
                   f"fp32 / bf16 = {comparison.seconds_ratio:.2f}x, measured while other runs shared the cores):", "",
                   "| measure | bf16 | fp32 | difference | seed-to-seed sd |", "|---|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {m} | {a:.3f} | {b:.3f} | {d:+.3f} | {sd:.3f} |" for m, a, b, d, sd in comparison.rows]
+        lines += [
+            f"| {m} | {a:.3f} | {b:.3f} | {d:+.3f} | {sd:.3f} |"
+            for m, a, b, d, sd in comparison.rows
+        ]
         lines += ["", "bf16 agrees with fp32 within the seed-to-seed spread on every measure: "
                   + ("**yes**." if comparison.agrees() else "**no**.")]  # fmt: skip
     return lines
@@ -178,7 +204,11 @@ ARM_ORDER = ("main", "main-bf16", "long", "ablation", "time-weight")
 
 def _order(setting: tuple) -> tuple:
     arm = setting[0]
-    return (ARM_ORDER.index(arm) if arm in ARM_ORDER else len(ARM_ORDER), setting[1] != "bf16", setting[2])
+    return (
+        ARM_ORDER.index(arm) if arm in ARM_ORDER else len(ARM_ORDER),
+        setting[1] != "bf16",
+        setting[2],
+    )
 
 
 def _label(setting: tuple) -> str:
@@ -203,7 +233,9 @@ def _emergence_figure(dataset: str, chosen: dict, figures: Path) -> Path | None:
             line = axis.plot(iterations, mean, label=_label(setting))[0]
             if len(runs) > 1:
                 sd = np.nanstd(curves, axis=0, ddof=1)
-                axis.fill_between(iterations, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+                axis.fill_between(
+                    iterations, mean - sd, mean + sd, color=line.get_color(), alpha=0.2
+                )
             axis.set_title(label, fontsize=9)
             axis.set_xlabel("iteration")
     for axis in axes[1:]:

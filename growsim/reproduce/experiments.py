@@ -14,9 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from growsim.spec.shipped import shipped_spec
 from growsim.sweep.spec import Sweep, parse_sweep
 
-BASE_SPEC = Path(__file__).parents[2] / "specs" / "reproduce" / "base.yaml"
+BASE_SPEC = shipped_spec("reproduce/base.yaml")
 SEEDS = (0, 1, 2)
 
 # Each dataset's settings (on top of the base spec).
@@ -88,7 +89,11 @@ def experiments(quick: bool = False, base_spec: Path | None = None) -> list[Expe
             raw["sweep"] = {**design, "seeds": [SEEDS[0]] if quick else list(SEEDS)}
             text = f"# growsim reproduce: {experiment} on {dataset}, from {base_spec.name}\n"
             text += yaml.safe_dump(raw, sort_keys=False)
-            found.append(Experiment(experiment, dataset, parse_sweep(text, f"{raw['name']} (growsim reproduce)")))
+            found.append(
+                Experiment(
+                    experiment, dataset, parse_sweep(text, f"{raw['name']} (growsim reproduce)")
+                )
+            )
     return found
 
 

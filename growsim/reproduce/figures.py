@@ -7,39 +7,41 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from growsim.analysis.figures import save_figure
 from growsim.analysis.surface import PAIRS, RESOURCES
-from growsim.reproduce.runner import Reproduction
+from growsim.reproduce.findings import Reproduction
 
 
 def write_figures(reproduction: Reproduction, directory: Path) -> dict[str, dict[str, str]]:
     """Write every figure into ``directory``; {kind: {dataset: file name}}."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown: dict[str, dict[str, str]] = {"tradeoff": {}, "complexity": {}, "occlusion": {}, "speed": {}}
+    shown: dict[str, dict[str, str]] = {
+        "tradeoff": {},
+        "complexity": {},
+        "occlusion": {},
+        "speed": {},
+    }
     for d in reproduction.datasets:
         for kind, draw in (("tradeoff", _contours), ("complexity", _complexity),
                            ("occlusion", _occlusion), ("speed", _speed)):  # fmt: skip
-            figure = draw(plt, d)
+            figure = draw(d)
             if figure is None:
                 continue
             name = f"{kind}-{d.dataset}.png"
-            figure.savefig(directory / name, dpi=90, bbox_inches="tight")
-            plt.close(figure)
+            save_figure(figure, directory / name, dpi=90)
             shown[kind][d.dataset] = name
     return shown
 
 
-def _contours(plt, d):
+def _contours(d) -> Figure | None:
     t = d.tradeoff
     if t.surface is None:
         return None
     x = np.array([[s.resources[k].mean for k in range(3)] for s in t.settings])
     accuracy = np.array([s.validation.mean for s in t.settings])
-    figure, axes = plt.subplots(1, 3, figsize=(14, 3.8), gridspec_kw={"wspace": 0.3})
+    figure = Figure(figsize=(14, 3.8))
+    axes = figure.subplots(1, 3, gridspec_kw={"wspace": 0.3})
     for axis, (i, j) in zip(axes, PAIRS):
         other = 3 - i - j
         gi = np.linspace(x[:, i].min(), x[:, i].max(), 40)
@@ -55,43 +57,61 @@ def _contours(plt, d):
         axis.set_ylabel(RESOURCES[j])
         axis.set_title(f"{RESOURCES[other]} at {t.at[other]:.2f}", fontsize=9)
     figure.colorbar(dots, ax=axes, label="validation accuracy (settings: mean over seeds)")
-    figure.suptitle(f"{d.dataset}: iso-accuracy contours of the fitted quadratic (R^2 {t.surface.r_squared:.2f})")
+    figure.suptitle(
+        f"{d.dataset}: iso-accuracy contours of the fitted quadratic (R^2 {t.surface.r_squared:.2f})"
+    )
     return figure
 
 
-def _complexity(plt, d):
+def _complexity(d) -> Figure | None:
     c = d.complexity
     if not c.settings:
         return None
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    figure = Figure(figsize=(12, 3.4))
+    axes = figure.subplots(1, 3)
     noises = sorted({s.setting[1] for s in c.settings})
     for k, axis in enumerate(axes):
         for noise, style in zip(noises, ("-o", "--s", ":^")):
-            chosen = sorted((s for s in c.settings if s.setting[1] == noise), key=lambda s: s.setting[0])
+            chosen = sorted(
+                (s for s in c.settings if s.setting[1] == noise), key=lambda s: s.setting[0]
+            )
             classes = [s.setting[0] for s in chosen]
             means = [s.resources[k].mean for s in chosen]
             errors = [[m - s.resources[k].low for m, s in zip(means, chosen)],
                       [s.resources[k].high - m for m, s in zip(means, chosen)]]  # fmt: skip
-            axis.errorbar(classes, means, yerr=errors, fmt=style, capsize=3, label=f"noise {noise:g}")
+            axis.errorbar(
+                classes, means, yerr=errors, fmt=style, capsize=3, label=f"noise {noise:g}"
+            )
         axis.set_xlabel("classes")
         axis.set_ylabel(RESOURCES[k])
     axes[0].legend(fontsize=8)
-    figure.suptitle(f"{d.dataset}: resources against the number of classes (mean and interval over seeds)")
+    figure.suptitle(
+        f"{d.dataset}: resources against the number of classes (mean and interval over seeds)"
+    )
     return figure
 
 
-def _occlusion(plt, d):
+def _occlusion(d) -> Figure | None:
     if not d.by_weight:
         return None
-    figure, axis = plt.subplots(figsize=(5, 3.4))
+    figure = Figure(figsize=(5, 3.4))
+    axis = figure.subplots()
     weights = [e.weight for e in d.by_weight]
     means = [e.increase.mean for e in d.by_weight]
     errors = [[e.increase.mean - e.increase.low for e in d.by_weight],
               [e.increase.high - e.increase.mean for e in d.by_weight]]  # fmt: skip
-    axis.errorbar(weights, means, yerr=errors, fmt="-o", capsize=3, label="halting reads confidence")
+    axis.errorbar(
+        weights, means, yerr=errors, fmt="-o", capsize=3, label="halting reads confidence"
+    )
     if d.ablation:
         ablated = [t.increases[-1].mean_difference for t in d.ablation]
-        axis.scatter([d.base_setting[2]] * len(ablated), ablated, marker="x", color="C3", label="ablation, per seed")
+        axis.scatter(
+            [d.base_setting[2]] * len(ablated),
+            ablated,
+            marker="x",
+            color="C3",
+            label="ablation, per seed",
+        )
     axis.axhline(0, color="k", lw=0.8)
     axis.set_xscale("log")
     axis.set_xlabel("time weight")
@@ -101,14 +121,17 @@ def _occlusion(plt, d):
     return figure
 
 
-def _speed(plt, d):
+def _speed(d) -> Figure | None:
     if not d.base_curves:
         return None
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+    figure = Figure(figsize=(10, 3.4))
+    axes = figure.subplots(1, 2, sharey=True)
     for curve in d.curves:  # every trade-off model, clean and at the highest level
         top = len(curve.levels) - 1
         axes[0].plot(curve.steps[:, 0], curve.accuracy[:, 0], color="0.7", lw=0.6, zorder=1)
-        axes[0].plot(curve.steps[:, top], curve.accuracy[:, top], color="0.85", lw=0.6, ls="--", zorder=1)
+        axes[0].plot(
+            curve.steps[:, top], curve.accuracy[:, top], color="0.85", lw=0.6, ls="--", zorder=1
+        )
     axes[0].set_title(f"{d.dataset}: every trade-off model (grey; dashed {d.curves[0].levels[-1]:.0%} occluded)"
                       if d.curves else d.dataset, fontsize=9)  # fmt: skip
     axis = axes[1]

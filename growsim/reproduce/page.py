@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from growsim import __version__
+from growsim._version import __version__
 from growsim.analysis.reproduction import EQUAL_ACCURACY, SettingSummary
 from growsim.analysis.surface import PAIRS, RESOURCES
 from growsim.files import write_text_atomically
-from growsim.reproduce.runner import DatasetFindings, Reproduction, learned
+from growsim.reproduce.findings import DatasetFindings, Reproduction, learned
 
 WEIGHT_NAMES = ("breadth", "depth", "time")
 UNDERTRAINED = (
@@ -112,7 +112,10 @@ def _finding1(r: Reproduction, figures: Path, shown: dict) -> list[str]:
                 )  # fmt: skip
         lines += ["", tradeoff_verdict(t, d.dataset), "", _table_of_settings(t.settings)]
         if d.dataset in shown.get("tradeoff", {}):
-            lines += ["", f"![iso-accuracy contours, {d.dataset}]({figures / shown['tradeoff'][d.dataset]})"]
+            lines += [
+                "",
+                f"![iso-accuracy contours, {d.dataset}]({figures / shown['tradeoff'][d.dataset]})",
+            ]
     return lines
 
 
@@ -121,7 +124,9 @@ def tradeoff_verdict(t, dataset: str) -> str:
     and substitution rates whose interval across seeds lies below 0 (more of one resource,
     less of the other at equal accuracy)."""
     if t.seeds < 2:
-        return f"**Not decided on {dataset}**: one seed gives no interval to tell a trade from chance."
+        return (
+            f"**Not decided on {dataset}**: one seed gives no interval to tell a trade from chance."
+        )
     substitutes = [f"{RESOURCES[i]} and {RESOURCES[j]}" for (i, j), rate in t.substitution_rates.items()
                    if rate.n >= 2 and rate.high < 0]  # fmt: skip
     rates = (f"the fitted surface has {', '.join(substitutes)} substitute (rate interval below 0)"
@@ -149,15 +154,26 @@ def _weights(s: SettingSummary) -> str:
 
 
 def _resources(a: SettingSummary, b: SettingSummary, indices: tuple[int, ...]) -> str:
-    return ", ".join(f"{RESOURCES[k]} {a.resources[k].mean:.2f} vs {b.resources[k].mean:.2f}" for k in indices)
+    return ", ".join(
+        f"{RESOURCES[k]} {a.resources[k].mean:.2f} vs {b.resources[k].mean:.2f}" for k in indices
+    )
 
 
 def _table_of_settings(settings: list[SettingSummary]) -> str:
-    rows = ["| weights (breadth, depth, time) | validation | test | width | depth | steps |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| weights (breadth, depth, time) | validation | test | width | depth | steps |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in settings:
-        cells = [s.validation.text(digits=3), f"{s.test.mean:.3f}"] + [m.text(digits=2) for m in s.resources]
+        cells = [s.validation.text(digits=3), f"{s.test.mean:.3f}"] + [
+            m.text(digits=2) for m in s.resources
+        ]
         rows.append(f"| {_weights(s)} | " + " | ".join(cells) + " |")
-    return "<details><summary>every setting (mean [interval] across seeds)</summary>\n\n" + "\n".join(rows) + "\n\n</details>"
+    return (
+        "<details><summary>every setting (mean [interval] across seeds)</summary>\n\n"
+        + "\n".join(rows)
+        + "\n\n</details>"
+    )
 
 
 def _finding2(r: Reproduction, figures: Path, shown: dict) -> list[str]:
@@ -171,7 +187,13 @@ def _finding2(r: Reproduction, figures: Path, shown: dict) -> list[str]:
              "leave the t interval a single point."]  # fmt: skip
     for d in r.datasets:
         c = d.complexity
-        lines += ["", f"### {d.dataset}", "", f"Runs: {c.runs} ({len(c.settings)} settings x {c.seeds} seeds).", ""]
+        lines += [
+            "",
+            f"### {d.dataset}",
+            "",
+            f"Runs: {c.runs} ({len(c.settings)} settings x {c.seeds} seeds).",
+            "",
+        ]
         lines += _correlation_table(c, d.dataset)
         failed = [s for s in c.settings if not learned(s)]
         if failed:
@@ -179,13 +201,20 @@ def _finding2(r: Reproduction, figures: Path, shown: dict) -> list[str]:
                       "their size says nothing about difficulty: " + "; ".join(
                           f"{s.setting[0]:g} classes, noise {s.setting[1]:g}: {s.validation.mean:.3f} (chance {1.0 / s.setting[0]:.3f})"
                           for s in failed) + ". Without them:", ""]  # fmt: skip
-            lines += _correlation_table(d.complexity_learned, d.dataset) if d.complexity_learned else ["(none left)"]
+            lines += (
+                _correlation_table(d.complexity_learned, d.dataset)
+                if d.complexity_learned
+                else ["(none left)"]
+            )
         rows = ["| classes, noise | validation | width | depth | steps |", "|---|---|---|---|---|"]
         rows += [f"| {', '.join(f'{v:g}' for v in s.setting)} | {s.validation.text(digits=3)} | "
                  + " | ".join(m.text(digits=2) for m in s.resources) + " |" for s in c.settings]  # fmt: skip
         lines += ["", "<details><summary>every setting</summary>", "", *rows, "", "</details>"]
         if d.dataset in shown.get("complexity", {}):
-            lines += ["", f"![resources against classes, {d.dataset}]({figures / shown['complexity'][d.dataset]})"]
+            lines += [
+                "",
+                f"![resources against classes, {d.dataset}]({figures / shown['complexity'][d.dataset]})",
+            ]
     return lines
 
 
@@ -233,15 +262,30 @@ def _finding3(r: Reproduction, figures: Path, shown: dict) -> list[str]:
              "added at the highest level, then the mean and interval across seeds; a run holds "
              "when its Holm-adjusted p < 0.05 and its image-bootstrap interval lies above 0."]  # fmt: skip
     for d in r.datasets:
-        lines += ["", f"### {d.dataset}", "", "| time weight | steps added at the highest level (across seeds) | runs where it holds |", "|---|---|---|"]
+        lines += [
+            "",
+            f"### {d.dataset}",
+            "",
+            "| time weight | steps added at the highest level (across seeds) | runs where it holds |",
+            "|---|---|---|",
+        ]
         for effect in d.by_weight:
-            lines.append(f"| {effect.weight:g} | {effect.increase.text(digits=3, sign=True)} at {effect.top_level:.0%} | {effect.holding} of {effect.runs} |")
+            lines.append(
+                f"| {effect.weight:g} | {effect.increase.text(digits=3, sign=True)} at {effect.top_level:.0%} | {effect.holding} of {effect.runs} |"
+            )
         lines += ["", occlusion_verdict(d.by_weight, d.dataset)]
-        lines += ["", f"Middle weights ({_weights_text(d.base_setting)}) with halting that reads the readout's "
-                  "confidence, and the ablation without it, per seed (steps added, image bootstrap; Holm p):", ""]
+        lines += [
+            "",
+            f"Middle weights ({_weights_text(d.base_setting)}) with halting that reads the readout's "
+            "confidence, and the ablation without it, per seed (steps added, image bootstrap; Holm p):",
+            "",
+        ]
         lines += _increase_table(d)
         if d.dataset in shown.get("occlusion", {}):
-            lines += ["", f"![occlusion effect over time weights, {d.dataset}]({figures / shown['occlusion'][d.dataset]})"]
+            lines += [
+                "",
+                f"![occlusion effect over time weights, {d.dataset}]({figures / shown['occlusion'][d.dataset]})",
+            ]
     return lines
 
 
@@ -270,10 +314,20 @@ def _increase_table(d: DatasetFindings) -> list[str]:
     if not runs:
         return ["(no runs)"]
     levels = [f"{inc.level:.0%}" for inc in runs[0][1].increases]
-    rows = ["| halting | seed | " + " | ".join(levels) + " | clean std of steps | images |", "|---|---|" + "---|" * (len(levels) + 2)]
+    rows = [
+        "| halting | seed | " + " | ".join(levels) + " | clean std of steps | images |",
+        "|---|---|" + "---|" * (len(levels) + 2),
+    ]
     for label, t in runs:
-        cells = [f"{i.mean_difference:+.3f} [{i.low:+.3f}, {i.high:+.3f}] p={_p(i.p_holm)}" for i in t.increases]
-        rows.append(f"| {label} | {t.record.seed} | " + " | ".join(cells) + f" | {t.clean_std:.3f} | {t.images} |")
+        cells = [
+            f"{i.mean_difference:+.3f} [{i.low:+.3f}, {i.high:+.3f}] p={_p(i.p_holm)}"
+            for i in t.increases
+        ]
+        rows.append(
+            f"| {label} | {t.record.seed} | "
+            + " | ".join(cells)
+            + f" | {t.clean_std:.3f} | {t.images} |"
+        )
     return rows
 
 
@@ -290,11 +344,21 @@ def _finding4(r: Reproduction, figures: Path, shown: dict) -> list[str]:
     for d in r.datasets:
         s = d.difficulty
         rho = s.rho.text(digits=3, sign=True) if s.rho else "undefined"
-        undefined = f"; undefined in {s.undefined} (steps the same for every image), left out" if s.undefined else ""
-        lines += ["", f"### {d.dataset}", "",
-                  f"- Every trade-off run: rho {rho}; positive in {s.positive} of {s.runs} runs{undefined}."]
+        undefined = (
+            f"; undefined in {s.undefined} (steps the same for every image), left out"
+            if s.undefined
+            else ""
+        )
+        lines += [
+            "",
+            f"### {d.dataset}",
+            "",
+            f"- Every trade-off run: rho {rho}; positive in {s.positive} of {s.runs} runs{undefined}.",
+        ]
         for seed, clean, pooled in d.base_correlations:
-            lines.append(f"- Middle weights, seed {seed}: clean {clean.text()}; all levels {pooled.text()}.")
+            lines.append(
+                f"- Middle weights, seed {seed}: clean {clean.text()}; all levels {pooled.text()}."
+            )
         lines += ["", f"**On {d.dataset}** model time {difficulty_direction(s.rho)}."]
         lines += ["", "Speed-accuracy: test accuracy and mean steps computed when an input stops once its halting "
                   f"mass left is at most the threshold; the figure draws the curve of every trade-off model ({len(d.curves)}), "
@@ -326,5 +390,7 @@ def _curve_table(d: DatasetFindings) -> list[str]:
     rows = [f"| exit threshold | accuracy clean | steps clean | accuracy {curve.levels[top]:.0%} | steps {curve.levels[top]:.0%} |",
             "|---|---|---|---|---|"]  # fmt: skip
     for k, threshold in enumerate(curve.thresholds):
-        rows.append(f"| {threshold:g} | {accuracy[k, 0]:.3f} | {steps[k, 0]:.2f} | {accuracy[k, top]:.3f} | {steps[k, top]:.2f} |")
+        rows.append(
+            f"| {threshold:g} | {accuracy[k, 0]:.3f} | {steps[k, 0]:.2f} | {accuracy[k, top]:.3f} | {steps[k, top]:.2f} |"
+        )
     return rows

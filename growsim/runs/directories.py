@@ -14,7 +14,24 @@ import shutil
 from pathlib import Path
 
 from growsim.errors import RunError, SpecError
-from growsim.files import make_writable_directory, write_text_atomically
+from growsim.files import (
+    CHECKPOINT_NAME,
+    EMERGENCE_NAME,
+    FINAL_OUTPUTS_NAME,
+    IDENTITY_NAME,
+    MODELS_DIRECTORY,
+    PER_IMAGE_NAME,
+    PREDICTIONS_DIRECTORY,
+    REPORT_DIRECTORY,
+    REPORT_NAME,
+    SPEC_NAME,
+    SUMMARY_NAME,
+    SWEEP_SPEC_NAME,
+    SWEEP_STATUS_NAME,
+    TRAJECTORY_NAME,
+    make_writable_directory,
+    write_text_atomically,
+)
 from growsim.spec import Spec, run_name_problem
 
 RUN_MARKER = ".growsim-run"
@@ -26,15 +43,16 @@ MARKER_TEXT = (
 
 # What growsim writes into a run directory (runs, per-image results, interrupted writes).
 RUN_FILES = (
-    "spec.yaml", "trajectory.zarr", "checkpoint.pt", "checkpoint.pt.partial", "summary.json",
-    "per_image.zarr", ".per_image.zarr.partial", ".per_image.zarr.old", "run.json", "models",
-    "emergence.json", "final_outputs.npz", "predictions",
+    SPEC_NAME, TRAJECTORY_NAME, CHECKPOINT_NAME, f"{CHECKPOINT_NAME}.partial", SUMMARY_NAME,
+    PER_IMAGE_NAME, f".{PER_IMAGE_NAME}.partial", f".{PER_IMAGE_NAME}.old", IDENTITY_NAME,
+    MODELS_DIRECTORY, EMERGENCE_NAME, FINAL_OUTPUTS_NAME, PREDICTIONS_DIRECTORY,
 )  # fmt: skip
-RUN_FILE_PREFIXES = (".spec.yaml.partial-", ".summary.json.partial-", ".write-test-", ".run.json.partial-")
+RUN_FILE_PREFIXES = (
+    f".{SPEC_NAME}.partial-", f".{SUMMARY_NAME}.partial-", ".write-test-", f".{IDENTITY_NAME}.partial-",
+)  # fmt: skip
 # What ``growsim report`` writes into ``<run>/report/`` by default.
-REPORT_DIRECTORY = "report"
 REPORT_FILES = (
-    "report.md", "growth.png", "occlusion.png", "difficulty.png", "tradeoff.png", "complexity.png",
+    REPORT_NAME, "growth.png", "occlusion.png", "difficulty.png", "tradeoff.png", "complexity.png",
     "response.png", "speed_accuracy.png",
 )  # fmt: skip
 
@@ -121,12 +139,12 @@ def _older_run(entries: set[str]) -> bool:
         name for name in entries
         if name in RUN_FILES or name.startswith(RUN_FILE_PREFIXES) or name == REPORT_DIRECTORY
     }  # fmt: skip
-    return "spec.yaml" in entries and own == entries
+    return SPEC_NAME in entries and own == entries
 
 
 def _older_sweep(entries: set[str]) -> bool:
     """A sweep directory of a growsim from before markers."""
-    return {"sweep.yaml", "sweep.json"} <= entries
+    return {SWEEP_SPEC_NAME, SWEEP_STATUS_NAME} <= entries
 
 
 def _is_lock(name: str) -> bool:

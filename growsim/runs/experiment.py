@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Sequence
 
 from growsim.errors import RunError
-from growsim.files import jsonable, make_writable_directory, write_text_atomically
+from growsim.files import (
+    CHECKPOINT_NAME,
+    SPEC_NAME,
+    SUMMARY_NAME,
+    jsonable,
+    make_writable_directory,
+    write_text_atomically,
+)
 from growsim.integrity import (
     IDENTITY_FILE,
     RunIdentity,
@@ -22,14 +30,17 @@ from growsim.integrity import (
 from growsim.locks import exclusive_lock
 from growsim.model import memory
 from growsim.record.per_image import write_per_image
-from growsim.record.recorder import TrajectoryRecorder
+from growsim.record.recorder import FanOutRecorder, TrajectoryRecorder
 from growsim.record.trajectory import committed_checkpoints, truncate
 from growsim.runs.directories import claim_run_directory, clear_run_directory, holds_own_files
 from growsim.spec import Spec, parse_stored_spec, spec_to_yaml
 from growsim.threads import checked_threads
+from growsim.train.checkpoint_state import Recorder
 from growsim.train.run_data import resolve_device
 from growsim.train.timing import timed
 from growsim.train.trainer import Trainer
+
+logger = logging.getLogger(__name__)
 
 
 def run_experiment(
@@ -38,7 +49,7 @@ def run_experiment(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
-    say: Callable[[str], None] | None = None,
+    recorders: Sequence[Recorder] = (),
 ) -> dict:
     """Train ``spec`` in ``run_dir``; returns the final summary (also saved as summary.json).
 
@@ -47,22 +58,25 @@ def run_experiment(
     (replace it) is given; one that never wrote a checkpoint is started again. Only a
     directory growsim made is written into, and only growsim's own files are deleted (see
     growsim.runs.directories). A lock beside the directory refuses a second process that tries
-    to write the same run. ``say`` receives one-line notes for the user.
+    to write the same run. ``recorders`` also receive every checkpoint besides the trajectory
+    (e.g. growsim.record.tensorboard). Notes for the user go to the ``growsim`` logger.
     """
     run_dir = Path(run_dir)
     make_writable_directory(run_dir.parent, "the run directory")
     lock = run_dir.parent / f".{run_dir.name}.lock"
     with exclusive_lock(lock, wait=False, holder=f"run {run_dir}"):
-        return _run_locked(spec, run_dir, resume, overwrite, progress, say or (lambda _: None))
+        return _run_locked(spec, run_dir, resume, overwrite, progress, recorders)
 
 
-def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, say) -> dict:
+def _run_locked(
+    spec, run_dir: Path, resume: bool, overwrite: bool, progress: bool, recorders
+) -> dict:
     # Limits the machine sets, before the directory is touched or any data loaded
     checked_threads(spec.training.threads)
     memory.check_data_fits(spec, memory.available_bytes(resolve_device(spec.training.device)))
     claim_run_directory(run_dir)
     spec_text = spec_to_yaml(spec)
-    started = (run_dir / "checkpoint.pt").exists()
+    started = (run_dir / CHECKPOINT_NAME).exists()
     if started and not (resume or overwrite):
         raise RunError(
             f"{run_dir}: a run already exists here. Continue it with --resume, replace it "
@@ -70,28 +84,31 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
         )
     resuming = resume and started
     if resuming:
-        stored = (run_dir / "spec.yaml").read_text() if (run_dir / "spec.yaml").exists() else None
-        if stored is not None and not same_experiment(stored, spec, str(run_dir / "spec.yaml")):
+        stored = (run_dir / SPEC_NAME).read_text() if (run_dir / SPEC_NAME).exists() else None
+        if stored is not None and not same_experiment(stored, spec, str(run_dir / SPEC_NAME)):
             raise RunError(
                 f"{run_dir}: --resume with a spec that differs from the run's spec.yaml. "
                 "Resume with the same spec and overrides (training.threads and "
                 "record.write_seconds may differ), or start a new run with --name."
             )
         identity = _stored_identity(run_dir, spec)
-        if (run_dir / "summary.json").exists():  # written last: the run is complete
-            say(f"{run_dir}: the run has finished; nothing to resume")
-            return read_json(run_dir / "summary.json", "the run's summary", "start the run again with --overwrite")
+        if (run_dir / SUMMARY_NAME).exists():  # written last: the run is complete
+            logger.info("%s: the run has finished; nothing to resume", run_dir)
+            return read_json(
+                run_dir / SUMMARY_NAME, "the run's summary", "start the run again with --overwrite"
+            )
     else:
         if not started and holds_own_files(run_dir) and not overwrite:
-            say(f"{run_dir}: holds no checkpoint (an earlier attempt stopped before its first); "
-                "starting it again")  # fmt: skip
+            logger.info("%s: holds no checkpoint (an earlier attempt stopped before its first); "
+                        "starting it again", run_dir)  # fmt: skip
         clear_run_directory(run_dir)
         identity = new_identity(experiment_text(spec), spec.training.seed)
         write_identity(run_dir, identity)
-        write_text_atomically(run_dir / "spec.yaml", spec_text)
+        write_text_atomically(run_dir / SPEC_NAME, spec_text)
 
     recorder = TrajectoryRecorder.in_run_directory(run_dir, identity.attrs())
-    trainer = Trainer(spec, run_dir, progress=progress, recorder=recorder, identity=identity)
+    every = FanOutRecorder(recorder, *recorders) if recorders else recorder
+    trainer = Trainer(spec, run_dir, progress=progress, recorder=every, identity=identity)
     if resuming:
         trainer.load_checkpoint()
         _check_trajectory(recorder.path, identity)
@@ -101,15 +118,20 @@ def _run_locked(spec, run_dir: Path, resume: bool, overwrite: bool, progress: bo
                 "written; the run directory was altered by hand. Start again with --overwrite."
             )
         truncate(recorder.path, trainer.checkpoints_written)
-        say(f"resuming from iteration {trainer.iteration} of {trainer.total_iterations}")
+        logger.info(
+            "%s: resuming from iteration %d of %d",
+            run_dir,
+            trainer.iteration,
+            trainer.total_iterations,
+        )
     summary = trainer.run()
     spent = summary["time_spent"] = {**summary["time_spent"], "per_image": 0.0}
     timed(spent, "per_image", write_per_image, trainer, run_dir)
-    # What the run spent besides training steps, as a fraction of them (README, Benchmarks)
+    # What the run spent besides training steps, as a fraction of them (docs/benchmarks.md)
     summary["overhead"] = (spent["checkpoints"] + spent["per_image"]) / max(spent["training"], 1e-9)
     summary["run_dir"] = str(run_dir)
     summary.update(identity.attrs())
-    write_text_atomically(run_dir / "summary.json", json.dumps(jsonable(summary), indent=2))
+    write_text_atomically(run_dir / SUMMARY_NAME, json.dumps(jsonable(summary), indent=2))
     return summary
 
 
@@ -146,11 +168,13 @@ def _check_trajectory(path: Path, identity: RunIdentity) -> None:
     verify_store(path, "the trajectory", remedy)
     import zarr
 
-    stored = zarr.open_group(str(path), mode="r", zarr_format=2, use_consolidated=True).attrs.get("run_id")
+    stored = zarr.open_group(str(path), mode="r", zarr_format=2, use_consolidated=True).attrs.get(
+        "run_id"
+    )
     identity.check_owns(path, "trajectory", stored)
 
 
-def same_experiment(stored_text: str, spec: Spec, source: str = "spec.yaml") -> bool:
+def same_experiment(stored_text: str, spec: Spec, source: str = SPEC_NAME) -> bool:
     """True when ``spec`` asks for the run ``stored_text`` describes: every key equal except
     ``training.threads`` and ``record.write_seconds`` (how many cores a machine lends and how
     often the disk is written are not part of the experiment)."""

@@ -20,22 +20,28 @@ import numpy as np
 import torch
 import xarray as xr
 
-from growsim.data.arrays import read_image_arrays
+from growsim.data.arrays import check_ids, check_images, check_labels, read_image_arrays
 from growsim.data.datasets import load_dataset, occlude
 from growsim.data.folders import read_image_set
 from growsim.data.sources import to_channels
 from growsim.errors import DataError, RunError
-from growsim.files import write_text_atomically, write_zarr_atomically
+from growsim.files import (
+    CHECKPOINT_NAME,
+    PER_IMAGE_NAME,
+    PREDICTIONS_CSV,
+    PREDICTIONS_DIRECTORY,
+    PREDICTIONS_NAME,
+    SPEC_NAME,
+    write_text_atomically,
+    write_zarr_atomically,
+)
 from growsim.integrity import open_checked_store
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
-from growsim.record.per_image import PER_IMAGE_NAME, image_ids
+from growsim.record.per_image import image_ids
+from growsim.record.variables import CONVENTIONS, attrs
 from growsim.spec import Spec, parse_stored_spec, read_spec_text
 from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.run_data import resolve_device
-
-PREDICTIONS_DIRECTORY = "predictions"  # in the run directory: one folder per call
-PREDICTIONS_NAME = "predictions.zarr"
-PREDICTIONS_CSV = "predictions.csv"
 
 
 @dataclass
@@ -64,8 +70,8 @@ class Stimuli:
 def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -> FinishedRun:
     """The final model of a finished run directory (``checkpoint.pt``, ``spec.yaml``)."""
     run_dir = Path(run_dir)
-    checkpoint = run_dir / "checkpoint.pt"
-    if not checkpoint.exists() or not (run_dir / "spec.yaml").exists():
+    checkpoint = run_dir / CHECKPOINT_NAME
+    if not checkpoint.exists() or not (run_dir / SPEC_NAME).exists():
         raise RunError(
             f"{run_dir}: not a run directory (no checkpoint.pt and spec.yaml); give the "
             "directory `growsim run` wrote"
@@ -80,7 +86,7 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
             f"{run_dir}: the run has not finished, so it has no final model; finish it with "
             "`growsim run SPEC --resume`"
         )
-    spec_path = run_dir / "spec.yaml"
+    spec_path = run_dir / SPEC_NAME
     spec = parse_stored_spec(read_spec_text(spec_path), str(spec_path))
     weights = state["model"]
     model = LatticeNetwork(
@@ -97,7 +103,9 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
     )
     model.load_state_dict(weights)
     model.to(device or torch.device("cpu")).eval()
-    per_image = open_checked_store(per_image_path, "the run's per-image results", "run it again with --overwrite")
+    per_image = open_checked_store(
+        per_image_path, "the run's per-image results", "run it again with --overwrite"
+    )
     class_names = tuple(str(name) for name in per_image.class_name.values)
     attrs = dict(per_image.attrs)
     if "input_mean" in attrs:
@@ -117,16 +125,45 @@ def read_stimuli(path: str | Path, run: FinishedRun) -> Stimuli:
         )
     elif path.is_file():
         images, ids, labels = read_image_arrays(path, data.image_size)
-        if labels is not None and len(labels) and labels.max() >= len(run.class_names):
-            raise DataError(
-                f"{path}: label {labels.max()} is outside the run's {len(run.class_names)} "
-                f"classes ({', '.join(run.class_names)})"
-            )
     else:
         raise DataError(f"{path}: not found; give a folder of images or an .npz file")
+    return _stimuli(run, images, ids, labels, path)
+
+
+def stimuli_from_arrays(run: FinishedRun, images, ids=None, labels=None) -> Stimuli:
+    """Images given as an array (numpy, or anything ``np.asarray`` reads), made like the
+    run's training images: (n, H, W) grey, or (n, H, W, C) / (n, C, H, W) with C = 1 or 3,
+    uint8 in 0..255 or float in [0, 1], of the run's image size. ``ids`` name the images
+    (default: their index), ``labels`` are their classes (indices of the run's classes)."""
+    where = Path("<images given>")
+    images = check_images(where, "images", np.asarray(images), run.spec.data.image_size)
+    ids = check_ids(where, "ids", None if ids is None else np.asarray(ids), len(images))
+    if labels is not None:
+        labels = check_labels(where, "labels", np.asarray(labels), len(images))
+    return _stimuli(run, images, ids, labels, where)
+
+
+def _stimuli(run: FinishedRun, images: np.ndarray, ids, labels, source: Path) -> Stimuli:
+    if labels is not None and len(labels) and labels.max() >= len(run.class_names):
+        raise DataError(
+            f"{source}: label {labels.max()} is outside the run's {len(run.class_names)} "
+            f"classes ({', '.join(run.class_names)})"
+        )
     floats = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
-    floats = to_channels(floats.astype(np.float32), data.channels)
-    return Stimuli(torch.from_numpy(np.ascontiguousarray(floats)), ids, labels, path)
+    floats = to_channels(floats.astype(np.float32), run.spec.data.channels)
+    return Stimuli(torch.from_numpy(np.ascontiguousarray(floats)), ids, labels, source)
+
+
+def model_inputs(
+    run: FinishedRun, images: torch.Tensor, level: float, generator: torch.Generator
+) -> torch.Tensor:
+    """``images`` occluded at ``level`` (its occluders drawn with ``generator``) and
+    normalised as the run's training images were, on the model's device."""
+    occluded = occlude(
+        images, torch.full((len(images),), level), run.spec.data.occlusion, generator
+    )
+    device = next(run.model.parameters()).device
+    return (occluded.to(device) - run.input_mean) / run.input_std
 
 
 @torch.no_grad()
@@ -145,20 +182,15 @@ def predict_stimuli(
             raise DataError(f"--occlusion: levels must lie in [0, 1), got {level:g}")
     if exit_threshold is None:
         exit_threshold = run.spec.record.exit_threshold
-    device = next(run.model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     count = len(stimuli.images)
     predictions = []
     for level in levels:
-        occluded = occlude(
-            stimuli.images, torch.full((count,), level), run.spec.data.occlusion, generator
-        )
-        batches = []
-        for start in range(0, count, batch_size):
-            batch = (
-                occluded[start : start + batch_size].to(device) - run.input_mean
-            ) / run.input_std
-            batches.append(run.model.predict(batch, exit_threshold))
+        inputs = model_inputs(run, stimuli.images, level, generator)
+        batches = [
+            run.model.predict(inputs[start : start + batch_size], exit_threshold)
+            for start in range(0, count, batch_size)
+        ]
         predictions.append(Prediction(
             *(torch.cat([getattr(b, name) for b in batches]).cpu()
               for name in ("class_probs", "step_probs", "steps_computed"))
@@ -173,30 +205,31 @@ def _predictions_dataset(run, stimuli, levels, predictions, exit_threshold, seed
     expected = torch.stack([p.expected_steps for p in predictions]).numpy().astype("float32")
     computed = torch.stack([p.steps_computed for p in predictions]).numpy().astype("int32")
     variables = {
-        "predicted": (("occlusion", "image"), predicted.numpy().astype("int32"), {"long_name": "predicted class index"}),
-        "confidence": (("occlusion", "image"), confidence.numpy().astype("float32"), {"units": "probability", "long_name": "model probability of the class it predicts"}),
-        "expected_steps": (("occlusion", "image"), expected, {"units": "steps", "long_name": "expected steps sum_t t p_t (time used)"}),
-        "steps_computed": (("occlusion", "image"), computed, {"units": "steps", "long_name": "steps computed with early exit at exit_threshold"}),
-        "step_probs": (("occlusion", "image", "step"), step_probs, {"units": "probability", "long_name": "time distribution p_t"}),
+        "predicted": (("occlusion", "image"), predicted.numpy().astype("int32"), attrs("predicted")),
+        "confidence": (("occlusion", "image"), confidence.numpy().astype("float32"), attrs("confidence")),
+        "expected_steps": (("occlusion", "image"), expected, attrs("expected_steps")),
+        "steps_computed": (("occlusion", "image"), computed, attrs("steps_computed")),
+        "step_probs": (("occlusion", "image", "step"), step_probs, attrs("step_probs")),
     }  # fmt: skip
     if stimuli.labels is not None:
         labels = torch.from_numpy(stimuli.labels)
         true_probability = probs.gather(2, labels.expand(len(levels), -1)[..., None]).squeeze(2)
         variables.update({
-            "label": ("image", stimuli.labels.astype("int32"), {"long_name": "true class index (from the image's folder or the file's labels)"}),
-            "correct": (("occlusion", "image"), (predicted == labels).numpy(), {"long_name": "prediction is right"}),
-            "true_class_probability": (("occlusion", "image"), true_probability.numpy().astype("float32"), {"units": "probability", "long_name": "model probability of the true class"}),
+            "label": ("image", stimuli.labels.astype("int32"), attrs("label", "true class index (from the image's folder or the file's labels)")),
+            "correct": (("occlusion", "image"), (predicted == labels).numpy(), attrs("correct")),
+            "true_class_probability": (("occlusion", "image"), true_probability.numpy().astype("float32"), attrs("true_class_probability")),
         })  # fmt: skip
     return xr.Dataset(
         variables,
         coords={
-            "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), {"units": "fraction"}),
-            "image": ("image", np.arange(len(stimuli.ids))),
+            "occlusion": ("occlusion", np.asarray(levels, dtype="float64"), attrs("occlusion")),
+            "image": ("image", np.arange(len(stimuli.ids)), attrs("image")),
             "image_id": ("image", image_ids(stimuli.ids), {"long_name": "the image: its path relative to the images folder, or its id in the .npz"}),
-            "step": ("step", np.arange(step_probs.shape[2])),
-            "class_name": ("class", np.asarray(run.class_names)),
+            "step": ("step", np.arange(step_probs.shape[2]), attrs("step")),
+            "class_name": ("class", np.asarray(run.class_names), attrs("class_name")),
         },
         attrs={
+            "Conventions": CONVENTIONS, "title": f"growsim predictions of run {run.spec.name!r}",
             "run": str(run.run_dir), "images": str(stimuli.source), "iteration": run.iteration,
             "exit_threshold": float(exit_threshold), "occlusion_seed": seed,
         },
@@ -260,8 +293,12 @@ def run_prediction(
     dataset = predict_stimuli(run, stimuli, levels, exit_threshold, seed)
     images = Path(images)
     name = images.stem if images.is_file() else images.resolve().name  # "." has no name
-    out_dir = Path(out_dir) if out_dir else Path(run_dir) / PREDICTIONS_DIRECTORY / prediction_folder_name(
-        name, levels, exit_threshold, seed
+    out_dir = (
+        Path(out_dir)
+        if out_dir
+        else Path(run_dir)
+        / PREDICTIONS_DIRECTORY
+        / prediction_folder_name(name, levels, exit_threshold, seed)
     )
     write_predictions(dataset, out_dir)
     return dataset, out_dir

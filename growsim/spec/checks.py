@@ -1,17 +1,31 @@
 """Checks of a spec that involve several keys, the run name, and the data on disk.
 
-Each check raises through ``error(key path, message)``, which names the file and line.
+Each check raises through ``error(key path, message)``. Every ``Spec`` runs
+``check_consistency`` as it is made (growsim.spec.config), raising a ``SpecCheckError`` that
+names the key; the loader turns it into one that also names the file and line.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from growsim.errors import SpecError
-from growsim.spec.config import DataConfig, Extent, Schedule, Spec
+
+if TYPE_CHECKING:  # the sections import these checks, not the other way round
+    from growsim.spec.config import DataConfig, Extent, Schedule, Spec
 
 ErrorAt = Callable[[str, str], SpecError]
+
+
+class SpecCheckError(SpecError):
+    """A check across keys failed: ``key`` (a key path) is wrong, ``problem`` says how."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key or '<top level>'}: {problem}")
+        self.key = key
+        self.problem = problem
+
 
 # Where a dataset reads its files when data.path is not set (None: it draws in memory).
 DATA_DEFAULT_PATHS: dict[str, str | None] = {
@@ -65,10 +79,12 @@ def check_data_files(spec: Spec, error: ErrorAt) -> None:
     hint = DATA_INSTALL_HINTS.get(spec.data.dataset)
     if hint:
         fix += f", or install them: {hint}"
-    raise error(key, f"{path} does not exist; dataset {spec.data.dataset!r} reads its files there ({fix})")
+    raise error(
+        key, f"{path} does not exist; dataset {spec.data.dataset!r} reads its files there ({fix})"
+    )
 
 
-def check_consistency(spec: Spec, error: ErrorAt) -> None:
+def check_consistency(spec: Spec, error: ErrorAt = SpecCheckError) -> None:
     """Checks that involve several keys, and the run name."""
     problem = run_name_problem(spec.name)
     if problem:
@@ -84,7 +100,9 @@ def check_consistency(spec: Spec, error: ErrorAt) -> None:
     for name in ("breadth", "depth", "time"):
         schedule: Schedule = getattr(spec.costs, name).schedule
         if schedule.kind == "constant" and schedule.ramp:
-            raise error(f"costs.{name}.schedule.ramp", "a constant schedule has no ramp; use kind: linear")
+            raise error(
+                f"costs.{name}.schedule.ramp", "a constant schedule has no ramp; use kind: linear"
+            )
         if schedule.kind == "linear" and schedule.ramp == 0:
             raise error(f"costs.{name}.schedule.ramp", "a linear schedule needs ramp >= 1")
     _check_data(spec.data, error)
@@ -102,12 +120,15 @@ def check_consistency(spec: Spec, error: ErrorAt) -> None:
 def _check_lattice(spec: Spec, error: ErrorAt) -> None:
     lattice = spec.lattice
     if "bottom_up" not in lattice.connections:
-        raise error("lattice.connections", "must include 'bottom_up' (the path from input to readout)")
+        raise error(
+            "lattice.connections", "must include 'bottom_up' (the path from input to readout)"
+        )
     if len(set(lattice.connections)) != len(lattice.connections):
         raise error("lattice.connections", "lists a connection type twice")
     if lattice.kernel_size % 2 == 0:
         raise error(
-            "lattice.kernel_size", f"must be odd (keeps positions aligned), got {lattice.kernel_size}"
+            "lattice.kernel_size",
+            f"must be odd (keeps positions aligned), got {lattice.kernel_size}",
         )
     if not lattice.halting_reads_confidence and spec.time_selection != "adaptive":
         raise error(
@@ -156,7 +177,10 @@ def _check_data(data: DataConfig, error: ErrorAt) -> None:
         if not 0.0 <= level < 1.0:
             raise error(f"data.occlusion.levels[{index}]", f"must be in [0, 1), got {level:g}")
     if data.dataset in OWN_DATA_PATHS and not data.path:
-        raise error("data.path", f"the {data.dataset} dataset needs data.path: {OWN_DATA_PATHS[data.dataset]}")
+        raise error(
+            "data.path",
+            f"the {data.dataset} dataset needs data.path: {OWN_DATA_PATHS[data.dataset]}",
+        )
     if data.channels not in (1, 3):
         raise error("data.channels", f"must be 1 (grey) or 3 (RGB), got {data.channels}")
     if data.class_names is not None:

@@ -12,24 +12,26 @@ import copy
 import dataclasses
 import json
 import re
-import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from growsim.errors import SpecError
-from growsim.spec.checks import check_consistency, check_data_files
+from growsim.spec.checks import SpecCheckError, check_data_files
 from growsim.spec.config import Spec
+from growsim.spec.messages import key_path, message, strip_optional
+from growsim.spec.shipped import shipped_specs
 
 SPEC_ADAPTER = TypeAdapter(Spec)
 # Keys that were renamed: old key path -> new key path.
 RENAMED = {  # old key path: (new key path, why)
     "training.steps": (
-        "training.iterations", "it counts optimiser iterations; lattice.steps counts recurrent time steps"
+        "training.iterations",
+        "it counts optimiser iterations; lattice.steps counts recurrent time steps",
     ),
 }
 
@@ -50,7 +52,10 @@ def read_spec_text(path: str | Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise SpecError(f"{path}: cannot read the spec: {error.strerror or error}") from None
+        hint = ""
+        if isinstance(error, FileNotFoundError) and (shipped_specs() / Path(path).name).is_file():
+            hint = f" (growsim ships a spec of that name: {shipped_specs() / Path(path).name})"
+        raise SpecError(f"{path}: cannot read the spec: {error.strerror or error}{hint}") from None
     except UnicodeDecodeError:
         raise SpecError(
             f"{path}: not a text file (a spec is YAML text in UTF-8); is this the spec you meant?"
@@ -124,12 +129,12 @@ def spec_from_dict(raw: dict, source: str = "<spec>", lines: dict | None = None)
     for old, _, _ in _renamed_keys(raw):
         raise context.error(old, f"renamed to {_renamed_to(old)}")
     try:
-        spec = SPEC_ADAPTER.validate_python(raw)
+        return SPEC_ADAPTER.validate_python(raw)  # a Spec checks itself as it is made
     except ValidationError as error:
-        problems = [context.error(_key_path(item["loc"]), _message(item)) for item in error.errors()]
+        problems = [context.error(key_path(item["loc"]), message(item)) for item in error.errors()]
         raise SpecError("\n".join(str(problem) for problem in problems)) from None
-    check_consistency(spec, context.error)
-    return spec
+    except SpecCheckError as error:
+        raise context.error(error.key, error.problem) from None
 
 
 def check_data_source(spec: Spec, source: str = "<spec>", lines: dict | None = None) -> None:
@@ -174,9 +179,17 @@ def apply_overrides(raw: dict, overrides: list[str], source: str = "<spec>") -> 
     return raw
 
 
+def override_item(key: str, value: Any) -> str:
+    """The ``key.path=value`` override that sets ``key`` to the Python ``value`` (written as
+    YAML, so ``apply_overrides`` reads it back to an equal value)."""
+    text = yaml.safe_dump(plain_value(value), default_flow_style=True, width=float("inf"))
+    return f"{key}={text.strip().removesuffix('...').strip()}"
+
+
 def spec_to_dict(spec: Spec) -> dict:
-    """The spec as a plain nested dict (for YAML dumps and trajectory attrs)."""
-    return dataclasses.asdict(spec)
+    """The spec as a plain nested dict of dicts, lists and values (for YAML dumps and
+    trajectory attrs)."""
+    return plain_value(dataclasses.asdict(spec))
 
 
 def spec_to_yaml(spec: Spec) -> str:
@@ -209,13 +222,31 @@ class _Context:
         return None
 
 
+def plain_value(value: Any) -> Any:
+    """``value`` as what YAML's safe dumper writes: mappings as dicts, tuples as lists, numpy
+    arrays and numbers as lists and Python numbers."""
+    if hasattr(value, "tolist"):  # numpy
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        return {key: plain_value(child) for key, child in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_value(child) for child in value]
+    return value
+
+
 def _check_keys_are_names(value: Any, path: str, context: _Context) -> None:
     """Refuse a mapping key that is not text (YAML reads ``1:`` or ``null:`` as a number or
     None), naming where it is."""
     if isinstance(value, dict):
         for key, child in value.items():
             if not isinstance(key, str):
-                spelled = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+                spelled = (
+                    "null"
+                    if key is None
+                    else str(key).lower()
+                    if isinstance(key, bool)
+                    else str(key)
+                )
                 raise context.error(_join(path, spelled), f"a key must be a name, got {key!r}")
             _check_keys_are_names(child, _join(path, key), context)
     elif isinstance(value, list):
@@ -274,7 +305,7 @@ def _check_override_path(parts: list[str], item: str) -> None:
         if part not in hints:
             where = ".".join(parts[:depth]) or "the top level"
             raise SpecError(f"--set {item!r}: {where} has no key {part!r}")
-        inner = _strip_optional(hints[part])
+        inner = strip_optional(hints[part])
         if depth < len(parts) - 1 and not dataclasses.is_dataclass(inner):
             if typing.get_origin(inner) is dict:
                 return
@@ -296,68 +327,3 @@ def _renamed_to(old: str) -> str:
     """The new key path of a renamed key, with why: ``training.iterations (it counts ...)``."""
     new, why = RENAMED[old]
     return f"{new} ({why})"
-
-
-def _strip_optional(hint: Any) -> Any:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return hint
-
-
-def _key_path(location: tuple) -> str:
-    """A pydantic error location as a key path: ``data.occlusion.levels[1]``."""
-    path = ""
-    for part in location:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path = f"{path}.{part}" if path else str(part)
-    return path
-
-
-def _section_keys(location: tuple) -> list[str]:
-    """The keys the section at ``location`` (a key path's parts) knows."""
-    cls: Any = Spec
-    for part in location:
-        if isinstance(part, str):
-            cls = _strip_optional(typing.get_type_hints(cls)[part])
-    return sorted(field.name for field in dataclasses.fields(cls))
-
-
-_TYPE_WORDS = {
-    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
-    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
-    "bool_parsing": "true or false", "string_type": "a string", "list_type": "a list",
-    "dict_type": "a mapping", "dataclass_type": "a mapping of keys",
-}  # fmt: skip
-_LIMIT_WORDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
-
-
-def _message(item: dict) -> str:
-    """What a pydantic error says, in the words of growsim's spec errors."""
-    kind, value, context = item["type"], item.get("input"), item.get("ctx") or {}
-    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
-        return f"unknown key (known keys here: {', '.join(_section_keys(item['loc'][:-1]))})"
-    if kind in _LIMIT_WORDS:
-        limit = next(iter(context.values()))
-        return f"must be {_LIMIT_WORDS[kind]} {limit:g}, got {_shown(value)}"
-    if kind == "literal_error":
-        return f"must be one of {context['expected'].replace(' or ', ', ')}, got {_describe(value)}"
-    if kind in _TYPE_WORDS:
-        return f"must be {_TYPE_WORDS[kind]}, got {_describe(value)}"
-    return item["msg"]
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return _describe(value)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return f"a {type(value).__name__}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

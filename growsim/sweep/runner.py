@@ -20,8 +20,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from growsim.errors import GrowsimError, RunError, SpecError
-from growsim.files import jsonable, write_text_atomically
+from growsim.files import (
+    SPEC_NAME,
+    SUMMARY_NAME,
+    SWEEP_SPEC_NAME,
+    SWEEP_STATUS_NAME,
+    jsonable,
+    write_text_atomically,
+)
 from growsim.record.combine import combine_trajectories, combined_store_holds
+from growsim.record.variables import CONVENTIONS
 from growsim.runs.directories import claim_sweep_directory
 from growsim.runs.experiment import same_experiment
 from growsim.spec import spec_to_yaml
@@ -84,7 +92,9 @@ def run_sweep(
             report(outcome)
     if pending:
         runner = _run_on_dask if scheduler else _run_locally
-        for outcome in runner(sweep_dir, pending, workers or sweep.workers, scheduler, overwrite, progress):
+        for outcome in runner(
+            sweep_dir, pending, workers or sweep.workers, scheduler, overwrite, progress
+        ):
             outcomes[outcome.name] = outcome
             _write_status(sweep_dir, sweep, outcomes)
             if report:
@@ -106,7 +116,7 @@ def run_sweep(
 def _member_state(run_dir: Path, member: SweepMember) -> str:
     """``finished`` (a completed run of ``member``'s spec), ``stale`` (a run of another
     spec), or ``pending`` (nothing there yet, or an interrupted run to resume)."""
-    spec_file = run_dir / "spec.yaml"
+    spec_file = run_dir / SPEC_NAME
     if not spec_file.exists():
         return "pending"
     try:  # an older growsim's spec.yaml is read with its renamed keys
@@ -115,7 +125,7 @@ def _member_state(run_dir: Path, member: SweepMember) -> str:
         return "stale"
     if not same:  # training.threads and record.write_seconds may differ
         return "stale"
-    return "finished" if (run_dir / "summary.json").exists() else "pending"
+    return "finished" if (run_dir / SUMMARY_NAME).exists() else "pending"
 
 
 def swept_values(member: SweepMember, keys: list[str]) -> dict[str, Any]:
@@ -185,7 +195,9 @@ def _run_on_dask(sweep_dir, pending, workers, scheduler, overwrite, progress):
     try:
         client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as error:
-        raise RunError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({error})") from None
+        raise RunError(
+            f"--scheduler {scheduler}: cannot reach the Dask scheduler ({error})"
+        ) from None
     with client:
         futures = {
             client.submit(run_member, spec_to_yaml(m.spec), str((sweep_dir / m.name).resolve()), None, overwrite, pure=False): m
@@ -226,7 +238,7 @@ def _describe(error: BaseException) -> str:
 
 def _prepare(sweep_dir: Path, sweep: Sweep) -> None:
     claim_sweep_directory(sweep_dir)
-    write_text_atomically(sweep_dir / "sweep.yaml", sweep.text)
+    write_text_atomically(sweep_dir / SWEEP_SPEC_NAME, sweep.text)
 
 
 def _write_status(sweep_dir: Path, sweep: Sweep, outcomes: dict[str, MemberOutcome]) -> None:
@@ -234,12 +246,13 @@ def _write_status(sweep_dir: Path, sweep: Sweep, outcomes: dict[str, MemberOutco
     for member in sweep.members:
         outcome = outcomes.get(member.name, MemberOutcome(member.name, "pending"))
         members.append({**asdict(outcome), "overrides": member.overrides})
-    write_text_atomically(sweep_dir / "sweep.json", json.dumps({"members": members}, indent=2))
+    write_text_atomically(sweep_dir / SWEEP_STATUS_NAME, json.dumps({"members": members}, indent=2))
 
 
 def _combined_attrs(sweep: Sweep, outcomes: dict[str, MemberOutcome]) -> dict[str, Any]:
     failed = [name for name, o in outcomes.items() if o.status == "failed"]
     return {
+        "Conventions": CONVENTIONS,
         "title": f"growsim sweep {sweep.name!r}",
         "sweep_spec": sweep.text,
         "swept_keys": list(sweep.swept_keys),

@@ -29,6 +29,7 @@ from growsim.spec import (
     Spec,
     apply_overrides,
     check_data_source,
+    override_item,
     read_raw_spec,
     read_spec_text,
     spec_error,
@@ -125,7 +126,9 @@ def parse_sweep(
                 names.add(name)
                 member_spec = dataclasses.replace(spec, name=f"{base.name}.{name}")
                 if check_files:
-                    _check_member_data(member_spec, member_overrides, source, lines, point_index, block)
+                    _check_member_data(
+                        member_spec, member_overrides, source, lines, point_index, block
+                    )
                 members.append(SweepMember(name, member_overrides, member_spec))
     swept = list(dict.fromkeys(k for m in members for k in m.overrides))
     return Sweep(base.name, base, members, swept, workers, source, text)
@@ -179,7 +182,7 @@ def _member_spec(
 ) -> Spec:
     shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
     try:
-        items = [f"{key}={_yaml_value(value)}" for key, value in overrides.items()]
+        items = [override_item(key, value) for key, value in overrides.items()]
         return spec_from_dict(apply_overrides(raw, items, source), source, {})
     except SpecError as error:
         detail = str(error).removeprefix(f"{source}: ").removeprefix("--set ")
@@ -199,10 +202,6 @@ def _check_member_data(
             raise
         detail = str(error).split(": ", 2)[-1]
         where = _where(culprit, point_index, block)
-        raise spec_error(source, lines, where, f"member {member_name(overrides)}: {detail}") from None
-
-
-def _yaml_value(value: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
+        raise spec_error(
+            source, lines, where, f"member {member_name(overrides)}: {detail}"
+        ) from None

@@ -11,7 +11,9 @@ from growsim.errors import RunError
 from growsim.faults import crash_point
 from growsim.integrity import read_checksummed, write_checksummed
 
-CHECKPOINT_FORMAT = 6  # 2: channel_ids, compaction; 3: halting_gain, validation split; 4: readout grid;
+CHECKPOINT_FORMAT = (
+    6  # 2: channel_ids, compaction; 3: halting_gain, validation split; 4: readout grid;
+)
 # 5: validation metrics per level in the trajectory, test sets at record.test_every;
 # 6: a checksummed file (growsim.integrity) holding the run's identity
 CORRUPT_ADVICE = (
@@ -27,7 +29,9 @@ def write_checkpoint(path: Path, state: dict, saved_before: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
-        write_checksummed(path, buffer.getvalue(), lambda: crash_point("checkpoint-rename", saved_before + 1))
+        write_checksummed(
+            path, buffer.getvalue(), lambda: crash_point("checkpoint-rename", saved_before + 1)
+        )
     except OSError as error:
         raise RunError(
             f"{path}: could not save the checkpoint at iteration {state['iteration']}: "
@@ -58,4 +62,6 @@ def load_checksummed_torch(path: Path, what: str, remedy: str, device: torch.dev
     try:
         return torch.load(io.BytesIO(payload), map_location=device, weights_only=True)
     except Exception as error:  # a payload that passed its checksum but is not a torch file
-        raise RunError(f"{path}: {what} does not unpickle ({type(error).__name__}); {remedy}") from None
+        raise RunError(
+            f"{path}: {what} does not unpickle ({type(error).__name__}); {remedy}"
+        ) from None

@@ -60,7 +60,9 @@ class CheckpointState:
 class Recorder(Protocol):
     """Receives a run's checkpoints (see growsim.record.recorder.TrajectoryRecorder)."""
 
-    def start(self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]) -> None:
+    def start(
+        self, spec: Spec, dataset: Dataset, max_box: Box, eval_levels: tuple[float, ...]
+    ) -> None:
         """Called once the trainer has loaded its data, before any checkpoint."""
 
     def record(self, state: CheckpointState) -> None:

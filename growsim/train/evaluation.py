@@ -88,15 +88,17 @@ def predict_sets_at(
 
 def evaluation_result(predictions: list[Prediction], labels: torch.Tensor) -> EvalResult:
     """Accuracy, expected steps and time distributions of predictions on every level."""
-    accuracy = [
-        float((p.class_probs.argmax(dim=1) == labels).float().mean()) for p in predictions
-    ]
+    accuracy = [float((p.class_probs.argmax(dim=1) == labels).float().mean()) for p in predictions]
     steps = [float(p.expected_steps.mean()) for p in predictions]
     step_probs = [p.step_probs.cpu().numpy() for p in predictions]
-    return EvalResult(np.asarray(accuracy), np.asarray(steps), step_probs[0].mean(axis=0), step_probs)
+    return EvalResult(
+        np.asarray(accuracy), np.asarray(steps), step_probs[0].mean(axis=0), step_probs
+    )
 
 
-def first_levels_result(predictions: list[Prediction], labels: torch.Tensor, levels: int) -> EvalResult:
+def first_levels_result(
+    predictions: list[Prediction], labels: torch.Tensor, levels: int
+) -> EvalResult:
     """``evaluation_result`` of the first ``len(predictions)`` of ``levels`` levels (0.0
     first), NaN for the levels not measured; ``step_probs`` holds the measured ones only."""
     result = evaluation_result(predictions, labels)

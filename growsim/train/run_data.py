@@ -109,5 +109,7 @@ def training_batch(data: RunData, spec: Spec, iteration: int) -> tuple[torch.Ten
     order = torch.randperm(count, generator=seeded_generator(seed, 1, epoch))
     index = to_device(order[position * size : (position + 1) * size], data.train_images.device)
     images, labels = data.train_images[index], data.train_labels[index]
-    images = occlude_at_training_levels(images, spec.data.occlusion, seeded_generator(seed, 2, iteration))
+    images = occlude_at_training_levels(
+        images, spec.data.occlusion, seeded_generator(seed, 2, iteration)
+    )
     return data.normalise(images), labels

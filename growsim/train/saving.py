@@ -18,11 +18,10 @@ from typing import Iterator
 
 import torch
 
+from growsim.files import MODELS_DIRECTORY
 from growsim.integrity import write_checksummed
 from growsim.train.checkpoint_file import write_checkpoint
 from growsim.train.checkpoint_state import Recorder
-
-MODELS_DIRECTORY = "models"  # record.keep_models: one file per checkpoint
 
 
 def model_snapshot_path(run_dir: Path, iteration: int) -> Path:

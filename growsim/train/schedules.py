@@ -31,7 +31,8 @@ def learning_rate_factor(schedule: LearningRateSchedule, iteration: int, total: 
 def cost_weights(costs: CostsConfig, iteration: int) -> dict[str, float]:
     """The scheduled weight of each cost (breadth, depth, time) at ``iteration``."""
     return {
-        name: getattr(costs, name).weight * schedule_factor(getattr(costs, name).schedule, iteration)
+        name: getattr(costs, name).weight
+        * schedule_factor(getattr(costs, name).schedule, iteration)
         for name in ("breadth", "depth", "time")
     }
 

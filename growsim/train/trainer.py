@@ -21,12 +21,12 @@ import torch
 
 from growsim.data.datasets import Dataset, load_dataset
 from growsim.faults import crash_point
+from growsim.files import CHECKPOINT_NAME
 from growsim.integrity import RunIdentity
 from growsim.model import costs, memory
 from growsim.model.compaction import plan_compaction
 from growsim.model.growth import ActiveRegion, active_region, grown_box, initial_network
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
-from growsim.model.objective import loss_terms
 from growsim.model.proximal import adam_second_moments, apply_pressure, pressure_learning_rate
 from growsim.model.reshape import compact_with_optimizer, grow, grow_with_optimizer, shrink_to
 from growsim.spec import Spec, spec_to_yaml
@@ -49,6 +49,7 @@ from growsim.train.evaluation import (
     predict_sets_at,
 )
 from growsim.train.numerics import check_magnitudes
+from growsim.train.optimisation import loss_function, make_optimizer
 from growsim.train.run_data import (
     RunData,
     batches_per_epoch,
@@ -106,14 +107,15 @@ class Trainer:
         lattice = spec.lattice
         self.max_box = Box(lattice.layers.max, lattice.channels.max, lattice.steps.max)
         map_size = math.ceil(self.data.train_images.shape[-1] / lattice.input_stride)
-        memory.check_fits(spec, memory.training_bytes(spec, map_size, len(self.dataset.class_names)), memory.available_bytes(self.device))
-        self.model = initial_network(
-            spec, self.data.train_images.shape[1], len(self.dataset.class_names)
-        ).to(self.device)
+        classes = len(self.dataset.class_names)
+        needed = memory.training_bytes(spec, map_size, classes)
+        memory.check_fits(spec, needed, memory.available_bytes(self.device))
+        self.model = initial_network(spec, self.data.train_images.shape[1], classes).to(self.device)
         self.optimizer = self._make_optimizer()
         self.total_iterations = self._total_iterations()
         self.losses = RunningLosses(self.device)
-        self._time_weight = torch.zeros((), dtype=torch.float32, device=self.device)  # filled each step
+        # the scheduled time weight, filled in at each step
+        self._time_weight = torch.zeros((), dtype=torch.float32, device=self.device)
         if self.recorder is not None:
             self.recorder.start(spec, self.dataset, self.max_box, self.data.eval_levels)
         self.saver = CheckpointSaver(self.checkpoint_path, self.recorder, spec.record.write_seconds)
@@ -123,7 +125,7 @@ class Trainer:
     @property
     def checkpoint_path(self) -> Path:
         """Where the latest model checkpoint lives."""
-        return self.run_dir / "checkpoint.pt"
+        return self.run_dir / CHECKPOINT_NAME
 
     @property
     def batches_per_epoch(self) -> int:
@@ -140,26 +142,10 @@ class Trainer:
         return training.iterations or max(1, round(training.epochs * self.batches_per_epoch))
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        time_ids = {id(p) for p in self.model.time_parameters()}
-        main = [p for p in self.model.parameters() if id(p) not in time_ids]
-        groups = [
-            {"params": main, "lr": self.spec.training.lr},
-            {"params": self.model.time_parameters(), "lr": self.spec.training.time_lr},
-        ]
-        if self.spec.training.optimizer == "sgd":
-            return torch.optim.SGD(groups, momentum=0.9)
-        return torch.optim.Adam(groups)
+        return make_optimizer(self.model, self.spec.training)
 
     def _make_loss_function(self):
-        mode = self.spec.training.compile
-        use_compile = mode == "on" or (mode == "auto" and self.device.type == "cuda")
-        if not use_compile:
-            return loss_terms
-        # One graph per box: a box change (growth, compaction, loading) compiles anew, and
-        # dropping the graphs of earlier boxes keeps a run that changes its box more often
-        # than dynamo's recompile limit from falling back to eager for good.
-        torch._dynamo.reset()
-        return torch.compile(loss_terms, dynamic=False, backend=self.compile_backend)
+        return loss_function(self.spec.training.compile, self.device, self.compile_backend)
 
     def cost_weights(self, iteration: int) -> dict[str, float]:
         """The scheduled weight of each cost at ``iteration``."""
@@ -191,7 +177,9 @@ class Trainer:
                 pressure_learning_rate(self.optimizer), self.max_box.channels, self.max_box.layers,
                 config.breadth.exponent, config.depth.exponent,
             )  # fmt: skip
-        self.losses.add(iteration, self.checkpoints_written, total, task, time_, correct, len(labels))
+        self.losses.add(
+            iteration, self.checkpoints_written, total, task, time_, correct, len(labels)
+        )
 
     def _set_learning_rates(self, iteration: int) -> None:
         """Scale both parameter groups' learning rates by the schedule at ``iteration``."""
@@ -213,7 +201,11 @@ class Trainer:
             desc=self.spec.name, unit="it", dynamic_ncols=True,
         )  # fmt: skip
         summary: dict = {}
-        with bar, self.saver.writing_unsaved_on_exit(), self.losses.noted_on_exit(lambda: self.checkpoints_written):
+        with (
+            bar,
+            self.saver.writing_unsaved_on_exit(),
+            self.losses.noted_on_exit(lambda: self.checkpoints_written),
+        ):
             while self.iteration < self.total_iterations:
                 timed(self.time_spent, "training", self.train_step, self.iteration)
                 self.iteration += 1
@@ -223,7 +215,9 @@ class Trainer:
                     timed(self.time_spent, "training", self.losses.wait_for_device)
                     # The final model is the trained one: no growth or compaction after it.
                     grow = not last and self._costs_at_full_weight()
-                    summary = timed(self.time_spent, "checkpoints", self.checkpoint, grow=grow, final=last)
+                    summary = timed(
+                        self.time_spent, "checkpoints", self.checkpoint, grow=grow, final=last
+                    )
                     bar.set_postfix_str(progress_text(summary))
         if not summary:
             summary = self.final_summary()
@@ -294,7 +288,9 @@ class Trainer:
         if final:  # the speed-accuracy curve's thresholds in the same pass (per_image reads them)
             self.test_predictions((record.exit_threshold, *EXIT_THRESHOLDS))
         evaluation = (  # reported, never decided on
-            self.evaluate("test") if due else not_evaluated(len(self.eval_levels), self.model.box.steps)
+            self.evaluate("test")
+            if due
+            else not_evaluated(len(self.eval_levels), self.model.box.steps)
         )
         state = CheckpointState(
             self.iteration, self.iteration / self.batches_per_epoch, self.model, old_box, self.max_box,
@@ -304,7 +300,9 @@ class Trainer:
         if self.recorder is not None:
             self.recorder.record(state)
         if record.keep_models:
-            write_model_snapshot(self.run_dir, self.iteration, self.model.box.__dict__, self.model.state_dict())
+            write_model_snapshot(
+                self.run_dir, self.iteration, self.model.box.__dict__, self.model.state_dict()
+            )
         self.checkpoints_written += 1
         self._last_train_accuracy = state.running.accuracy()
         crash_point("checkpoint-taken", self.checkpoints_written)

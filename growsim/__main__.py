@@ -1,0 +1,7 @@
+"""``python -m growsim``: the ``growsim`` command."""
+
+import sys
+
+from growsim.cli import main
+
+sys.exit(main())
