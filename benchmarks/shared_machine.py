@@ -99,10 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def render(result: dict) -> str:
     """The Markdown table of a saved result."""
     lines = [f"`{result['spec']}`, {result['iterations']} iterations, {result['cores']} cores; {result['date']}.", "",
@@ -112,3 +108,7 @@ def render(result: dict) -> str:
         for row in result["rows"]
     ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

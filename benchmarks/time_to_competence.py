@@ -198,10 +198,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def render(result: dict) -> str:
     """The Markdown table of a saved result (``--render``)."""
     lines = [
@@ -225,3 +221,7 @@ def render(result: dict) -> str:
     lines += ["", f"Matmul limit with these threads: bf16 {limits['matmul_bf16'] / 1e9:.0f} GFLOP/s, "
               f"fp32 {limits['matmul_fp32'] / 1e9:.0f} GFLOP/s."]  # fmt: skip
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
