@@ -34,6 +34,7 @@ from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficult
 from growsim.analysis.emergence import EMERGENCE_FILE, FINAL_OUTPUTS, run_emergence
 from growsim.data.datasets import load_dataset
 from growsim.files import MODELS_DIRECTORY, PER_IMAGE_NAME, SPEC_NAME, SUMMARY_NAME
+from growsim.reproduce.experiments import with_overrides
 from growsim.spec import parse_stored_spec
 from growsim.spec.shipped import shipped_specs
 from growsim.sweep.runner import run_sweep, sweep_directory
@@ -112,7 +113,7 @@ def competent_arms(
     found = []
     for dataset in datasets or tuple(table):
         base_path, settings, dataset_arms = table[dataset]
-        raw = _with_overrides(yaml.safe_load(base_path.read_text()), {**settings, **COMMON})
+        raw = with_overrides(yaml.safe_load(base_path.read_text()), {**settings, **COMMON})
         designs = arm_designs(
             float(raw["costs"]["time"]["weight"]), int(raw["training"]["iterations"])
         )
@@ -192,15 +193,3 @@ def _finished(run_dir: Path) -> bool:
         and (run_dir / MODELS_DIRECTORY).is_dir()
         and (run_dir / PER_IMAGE_NAME).exists()
     )
-
-
-def _with_overrides(base: dict, settings: dict) -> dict:
-    """A deep copy of the spec mapping ``base`` with ``key.path: value`` settings applied."""
-    raw = yaml.safe_load(yaml.safe_dump(base))
-    for key, value in settings.items():
-        node = raw
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return raw

@@ -82,7 +82,7 @@ def experiments(quick: bool = False, base_spec: Path | None = None) -> list[Expe
     found = []
     for experiment, design in EXPERIMENTS.items():
         for dataset, settings in DATASETS.items():
-            raw = _with_overrides(base, settings)
+            raw = with_overrides(base, settings)
             raw["name"] = f"{experiment}-{dataset}"
             if quick:
                 design = QUICK_DESIGNS.get(experiment, design)
@@ -97,7 +97,7 @@ def experiments(quick: bool = False, base_spec: Path | None = None) -> list[Expe
     return found
 
 
-def _with_overrides(base: dict, settings: dict) -> dict:
+def with_overrides(base: dict, settings: dict) -> dict:
     """A deep copy of the spec mapping ``base`` with ``key.path: value`` settings applied."""
     raw = yaml.safe_load(yaml.safe_dump(base))
     for key, value in settings.items():
