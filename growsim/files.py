@@ -27,6 +27,9 @@ PER_IMAGE_NAME = "per_image.zarr"  # the final model on every test image
 IDENTITY_NAME = "run.json"  # the run's identity (growsim.integrity)
 MODELS_DIRECTORY = "models"  # record.keep_models: the model of every checkpoint
 EMERGENCE_NAME = "emergence.json"  # the findings' measures at every checkpoint (analysis.emergence)
+DIFFICULTY_NAME = (
+    "difficulty.npz"  # per dataset of the competent protocol's results (analysis.difficulty)
+)
 FINAL_OUTPUTS_NAME = "final_outputs.npz"  # the final model's per-image outputs (analysis.emergence)
 # A sweep directory.
 SWEEP_SPEC_NAME = "sweep.yaml"  # the sweep's spec as given

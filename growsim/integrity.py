@@ -28,7 +28,6 @@ import numpy as np
 from growsim.errors import RunError
 from growsim.files import IDENTITY_NAME
 
-IDENTITY_FILE = IDENTITY_NAME
 CHECKSUM_HEADER = b"growsim checksummed file 1\n"  # then 64 hex digits, a newline, the payload
 
 
@@ -50,7 +49,7 @@ class RunIdentity:
         if found_run_id != self.run_id:
             raise RunError(
                 f"{path}: is the {what} of run {found_run_id!r}, not of this directory's run "
-                f"{self.run_id!r} ({IDENTITY_FILE}): it was copied from another run. Put back "
+                f"{self.run_id!r} ({IDENTITY_NAME}): it was copied from another run. Put back "
                 f"this run's own file, or start the run again with --overwrite."
             )
 
@@ -69,13 +68,13 @@ def write_identity(run_dir: Path, identity: RunIdentity) -> None:
     """Write ``run_dir/run.json`` atomically."""
     from growsim.files import write_text_atomically
 
-    write_text_atomically(Path(run_dir) / IDENTITY_FILE, json.dumps(
+    write_text_atomically(Path(run_dir) / IDENTITY_NAME, json.dumps(
         {**identity.attrs(), "created": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))  # fmt: skip
 
 
 def read_identity(run_dir: Path) -> RunIdentity | None:
     """The identity in ``run_dir/run.json`` (None when the run has none: an older growsim)."""
-    path = Path(run_dir) / IDENTITY_FILE
+    path = Path(run_dir) / IDENTITY_NAME
     if not path.exists():
         return None
     stored = read_json(path, "the run's identity", "start the run again with --overwrite")

@@ -94,7 +94,9 @@ def test_reproducing_the_paper_quotes_only_numbers_that_the_results_page_holds()
     """Every number of the findings on docs/reproducing.md comes from docs/results.md, the
     page `growsim reproduce` wrote."""
     page = (DOCS / "reproducing.md").read_text()
-    section = page.split("\n## The short-budget protocol\n", 1)[1].split("\n## Where it writes\n", 1)[0]
+    section = page.split("\n## The short-budget protocol\n", 1)[1].split(
+        "\n## Where it writes\n", 1
+    )[0]
     results = (DOCS / "results.md").read_text()
     prose = re.sub(r"```.*?```", "", section, flags=re.DOTALL)  # commands, not results
     prose = re.sub(r"\]\([^)]*\)|`[^`]*`", "", prose)  # links and code name files

@@ -15,8 +15,6 @@ import numpy as np
 
 from growsim.analysis.difficulty import ReferenceDifficulty
 from growsim.analysis.emergence import (
-    EMERGENCE_FILE,
-    FINAL_OUTPUTS,
     partial_spearman,
     stopped_moving,
 )
@@ -29,10 +27,15 @@ from growsim.analysis.statistics import (
     mean_interval,
     spearman,
 )
-from growsim.files import SPEC_NAME, SUMMARY_NAME
+from growsim.files import (
+    DIFFICULTY_NAME,
+    EMERGENCE_NAME,
+    FINAL_OUTPUTS_NAME,
+    SPEC_NAME,
+    SUMMARY_NAME,
+)
 from growsim.spec import parse_stored_spec
 
-DIFFICULTY_FILE = "difficulty.npz"
 # The measures a run must have stopped moving on before a verdict uses it.
 COMPETENCE_MEASURES = ("validation_accuracy", "steps_added", "difficulty_rho")
 
@@ -72,12 +75,12 @@ def load_runs(results: Path) -> tuple[list[CompetentRun], dict[str, ReferenceDif
     """Every run under ``results/<dataset>/<arm>/<member>/`` and each dataset's difficulty."""
     runs, difficulty = [], {}
     for dataset_dir in sorted(p for p in Path(results).iterdir() if p.is_dir()):
-        if (dataset_dir / DIFFICULTY_FILE).exists():
-            difficulty[dataset_dir.name] = ReferenceDifficulty.load(dataset_dir / DIFFICULTY_FILE)
-        for emergence_path in sorted(dataset_dir.glob(f"*/*/{EMERGENCE_FILE}")):
+        if (dataset_dir / DIFFICULTY_NAME).exists():
+            difficulty[dataset_dir.name] = ReferenceDifficulty.load(dataset_dir / DIFFICULTY_NAME)
+        for emergence_path in sorted(dataset_dir.glob(f"*/*/{EMERGENCE_NAME}")):
             run_dir = emergence_path.parent
             spec = parse_stored_spec((run_dir / SPEC_NAME).read_text(), str(run_dir / SPEC_NAME))
-            with np.load(run_dir / FINAL_OUTPUTS) as outputs:
+            with np.load(run_dir / FINAL_OUTPUTS_NAME) as outputs:
                 steps, confidence, correct = (
                     outputs[f"test_{n}"] for n in ("expected_steps", "confidence", "correct")
                 )

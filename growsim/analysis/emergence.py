@@ -41,8 +41,6 @@ from growsim.train.checkpoint_file import load_checksummed_torch
 from growsim.train.evaluation import predict_sets
 from growsim.train.run_data import RunData
 
-EMERGENCE_FILE = EMERGENCE_NAME  # per run directory: the measures at every checkpoint
-FINAL_OUTPUTS = FINAL_OUTPUTS_NAME  # per run directory: the final model's per-image outputs
 MEASURES = (
     "validation_accuracy",
     "steps_added",
@@ -136,7 +134,7 @@ def run_emergence(run_dir: Path, spec: Spec, data: RunData, difficulty: np.ndarr
     """Measure every kept model of ``run_dir`` on validation images (``difficulty``: the
     reference ensemble's miss probability there, (level, image)); written with the
     resources over training to ``run_dir/emergence.json``, the final model's per-image
-    outputs on the validation and test sets to ``FINAL_OUTPUTS``, and returned."""
+    outputs on the validation and test sets to ``FINAL_OUTPUTS_NAME``, and returned."""
     run_dir = Path(run_dir)
     paths = sorted((run_dir / MODELS_DIRECTORY).glob("iteration-*.pt"))
     if not paths:
@@ -159,9 +157,9 @@ def run_emergence(run_dir: Path, spec: Spec, data: RunData, difficulty: np.ndarr
         "measures": {name: [row[name] for row in rows] for name in rows[0]},
         "resources": trajectory_resources(run_dir / TRAJECTORY_NAME),
     }
-    (run_dir / EMERGENCE_FILE).write_text(json.dumps(result, indent=1))
+    (run_dir / EMERGENCE_NAME).write_text(json.dumps(result, indent=1))
     test = validation_outputs(snapshot_model(spec, data, paths[-1]), data, "test")
-    np.savez_compressed(run_dir / FINAL_OUTPUTS, **{
+    np.savez_compressed(run_dir / FINAL_OUTPUTS_NAME, **{
         f"{split}_{name}": getattr(found, name)
         for split, found in (("validation", outputs), ("test", test))
         for name in ("expected_steps", "confidence", "correct")

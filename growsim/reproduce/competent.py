@@ -31,9 +31,17 @@ import torch
 import yaml
 
 from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficulty
-from growsim.analysis.emergence import EMERGENCE_FILE, FINAL_OUTPUTS, run_emergence
+from growsim.analysis.emergence import run_emergence
 from growsim.data.datasets import load_dataset
-from growsim.files import MODELS_DIRECTORY, PER_IMAGE_NAME, SPEC_NAME, SUMMARY_NAME
+from growsim.files import (
+    DIFFICULTY_NAME,
+    EMERGENCE_NAME,
+    FINAL_OUTPUTS_NAME,
+    MODELS_DIRECTORY,
+    PER_IMAGE_NAME,
+    SPEC_NAME,
+    SUMMARY_NAME,
+)
 from growsim.reproduce.experiments import with_overrides
 from growsim.spec import parse_stored_spec
 from growsim.spec.shipped import shipped_specs
@@ -43,8 +51,7 @@ from growsim.train.run_data import prepare_run_data
 
 SPECS = shipped_specs()
 PRECISION = "bf16"  # the arms off the main one train at this precision
-DIFFICULTY_FILE = "difficulty.npz"  # per dataset in the results folder
-COPIED = (EMERGENCE_FILE, FINAL_OUTPUTS, SUMMARY_NAME, SPEC_NAME)  # per run, into the results
+COPIED = (EMERGENCE_NAME, FINAL_OUTPUTS_NAME, SUMMARY_NAME, SPEC_NAME)  # per run, into the results
 
 # Each dataset: its base spec, the settings on top of it, and the arms it runs.
 DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
@@ -162,7 +169,7 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
             (finished[0][2] / SPEC_NAME).read_text(), str(finished[0][2] / SPEC_NAME)
         )
         data = prepare_run_data(spec, load_dataset(spec.data, spec.data.seed), torch.device("cpu"))
-        difficulty_path = Path(results) / dataset / DIFFICULTY_FILE
+        difficulty_path = Path(results) / dataset / DIFFICULTY_NAME
         if difficulty_path.exists():
             difficulty = ReferenceDifficulty.load(difficulty_path)
         else:
@@ -171,7 +178,7 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
             difficulty_path.parent.mkdir(parents=True, exist_ok=True)
             difficulty.save(difficulty_path)
         for arm, member, run_dir in finished:
-            if not (run_dir / EMERGENCE_FILE).exists():
+            if not (run_dir / EMERGENCE_NAME).exists():
                 say(f"{arm.name}/{member.name}: measuring its checkpoints")
                 member_spec = parse_stored_spec(
                     (run_dir / SPEC_NAME).read_text(), str(run_dir / SPEC_NAME)

@@ -11,6 +11,7 @@ from typing import Sequence
 from growsim.errors import RunError
 from growsim.files import (
     CHECKPOINT_NAME,
+    IDENTITY_NAME,
     SPEC_NAME,
     SUMMARY_NAME,
     jsonable,
@@ -18,7 +19,6 @@ from growsim.files import (
     write_text_atomically,
 )
 from growsim.integrity import (
-    IDENTITY_FILE,
     RunIdentity,
     new_identity,
     read_identity,
@@ -148,13 +148,13 @@ def _stored_identity(run_dir: Path, spec: Spec) -> RunIdentity:
     identity = read_identity(run_dir)
     if identity is None:
         raise RunError(
-            f"{run_dir}: has no {IDENTITY_FILE}, so its files cannot be told from another run's "
+            f"{run_dir}: has no {IDENTITY_NAME}, so its files cannot be told from another run's "
             "(it was written by an older growsim, or the file was deleted). Start it again "
             "with --overwrite."
         )
     if identity.spec_sha256 != spec_sha256(experiment_text(spec)):
         raise RunError(
-            f"{run_dir / IDENTITY_FILE}: records another spec than the run's spec.yaml (its "
+            f"{run_dir / IDENTITY_NAME}: records another spec than the run's spec.yaml (its "
             "hash differs); the directory was altered. Start it again with --overwrite."
         )
     return identity
