@@ -195,6 +195,13 @@ def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
     assert min(weights) < base < max(weights) and max(weights) / min(weights) == pytest.approx(10)
     ablation = arms["shapes/competent-ablation"].sweep.members
     assert not any(m.spec.lattice.halting_reads_confidence for m in ablation)
+    centred = arms["fashion-mnist/competent-centred"].sweep.members
+    assert all(m.spec.lattice.halting_centred for m in centred) and len(centred) == 3
+    budgets = {
+        arm: {m.spec.training.iterations for m in arms[f"fashion-mnist/competent-{arm}"].sweep.members}
+        for arm in ("long", "longer")
+    }
+    assert budgets == {"long": {10000}, "longer": {20000}}
     assert all(m.spec.record.keep_models for a in arms.values() for m in a.sweep.members)
 
 
@@ -219,3 +226,54 @@ def test_a_tiny_protocol_runs_measures_and_writes_its_page(tiny_spec, tmp_path):
     )
     assert (tmp_path / "page-figures" / "emergence-tiny.png").exists()
     assert "bf16 agrees with fp32 within the seed-to-seed spread" in text
+    # Continued elsewhere (the runs gone, the per-run files kept): nothing trains again.
+    said = []
+    assert run_arms(arms, tmp_path / "elsewhere", workers=1, say=said.append, results=results) == []
+    assert said == ["tiny/competent-main: all 6 runs already measured"]
+    assert not (tmp_path / "elsewhere").exists()
+
+
+class _Measured:
+    """A stand-in run: each measure's curve over four checkpoints."""
+
+    def __init__(self, **curves):
+        self.emergence = {"iterations": [0, 100, 200, 300]}
+        self.curves = curves
+
+    def curve(self, measure):
+        return np.asarray(self.curves[measure], dtype="float64")
+
+
+def _measured(accuracy, agreement=(0.3, 0.2, 0.1, 0.1), steps=0.3, rho=0.8):
+    return _Measured(
+        validation_accuracy=[0.1, 0.5, 0.8, accuracy], steps_added=[0, 0.1, 0.2, steps],
+        difficulty_rho=[0, 0.5, 0.7, rho], agreement=list(agreement),
+    )  # fmt: skip
+
+
+def test_the_budget_rule_checks_each_budget_against_its_double():
+    from growsim.analysis.competent_findings import budget_chain
+
+    chain = {
+        5000: [_measured(0.855), _measured(0.860), _measured(0.862)],
+        10000: [_measured(0.870), _measured(0.872)],
+        20000: [_measured(0.871), _measured(0.874)],
+        40000: [_measured(0.9)],  # one seed: no check of 20000
+    }
+    checks = budget_chain(chain)
+    assert sorted(checks) == [5000, 10000]
+    assert not checks[5000].stable()  # accuracy moved by 0.013, seed sd about 0.003
+    assert checks[10000].stable()  # by 0.0015
+
+
+def test_the_centring_change_is_kept_only_if_it_agrees_earlier_and_keeps_accuracy():
+    from growsim.analysis.competent_findings import centring_test
+
+    never = (0.3, 0.2, 0.1, 0.1)
+    early = (0.3, 0.04, 0.02, 0.01)
+    plain = [_measured(0.860, never), _measured(0.864, never)]
+    assert centring_test(plain, [_measured(0.861, early), _measured(0.865, early)]).keep()
+    worse = centring_test(plain, [_measured(0.840, early), _measured(0.845, early)])
+    assert worse.earlier() and not worse.accuracy_holds() and not worse.keep()
+    same = centring_test(plain, [_measured(0.861, never), _measured(0.865, never)])
+    assert same.agrees_from == (None, None) and not same.keep()

@@ -197,3 +197,52 @@ def test_cpu_convolutions_run_channels_last_and_give_the_default_layouts_result(
     plain = net(x)
     torch.testing.assert_close(fast.logits, plain.logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast.log_step_probs, plain.log_step_probs, atol=1e-5, rtol=1e-5)
+
+
+def test_centred_halting_sends_the_push_shared_by_every_input_to_the_bias_alone():
+    """The centring hypothesis' mechanism: with positive-mean features and confidence, a
+    gradient that pushes every input's halting logit alike moves w and k when uncentred,
+    and only the bias when centred (the first training batch sets the means exactly)."""
+    torch.manual_seed(0)
+    features = torch.rand(32, 6) + 0.5  # pooled silu features: positive on average
+    step_logits = torch.randn(32, 4)
+    grads = {}
+    for centred in (False, True):
+        net = LatticeNetwork(Box(1, 6, 3), 1, 4, halting_centred=centred)
+        net.halting_weight.data.normal_()
+        net.train()
+        net._halting_logit(features, step_logits, 0).sum().backward()
+        grads[centred] = (net.halting_weight.grad, net.halting_confidence.grad, net.halting_bias.grad)
+    assert grads[False][0].abs().min() > 10 and grads[False][1].abs() > 1
+    assert grads[True][0].abs().max() < 1e-4 and grads[True][1].abs() < 1e-4
+    assert torch.equal(grads[True][2], grads[False][2])  # the bias takes the whole push
+
+
+def test_centred_means_follow_growth_and_compaction_and_only_training_moves_them():
+    from growsim.model.compaction import CompactionPlan
+    from growsim.model.reshape import compact
+
+    torch.manual_seed(0)
+    net = LatticeNetwork(Box(2, 4, 2), 1, 3, halting_centred=True)
+    images = torch.rand(8, 1, 12, 12)
+    net.train()
+    net(images).logits.sum().backward()
+    assert int(net.halting_mean_batches) == 1
+    means = net.halting_feature_mean.clone()
+    assert means.abs().sum() > 0
+    with torch.no_grad():
+        net(images)  # no gradients: evaluation inside training leaves the means alone
+    net.eval()
+    net(images)
+    assert torch.equal(net.halting_feature_mean, means)
+    grow(net, Box(2, 6, 4))
+    assert net.halting_feature_mean.shape == (4, 6)
+    assert torch.equal(net.halting_feature_mean[:2, :4], means)
+    assert torch.equal(net.halting_feature_mean[2:, :4], means[1:].expand(2, 4))
+    assert net.halting_feature_mean[:, 4:].abs().sum() == 0  # new channels are silent
+    grown = net.halting_feature_mean.clone()
+    compact(net, CompactionPlan((1, 3, 5), 2, 3))
+    assert torch.equal(net.halting_feature_mean, grown[:3, [1, 3, 5]])
+    assert net.halting_confidence_mean.shape == (3,)
+    prediction, output = net.predict(images), net(images)
+    assert torch.allclose(prediction.step_probs, output.log_step_probs.exp(), atol=1e-5)

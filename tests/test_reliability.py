@@ -392,3 +392,21 @@ def test_running_losses_sum_each_quantity_and_start_again_after_take():
     )
     assert metrics.accuracy() == 70 / 128
     assert losses.take().batches == 0 and np.isnan(losses.take().mean("task_loss"))
+
+
+def test_a_run_with_centred_halting_resumes_to_the_uninterrupted_result(tmp_path):
+    """The running means halting is centred on are part of the run's state: a killed run
+    resumes to the same trajectory and the same means as an uninterrupted one, which moved
+    once per training iteration (FAST: 200)."""
+    from tests.conftest import TINY_SPEC
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC.replace("  input_stride: 2\n", "  input_stride: 2\n  halting_centred: true\n"))
+    assert cli(spec, tmp_path / "whole").returncode == 0
+    killed = cli(spec, tmp_path / "killed", env={"GROWSIM_KILL_AT": "checkpoint-rename:2"})
+    assert killed.returncode == -signal.SIGKILL
+    resumed = cli(spec, tmp_path / "killed", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(tmp_path / "killed" / "tiny", tmp_path / "whole" / "tiny")
+    state = model_state(tmp_path / "whole" / "tiny")
+    assert int(state["halting_mean_batches"]) == 200 and state["halting_feature_mean"].abs().sum() > 0

@@ -52,6 +52,7 @@ class CompetentRun:
     time_weight: float
     reads_confidence: bool
     iterations: int
+    centred: bool  # lattice.halting_centred
     emergence: dict
     summary: dict
     test_steps: np.ndarray  # (level, image): expected steps of the final model
@@ -61,7 +62,10 @@ class CompetentRun:
     @property
     def setting(self) -> tuple:
         """What the run's arm varies, without the seed."""
-        return (self.arm, self.precision, self.time_weight, self.reads_confidence, self.iterations)
+        return (
+            self.arm, self.precision, self.time_weight, self.reads_confidence, self.iterations,
+            self.centred,
+        )  # fmt: skip
 
     def curve(self, measure: str) -> np.ndarray:
         """A measure over the run's checkpoints (steps_added: at the highest level)."""
@@ -87,7 +91,7 @@ def load_runs(results: Path) -> tuple[list[CompetentRun], dict[str, ReferenceDif
             runs.append(CompetentRun(
                 dataset_dir.name, run_dir.parent.name, run_dir.name, spec.training.seed,
                 spec.training.precision, spec.costs.time.weight, spec.lattice.halting_reads_confidence,
-                spec.training.iterations,
+                spec.training.iterations, spec.lattice.halting_centred,
                 json.loads(emergence_path.read_text()), json.loads((run_dir / SUMMARY_NAME).read_text()),
                 steps, confidence, correct,
             ))  # fmt: skip
@@ -243,8 +247,8 @@ class BudgetCheck:
     rows: list[tuple[str, float, float, float]]  # (measure, mean at budget, mean at 2x, pooled sd)
 
     def stable(self) -> bool:
-        """Every measure moved by less than the pooled seed-to-seed sd."""
-        return all(abs(longer - shorter) < sd for _, shorter, longer, sd in self.rows)
+        """Every measure moved by no more than the pooled seed-to-seed sd."""
+        return all(abs(longer - shorter) <= sd for _, shorter, longer, sd in self.rows)
 
 
 def budget_check(runs: list[CompetentRun], longer: list[CompetentRun]) -> BudgetCheck:
@@ -257,6 +261,51 @@ def budget_check(runs: list[CompetentRun], longer: list[CompetentRun]) -> Budget
         sd = float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
         rows.append((measure, float(a.mean()), float(b.mean()), sd))
     return BudgetCheck(rows)
+
+
+def budget_chain(runs_by_budget: dict[int, list[CompetentRun]]) -> dict[int, BudgetCheck]:
+    """For each budget B whose setting also ran at 2B (two seeds or more at both), the
+    budget rule's check of B: ``{B: budget_check(runs at B, runs at 2B)}``."""
+    return {
+        budget: budget_check(runs, runs_by_budget[2 * budget])
+        for budget, runs in sorted(runs_by_budget.items())
+        if len(runs) > 1 and len(runs_by_budget.get(2 * budget, [])) > 1
+    }
+
+
+@dataclass(frozen=True)
+class CentringTest:
+    """The centring hypothesis: does halting centred on running means agree earlier with
+    the objective's own allocation, with validation accuracy held?"""
+
+    agrees_from: tuple[int | None, int | None]  # (uncentred, centred); None: never
+    final_agreement: tuple[float, float]  # across-seed mean, learned - objective steps added
+    accuracy: tuple[float, float]  # final validation accuracy, seed means
+    accuracy_sd: float  # pooled seed-to-seed sd of the final validation accuracy
+
+    def earlier(self) -> bool:
+        """Centred agrees within the tolerance, and before uncentred does (or uncentred never)."""
+        plain, centred = self.agrees_from
+        return centred is not None and (plain is None or centred < plain)
+
+    def accuracy_holds(self) -> bool:
+        """Centred validation accuracy is not lower by more than one seed sd."""
+        return self.accuracy[1] - self.accuracy[0] >= -self.accuracy_sd
+
+    def keep(self) -> bool:
+        """The issue's rule for keeping the change: earlier agreement and accuracy held."""
+        return self.earlier() and self.accuracy_holds()
+
+
+def centring_test(plain: list[CompetentRun], centred: list[CompetentRun]) -> CentringTest:
+    """Uncentred (``plain``) against centred halting, same budget and precision."""
+    accuracy = [np.array([r.curve("validation_accuracy")[-1] for r in g]) for g in (plain, centred)]
+    return CentringTest(
+        (agrees_from(plain), agrees_from(centred)),
+        tuple(float(np.mean([r.curve("agreement")[-1] for r in g])) for g in (plain, centred)),
+        (float(accuracy[0].mean()), float(accuracy[1].mean())),
+        float(np.sqrt((accuracy[0].var(ddof=1) + accuracy[1].var(ddof=1)) / 2)),
+    )
 
 
 def agrees_from(runs: list[CompetentRun], tolerance: float = 0.05) -> int | None:

@@ -39,6 +39,9 @@ def add_reproduce(commands) -> None:
         "the competent protocol of findings 3 and 4 (growsim/reproduce/competent.py): runs in "
         f"OUT, per-run files in OUT/results/, page OUT/results.md (without --out: {COMPETENT_OUT}, "
         f"{COMPETENT_RESULTS}/, {COMPETENT_PAGE})"))  # fmt: skip
+    reproduce.add_argument("--arms", metavar="ARM,ARM", help=(
+        "with --competent: run and measure only these arms (default: every arm; "
+        "growsim/reproduce/competent.py lists them)"))  # fmt: skip
     reproduce.add_argument("--page-only", action="store_true", help=(
         "with --competent: train and measure nothing, write the page from the per-run files"))  # fmt: skip
     reproduce.add_argument("--scheduler", metavar="ADDRESS", help=(
@@ -88,8 +91,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         raise SpecError(f"--workers must be >= 1, got {args.workers}")
     if args.competent:
         return _competent(args)
-    if args.page_only:
-        raise SpecError("--page-only goes with --competent")
+    if args.page_only or args.arms:
+        raise SpecError(f"{'--page-only' if args.page_only else '--arms'} goes with --competent")
     from growsim.reproduce.experiments import experiments
 
     for experiment in experiments(args.quick):  # the data are there before anything trains
@@ -111,18 +114,24 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def _competent(args: argparse.Namespace) -> int:
     """``--competent``: run (or resume) the protocol's arms, measure them, write the page."""
-    from growsim.reproduce.competent import competent_arms, measure, run_arms
+    from growsim.reproduce.competent import ARMS, competent_arms, measure, run_arms
     from growsim.reproduce.competent_page import write_competent_page
 
     out, results, run_results = places(args)
     failed = []
     if not args.page_only:
-        arms = competent_arms()
+        chosen = tuple(a.strip() for a in args.arms.split(",")) if args.arms else None
+        unknown = sorted(set(chosen or ()) - set(ARMS))
+        if unknown:
+            raise SpecError(f"--arms: no arm {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
+        arms = competent_arms(arms=chosen)
         from growsim.spec import check_data_source
 
         for arm in arms:  # the data are there before anything trains
             check_data_source(arm.sweep.members[0].spec, arm.name, {})
-        failed = run_arms(arms, out, workers=args.workers or 2, scheduler=args.scheduler)
+        failed = run_arms(
+            arms, out, workers=args.workers or 2, scheduler=args.scheduler, results=run_results
+        )
         measure(arms, out, run_results)
     page = write_competent_page(run_results, Path(results))
     for failure in failed:

@@ -82,5 +82,6 @@ def initial_network(spec: Spec, in_channels: int, classes: int) -> LatticeNetwor
         generator=torch.Generator().manual_seed(spec.training.seed),
         readout_grid=lattice.readout_grid,
         halting_reads_confidence=lattice.halting_reads_confidence,
+        halting_centred=lattice.halting_centred,
         precision=spec.training.precision,
     )

@@ -26,6 +26,12 @@ Each step scales those per-input terms by its own gain g_t:
 A step that has just stopped being the last (time growth) gets g_t = 0, so its halting
 probability is the same for every input and the new step receives exactly
 ``new_step_mass`` of each input's old last-step probability; g_t then learns like any weight.
+
+``halting_centred`` subtracts from the features and the confidence their running means over
+training batches, per step (buffers, updated in training mode with gradients on; the first
+batches are averaged, then an exponential average of weight HALTING_MEAN_MOMENTUM). The
+per-input terms then average zero, so the gradient that moves every input's halting alike
+goes to bias_t alone instead of leaking into w and k through the features' positive mean.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from growsim.model.outputs import NetworkOutput, Prediction
 
 CONNECTIONS = ("bottom_up", "lateral", "top_down")
 PRECISIONS = ("fp32", "bf16")  # training.precision
+HALTING_MEAN_MOMENTUM = 0.02  # weight of each training batch in the means halting is centred on
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class LatticeNetwork(nn.Module):
         readout_grid: int = 1,
         halting_reads_confidence: bool = True,
         precision: str = "fp32",
+        halting_centred: bool = False,
     ) -> None:
         super().__init__()
         if precision not in PRECISIONS:
@@ -111,6 +119,11 @@ class LatticeNetwork(nn.Module):
             self.halting_gain = nn.Parameter(torch.ones(box.steps))
         elif time_mode != "fixed":
             raise ValueError(f"time_mode must be 'fixed' or 'adaptive', got {time_mode!r}")
+        self.centred = time_mode == "adaptive" and halting_centred
+        if self.centred:  # running means, per step, of what the per-input terms read
+            self.register_buffer("halting_feature_mean", torch.zeros(box.steps, C))
+            self.register_buffer("halting_confidence_mean", torch.zeros(box.steps))
+            self.register_buffer("halting_mean_batches", torch.zeros((), dtype=torch.long))
 
     # ------------------------------------------------------------------ box
 
@@ -339,12 +352,31 @@ class LatticeNetwork(nn.Module):
     ) -> torch.Tensor:
         bias = self.halting_bias[step].expand(features.shape[0])
         if self.time_mode == "adaptive":
+            if self.centred:
+                features = self._centred(self.halting_feature_mean, features, step)
             per_input = features @ self.halting_weight
             if self.reads_confidence:
                 confidence = step_logits.detach().softmax(dim=-1).amax(dim=-1)
+                if self.centred:
+                    confidence = self._centred(self.halting_confidence_mean, confidence, step)
                 per_input = per_input + self.halting_confidence * confidence
+            if self.centred and self._moves_means() and step == self.halting_bias.shape[0] - 1:
+                self.halting_mean_batches.add_(1)
             return bias + self.halting_gain[step] * per_input
         return bias
+
+    def _moves_means(self) -> bool:
+        """Whether this forward pass moves the running means (a training pass)."""
+        return self.training and torch.is_grad_enabled()
+
+    def _centred(self, means: torch.Tensor, values: torch.Tensor, step: int) -> torch.Tensor:
+        """``values`` (batch, ...) less their running mean at ``step``, which a training
+        forward pass first moves towards this batch's mean."""
+        if self._moves_means():
+            with torch.no_grad():
+                weight = max(HALTING_MEAN_MOMENTUM, 1.0 / (int(self.halting_mean_batches) + 1))
+                means[step].lerp_(values.detach().mean(dim=0).to(means.dtype), weight)
+        return values - means[step]
 
 
 def conv_memory_format(images: torch.Tensor) -> torch.memory_format:

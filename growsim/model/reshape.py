@@ -84,6 +84,10 @@ def _grow_channels(model: LatticeNetwork, channels: int, generator) -> None:
         halting = model.halting_weight.new_zeros(channels)
         halting[: old.channels] = model.halting_weight
         model.halting_weight = nn.Parameter(halting)
+    if model.centred:  # a new channel is silent (zero incoming weights): its mean is 0
+        means = model.halting_feature_mean.new_zeros((old.steps, channels))
+        means[:, : old.channels] = model.halting_feature_mean
+        model.halting_feature_mean = means
 
 
 def _grow_layers(model: LatticeNetwork, layers: int) -> None:
@@ -112,6 +116,11 @@ def _grow_steps(model: LatticeNetwork, steps: int, new_step_mass: float) -> None
         gain = model.halting_gain.data.new_zeros(steps)
         gain[:last] = model.halting_gain.data[:last]
         model.halting_gain = nn.Parameter(gain)
+    if model.centred:  # new steps start from the means of the old last step
+        for name in ("halting_feature_mean", "halting_confidence_mean"):
+            means = getattr(model, name)
+            rows = torch.cat([means, means[-1:].expand((steps - old.shape[0],) + means.shape[1:])])
+            setattr(model, name, rows.clone())
 
 
 # --------------------------------------------------------------------------- compaction
@@ -150,8 +159,10 @@ def kept_part(name: str, tensor: torch.Tensor, plan: CompactionPlan):
         return tensor.index_select(1, keep)
     if name in ("halting_weight", "channel_ids"):
         return tensor.index_select(0, keep)
-    if name in ("halting_bias", "halting_gain"):
+    if name in ("halting_bias", "halting_gain", "halting_confidence_mean"):
         return tensor[: plan.steps]
+    if name == "halting_feature_mean":
+        return tensor[: plan.steps].index_select(1, keep)
     return tensor
 
 
@@ -179,6 +190,9 @@ def compact(model: LatticeNetwork, plan: CompactionPlan) -> None:
                 model, name, nn.Parameter(kept_part(name, getattr(model, name).data, plan).clone())
             )
     model.channel_ids = kept_part("channel_ids", model.channel_ids, plan).clone()
+    if model.centred:
+        for name in ("halting_feature_mean", "halting_confidence_mean"):
+            setattr(model, name, kept_part(name, getattr(model, name), plan).clone())
 
 
 def shrink_to(model: LatticeNetwork, box: Box) -> None:

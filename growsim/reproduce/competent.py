@@ -12,8 +12,11 @@ page is made from into the results folder, so the page regenerates without train
 Arms:
 - ``main``: the dataset's spec at its time weight, in bf16 and in fp32 (the precision
   decision reads the pairs), seeds 0-2 (``main-bf16``: bf16 only);
-- ``long``: the main arm in bf16 at twice the iterations, seeds 0-1 (does the evidence move
+- ``long``: the main arm in bf16 at twice the iterations, seeds 0-2 (does the evidence move
   when training goes on?);
+- ``longer``: at four times the iterations, seeds 0-1 (the budget rule's check of ``long``);
+- ``centred``: halting centred on running means (``lattice.halting_centred``), seeds 0-2:
+  does halting agree earlier with the objective's own allocation (the issue's hypothesis)?
 - ``ablation``: halting that does not read the readout's confidence, seeds 0-2;
 - ``time-weight``: 0.3 and 3 times the main time weight (with ``main``: a 10x range), seed 0
   (fewer seeds off the main weight: the budget of one session).
@@ -21,6 +24,7 @@ Arms:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -55,7 +59,9 @@ COPIED = (EMERGENCE_NAME, FINAL_OUTPUTS_NAME, SUMMARY_NAME, SPEC_NAME)  # per ru
 
 # Each dataset: its base spec, the settings on top of it, and the arms it runs.
 DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
-    "fashion-mnist": (SPECS / "occlusion.yaml", {}, ("main", "ablation", "time-weight", "long")),
+    "fashion-mnist": (
+        SPECS / "occlusion.yaml", {}, ("main", "ablation", "time-weight", "long", "longer", "centred"),
+    ),
     "shapes": (SPECS / "occlusion.yaml", {
         "data.dataset": "shapes", "data.classes": 6, "data.image_size": 28,
         "data.train_size": 8000, "data.test_size": 1000, "data.noise": 0.1, "data.clutter": 1,
@@ -78,9 +84,14 @@ def arm_designs(main_time_weight: float, iterations: int) -> dict[str, dict]:
         "main": {"points": [{"training.precision": "bf16"}, {"training.precision": "fp32"}], "seeds": [0, 1, 2]},
         "main-bf16": {"points": [{"training.precision": "bf16"}], "seeds": [0, 1, 2]},
         # twice the budget: does the verdict's evidence change when training goes on?
-        "long": {"points": [{"training.precision": PRECISION, "training.iterations": 2 * iterations}], "seeds": [0, 1]},
+        "long": {"points": [{"training.precision": PRECISION, "training.iterations": 2 * iterations}], "seeds": [0, 1, 2]},
+        "longer": {"points": [{"training.precision": PRECISION, "training.iterations": 4 * iterations}], "seeds": [0, 1]},
         "ablation": {
             "points": [{"lattice.halting_reads_confidence": False, "training.precision": PRECISION}],
+            "seeds": [0, 1, 2],
+        },
+        "centred": {
+            "points": [{"lattice.halting_centred": True, "training.precision": PRECISION}],
             "seeds": [0, 1, 2],
         },
         "time-weight": {
@@ -91,7 +102,7 @@ def arm_designs(main_time_weight: float, iterations: int) -> dict[str, dict]:
     }  # fmt: skip
 
 
-ARMS = ("main", "main-bf16", "ablation", "time-weight", "long")
+ARMS = ("main", "main-bf16", "ablation", "time-weight", "long", "longer", "centred")
 TIME_WEIGHT_FACTORS = (0.3, 3.0)  # of the main weight: with it, a 10x range
 
 
@@ -139,14 +150,21 @@ def competent_arms(
 
 def run_arms(
     arms: list[Arm], out: Path, workers: int | None = 2, scheduler: str | None = None,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = print, results: Path | None = None,
 ) -> list[str]:  # fmt: skip
-    """Run (or resume) every arm's sweep in ``out``; the failures, as text."""
+    """Run (or resume) every arm's sweep in ``out``; the failures, as text. With ``results``,
+    members whose per-run files are already there are not run again (so a protocol begun
+    on another machine, whose runs are not here, goes on where it stopped)."""
     failed = []
     for arm in arms:
-        say(f"{arm.name}: {len(arm.sweep.members)} runs")
+        members = [m for m in arm.sweep.members if not (results and collected(results, arm, m.name))]
+        if not members:
+            say(f"{arm.name}: all {len(arm.sweep.members)} runs already measured")
+            continue
+        say(f"{arm.name}: {len(members)} of {len(arm.sweep.members)} runs")
+        sweep = dataclasses.replace(arm.sweep, members=members)
         outcomes = run_sweep(
-            arm.sweep, Path(out) / arm.dataset, workers=workers, scheduler=scheduler, progress=False
+            sweep, Path(out) / arm.dataset, workers=workers, scheduler=scheduler, progress=False
         )
         failed += [f"{arm.name}/{o.name}: {o.error}" for o in outcomes if o.status == "failed"]
     return failed
@@ -191,6 +209,11 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
             (target / "member.json").write_text(
                 json.dumps({"overrides": member.overrides}, indent=1)
             )
+
+
+def collected(results: Path, arm: Arm, member: str) -> bool:
+    """Whether ``member``'s per-run files are in ``results`` (measured and copied)."""
+    return all((Path(results) / arm.dataset / arm.arm / member / name).exists() for name in COPIED)
 
 
 def _finished(run_dir: Path) -> bool:

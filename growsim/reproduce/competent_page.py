@@ -15,8 +15,9 @@ from growsim.analysis.competent_findings import (
     CompetentRun,
     agrees_from,
     appears_at,
-    budget_check,
+    budget_chain,
     by_setting,
+    centring_test,
     competence,
     difficulty_effect,
     load_runs,
@@ -56,12 +57,13 @@ def write_competent_page(results: Path, page: Path) -> Path:
         "the last 20% of its training a run's measure changed by less than the seed-to-seed "
         "standard deviation of the final values in its setting. Under a cosine learning-rate "
         "schedule the last 20% is where the rate anneals, and accuracy still gains there, so "
-        "the rule is also tested the direct way. *Budget rule*: the main setting trained for "
-        "twice the iterations (the `long` arm) ends within one pooled seed-to-seed standard "
-        "deviation of the main setting on every measure. A verdict counts as decided when its "
-        "runs pass the tail rule, or when the budget rule holds for the dataset's main setting "
-        "at the same budget (the column says which); otherwise it is *not decided at this "
-        "budget*.",
+        "the rule is also tested the direct way. *Budget rule*: the main setting (bf16) trained "
+        "for twice the iterations (`long`: 2x the main budget, `longer`: 4x) ends within one "
+        "pooled seed-to-seed standard deviation of the same setting at the budget, on every "
+        "measure. A verdict counts as decided when its runs pass the tail rule, or when the "
+        "budget rule holds for the dataset's main setting at the same budget (the column says "
+        "which); otherwise it is *not decided at this budget*. Both rules were stated before "
+        "the runs they judge.",
         "- **Emergence curves** re-measure every checkpoint's saved model on validation "
         "images; the verdicts use the final model on test images (reported only; nothing "
         "was chosen on them).",
@@ -104,13 +106,15 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
         ),
         [],
     )
-    longer = next((runs for setting, runs in chosen.items() if setting[0] == "long"), [])
-    doubling = budget_check(main, longer) if len(main) > 1 and len(longer) > 1 else None
-    budget = main[0].emergence["total_iterations"] if main else None
+    chain = {
+        setting[4]: runs for setting, runs in chosen.items()
+        if setting[0] in ("main", "main-bf16", "long", "longer") and setting[1] == "bf16"
+    }  # fmt: skip
+    checks = budget_chain(chain)
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         levels = runs[0].emergence["levels"]
         passed = _competent(runs)
-        by_budget = doubling is not None and doubling.stable() and setting[4] == budget
+        by_budget = setting[4] in checks and checks[setting[4]].stable()
         decided = all(passed) or by_budget
         basis = f"tail {sum(passed)}/{len(runs)}" + ("; budget rule" if by_budget else "")
         effect = occlusion_effect(runs, levels)
@@ -147,9 +151,10 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
             for seed, c, p in time_effect.per_run
         )))  # fmt: skip
     lines += ["", *details]
-    if doubling is not None:
-        lines += ["", f"**Budget rule** (main setting, bf16: {budget} against {2 * budget} iterations, final "
-                  "values on validation images): " + ("every measure within one seed sd: **the budget suffices**."
+    for budget, doubling in checks.items():
+        lines += ["", f"**Budget rule** (main setting, bf16: {budget} against {2 * budget} iterations, "
+                  f"{len(chain[budget])} and {len(chain[2 * budget])} seeds, final values on validation "
+                  "images): " + ("every measure within one seed sd: **the budget suffices**."
                   if doubling.stable() else "a measure moved by more than one seed sd: **not shown to suffice**."), "",
                   "| measure | at the budget | at twice the budget | pooled seed sd |", "|---|---|---|---|"]  # fmt: skip
         lines += [f"| {m} | {a:.3f} | {b:.3f} | {sd:.3f} |" for m, a, b, sd in doubling.rows]
@@ -162,15 +167,10 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
                 f"- {label}: "
                 + (f"from iteration {at}" if at is not None else "never, at this budget")
             )
-        agreed = agrees_from(main)
-        final = np.mean([r.curve("agreement")[-1] for r in main])
-        lines.append(
-            "- halting diagnostic, the learned against the objective's own allocation (steps added at "
-            "the highest level; the objective's: each input's softmin over steps of its per-step "
-            "cross-entropy plus the time cost): within 0.05 steps "
-            + (f"from iteration {agreed}" if agreed is not None else "at no checkpoint to the end")
-            + f"; at the end learned - objective = {final:+.3f} steps."
-        )
+        lines += _halting_diagnostic(chosen)
+        centred = [runs for setting, runs in chosen.items() if setting[0] == "centred"]
+        if centred and len(centred[0]) > 1 and len(main) > 1:
+            lines += _centring_lines(main, centred[0])
     figure = _emergence_figure(dataset, chosen, figures)
     if figure is not None:
         lines += ["", f"![emergence curves, {dataset}]({figure.relative_to(root)})"]
@@ -199,7 +199,7 @@ def _competent(runs: list[CompetentRun]) -> list[bool]:
     return [all(table[m][i] for m in COMPETENCE_MEASURES) for i in range(len(runs))]
 
 
-ARM_ORDER = ("main", "main-bf16", "long", "ablation", "time-weight")
+ARM_ORDER = ("main", "main-bf16", "long", "longer", "ablation", "time-weight", "centred")
 
 
 def _order(setting: tuple) -> tuple:
@@ -212,9 +212,54 @@ def _order(setting: tuple) -> tuple:
 
 
 def _label(setting: tuple) -> str:
-    arm, precision, weight, reads, iterations = setting
+    arm, precision, weight, reads, iterations, centred = setting
     text = f"{arm}, time weight {weight:g}, {precision}, {iterations} it."
-    return text + ("" if reads else ", halting without confidence")
+    return (
+        text + ("" if reads else ", halting without confidence")
+        + (", halting centred" if centred else "")
+    )  # fmt: skip
+
+
+def _halting_diagnostic(chosen: dict) -> list[str]:
+    """Per setting, where the learned allocation comes within 0.05 steps of the objective's."""
+    lines = [
+        "- halting diagnostic, the learned against the objective's own allocation (steps added "
+        "at the highest level; the objective's: each input's softmin over steps of its "
+        "per-step cross-entropy plus the time cost; across-seed mean, validation images):",
+        "",
+        "| setting | within 0.05 steps from | learned - objective at the end |",
+        "|---|---|---|",
+    ]
+    for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
+        agreed = agrees_from(runs)
+        final = np.mean([r.curve("agreement")[-1] for r in runs])
+        where = f"iteration {agreed}" if agreed is not None else "no checkpoint to the end"
+        lines.append(f"| {_label(setting)} | {where} | {final:+.3f} |")
+    return lines
+
+
+def _centring_lines(main: list[CompetentRun], centred: list[CompetentRun]) -> list[str]:
+    """The centring hypothesis' test, against the main setting at the same budget."""
+    test = centring_test(main, centred)
+    plain_at, centred_at = (
+        f"iteration {at}" if at is not None else "never" for at in test.agrees_from
+    )
+    return [
+        "",
+        f"**Centring test** (`lattice.halting_centred`, {len(centred)} seeds, against the main "
+        f"setting's {len(main)}; rule stated before the runs: keep the change if the learned "
+        "allocation comes within 0.05 steps of the objective's earlier and validation "
+        "accuracy falls by no more than one seed sd): agreement from "
+        f"{centred_at} centred against {plain_at} uncentred; at the end learned - objective "
+        f"{test.final_agreement[1]:+.3f} against {test.final_agreement[0]:+.3f} steps; "
+        f"validation accuracy {test.accuracy[1]:.3f} against {test.accuracy[0]:.3f} "
+        f"(seed sd {test.accuracy_sd:.3f}). **"
+        + ("Keep it" if test.keep() else "Do not keep it")
+        + "**: agreement "
+        + ("earlier" if test.earlier() else "not earlier")
+        + ", accuracy "
+        + ("held." if test.accuracy_holds() else "not held."),
+    ]
 
 
 def _emergence_figure(dataset: str, chosen: dict, figures: Path) -> Path | None:

@@ -99,6 +99,7 @@ def load_finished_run(run_dir: str | Path, device: torch.device | None = None) -
         time_mode=spec.time_selection,
         readout_grid=spec.lattice.readout_grid,
         halting_reads_confidence=spec.lattice.halting_reads_confidence,
+        halting_centred=spec.lattice.halting_centred,
         precision=spec.training.precision,
     )
     model.load_state_dict(weights)

@@ -135,6 +135,11 @@ def _check_lattice(spec: Spec, error: ErrorAt) -> None:
             "lattice.halting_reads_confidence",
             "only adaptive halting reads anything per input; set time_selection: adaptive",
         )
+    if lattice.halting_centred and spec.time_selection != "adaptive":
+        raise error(
+            "lattice.halting_centred",
+            "only adaptive halting has per-input terms to centre; set time_selection: adaptive",
+        )
     if lattice.input_stride > spec.data.image_size // 4:
         raise error("lattice.input_stride", "leaves fewer than 4 x 4 positions per map")
     positions = -(-spec.data.image_size // lattice.input_stride)

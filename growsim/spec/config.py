@@ -84,6 +84,10 @@ class LatticeConfig:
     halting_reads_confidence: Flag = Field(True, description=(
         "adaptive halting reads the readout's confidence at each step besides the top layer's "
         "pooled features (false: the features alone; the ablation of the occlusion finding)"))  # fmt: skip
+    halting_centred: Flag = Field(False, description=(
+        "adaptive halting reads the features and the confidence less their running means over "
+        "training batches, per step, so the per-input terms average zero and the gradient "
+        "that moves every input alike goes to the per-step bias alone"))  # fmt: skip
     readout_grid: Integer = Field(1, ge=1, description=(
         "the readout reads the top layer average-pooled to readout_grid x readout_grid "
         "positions (1: a global average; 2 keeps where in the image a feature is)"))  # fmt: skip
