@@ -415,6 +415,8 @@ def test_schema_prints_the_spec_json_schema(capsys):
     (["--out", "/s/r", "--results", "page.md"], ("/s/r", "page.md", None)),
     (["--competent"], ("outputs/competent", "docs/results/competent.md", "docs/results/competent")),
     (["--competent", "--out", "/s/c"], ("/s/c", "/s/c/results.md", "/s/c/results")),
+    (["--competent", "--quick"],
+     ("outputs/competent-quick", "outputs/competent-quick/results.md", "outputs/competent-quick/results")),
 ])  # fmt: skip
 def test_reproduce_writes_in_the_repository_by_default_and_under_out_when_given(flags, expected):
     from growsim.cli.reproduction import places

@@ -198,34 +198,44 @@ def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
     centred = arms["fashion-mnist/competent-centred"].sweep.members
     assert all(m.spec.lattice.halting_centred for m in centred) and len(centred) == 3
     budgets = {
-        arm: {m.spec.training.iterations for m in arms[f"fashion-mnist/competent-{arm}"].sweep.members}
+        arm: {
+            m.spec.training.iterations for m in arms[f"fashion-mnist/competent-{arm}"].sweep.members
+        }
         for arm in ("long", "longer")
     }
     assert budgets == {"long": {10000}, "longer": {20000}}
     assert all(m.spec.record.keep_models for a in arms.values() for m in a.sweep.members)
 
 
-def test_a_tiny_protocol_runs_measures_and_writes_its_page(tiny_spec, tmp_path):
-    from growsim.reproduce.competent import competent_arms, measure, run_arms
-    from growsim.reproduce.competent_page import write_competent_page
+def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
+    tiny_spec, tmp_path, monkeypatch
+):
+    """``growsim reproduce --competent --scheduler``: the protocol's members train on a
+    LocalCluster's worker processes, then are measured and make the page."""
+    distributed = pytest.importorskip("distributed")
+    from growsim.cli import main
+    from growsim.reproduce import competent
+    from growsim.reproduce.competent import competent_arms, run_arms
 
     table = {"tiny": (Path(tiny_spec), {"training.iterations": 100, "record.every": 50}, ("main",))}
-    arms = competent_arms(table=table)
-    failed = run_arms(arms, tmp_path / "out", workers=1, say=lambda _: None)
-    assert failed == []
-    results = tmp_path / "results"
-    measure(arms, tmp_path / "out", results, say=lambda _: None)
+    monkeypatch.setattr(competent, "DATASETS", table)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        args = ["reproduce", "--competent", "--out", str(tmp_path / "out"), "--no-progress",
+                "--scheduler", cluster.scheduler_address]  # fmt: skip
+        assert main(args) == 0
+    results = tmp_path / "out" / "results"
     runs = sorted(p.name for p in (results / "tiny" / "main").iterdir())
     assert len(runs) == 6 and (results / "tiny" / "difficulty.npz").exists()
-    page = write_competent_page(results, tmp_path / "page.md")
-    text = page.read_text()
+    text = (tmp_path / "out" / "results.md").read_text()
     assert (
         "## tiny" in text
         and "main, time weight 0.01, bf16, 100 it." in text
         and "main, time weight 0.01, fp32, 100 it." in text
     )
-    assert (tmp_path / "page-figures" / "emergence-tiny.png").exists()
+    assert (tmp_path / "out" / "results-figures" / "emergence-tiny.png").exists()
     assert "bf16 agrees with fp32 within the seed-to-seed spread" in text
+    arms = competent_arms(table=table)
     # Continued elsewhere (the runs gone, the per-run files kept): nothing trains again.
     said = []
     assert run_arms(arms, tmp_path / "elsewhere", workers=1, say=said.append, results=results) == []

@@ -212,7 +212,11 @@ def test_centred_halting_sends_the_push_shared_by_every_input_to_the_bias_alone(
         net.halting_weight.data.normal_()
         net.train()
         net._halting_logit(features, step_logits, 0).sum().backward()
-        grads[centred] = (net.halting_weight.grad, net.halting_confidence.grad, net.halting_bias.grad)
+        grads[centred] = (
+            net.halting_weight.grad,
+            net.halting_confidence.grad,
+            net.halting_bias.grad,
+        )
     assert grads[False][0].abs().min() > 10 and grads[False][1].abs() > 1
     assert grads[True][0].abs().max() < 1e-4 and grads[True][1].abs() < 1e-4
     assert torch.equal(grads[True][2], grads[False][2])  # the bias takes the whole push

@@ -401,7 +401,9 @@ def test_a_run_with_centred_halting_resumes_to_the_uninterrupted_result(tmp_path
     from tests.conftest import TINY_SPEC
 
     spec = tmp_path / "tiny.yaml"
-    spec.write_text(TINY_SPEC.replace("  input_stride: 2\n", "  input_stride: 2\n  halting_centred: true\n"))
+    spec.write_text(
+        TINY_SPEC.replace("  input_stride: 2\n", "  input_stride: 2\n  halting_centred: true\n")
+    )
     assert cli(spec, tmp_path / "whole").returncode == 0
     killed = cli(spec, tmp_path / "killed", env={"GROWSIM_KILL_AT": "checkpoint-rename:2"})
     assert killed.returncode == -signal.SIGKILL
@@ -409,4 +411,6 @@ def test_a_run_with_centred_halting_resumes_to_the_uninterrupted_result(tmp_path
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(tmp_path / "killed" / "tiny", tmp_path / "whole" / "tiny")
     state = model_state(tmp_path / "whole" / "tiny")
-    assert int(state["halting_mean_batches"]) == 200 and state["halting_feature_mean"].abs().sum() > 0
+    assert (
+        int(state["halting_mean_batches"]) == 200 and state["halting_feature_mean"].abs().sum() > 0
+    )

@@ -20,6 +20,7 @@ from growsim.errors import SpecError
 
 RESULTS = Path("docs/results.md")
 COMPETENT_OUT = Path("outputs/competent")
+COMPETENT_QUICK_OUT = Path("outputs/competent-quick")
 COMPETENT_RESULTS = Path("docs/results/competent")
 COMPETENT_PAGE = Path("docs/results/competent.md")
 
@@ -32,6 +33,8 @@ def add_reproduce(commands) -> None:
         "  growsim reproduce --quick         # 28 runs, one seed, a first look\n"
         "  growsim reproduce --out /scratch/reproduce    # runs and results.md under /scratch/reproduce\n"
         "  growsim reproduce --competent     # findings 3 and 4 on competent networks\n"
+        "  growsim reproduce --competent --quick   # a first look, under 15 minutes\n"
+        "  growsim reproduce --competent --arms long,centred   # only these arms\n"
         "  growsim reproduce --competent --page-only   # the page from docs/results/competent/\n"
         "  growsim reproduce --competent --scheduler tcp://host:8786   # on a Dask cluster",
     )  # fmt: skip
@@ -78,9 +81,12 @@ def places(args: argparse.Namespace) -> Places:
     """The repository's own places by default; everything under ``--out`` when it is given
     (and with ``--quick``); the page at ``--results`` when that is given."""
     if args.competent:
-        out = args.out or COMPETENT_OUT
-        page = out / "results.md" if args.out else COMPETENT_PAGE
-        return Places(out, args.results or page, out / "results" if args.out else COMPETENT_RESULTS)
+        elsewhere = args.out or args.quick  # not the repository's own results
+        out = args.out or (COMPETENT_QUICK_OUT if args.quick else COMPETENT_OUT)
+        page = out / "results.md" if elsewhere else COMPETENT_PAGE
+        return Places(
+            out, args.results or page, out / "results" if elsewhere else COMPETENT_RESULTS
+        )
     out = args.out or Path("outputs/reproduce-quick" if args.quick else "outputs/reproduce")
     page = out / "results.md" if args.out or args.quick else RESULTS
     return Places(out, args.results or page, None)
@@ -114,7 +120,13 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def _competent(args: argparse.Namespace) -> int:
     """``--competent``: run (or resume) the protocol's arms, measure them, write the page."""
-    from growsim.reproduce.competent import ARMS, competent_arms, measure, run_arms
+    from growsim.reproduce.competent import (
+        ARMS,
+        QUICK_DATASETS,
+        competent_arms,
+        measure,
+        run_arms,
+    )
     from growsim.reproduce.competent_page import write_competent_page
 
     out, results, run_results = places(args)
@@ -124,7 +136,7 @@ def _competent(args: argparse.Namespace) -> int:
         unknown = sorted(set(chosen or ()) - set(ARMS))
         if unknown:
             raise SpecError(f"--arms: no arm {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
-        arms = competent_arms(arms=chosen)
+        arms = competent_arms(arms=chosen, table=QUICK_DATASETS if args.quick else None)
         from growsim.spec import check_data_source
 
         for arm in arms:  # the data are there before anything trains

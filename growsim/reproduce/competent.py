@@ -74,6 +74,14 @@ DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
         "record.every": 250,
     }, ("main-bf16", "ablation")),
 }  # fmt: skip
+# ``--quick``: a first look in under 15 minutes on 2 cores (docs/reproducing.md has the
+# measured time): a quarter of the training images and 1500 iterations, main and ablation.
+QUICK_DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
+    "fashion-mnist": (SPECS / "occlusion.yaml", {
+        "data.train_size": 10000, "data.validation_fraction": 0.1, "data.test_size": 500,
+        "training.iterations": 1500, "record.every": 300,
+    }, ("main-bf16", "ablation")),
+}  # fmt: skip
 # Every member: one thread (members run side by side), and a model kept per checkpoint.
 COMMON = {"training.threads": 1, "record.keep_models": True}
 
@@ -157,7 +165,9 @@ def run_arms(
     on another machine, whose runs are not here, goes on where it stopped)."""
     failed = []
     for arm in arms:
-        members = [m for m in arm.sweep.members if not (results and collected(results, arm, m.name))]
+        members = [
+            m for m in arm.sweep.members if not (results and collected(results, arm, m.name))
+        ]
         if not members:
             say(f"{arm.name}: all {len(arm.sweep.members)} runs already measured")
             continue
