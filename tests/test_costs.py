@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch.autograd import gradcheck
 
 from growsim.model import costs
-from growsim.model.lattice import stick_breaking_log_probs
+from growsim.model.halting import stick_breaking_log_probs
 
 
 @pytest.fixture(autouse=True)

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from growsim.model.halting import stick_breaking_log_probs, uniform_halting_bias
 from growsim.model.outputs import NetworkOutput, Prediction
 
 CONNECTIONS = ("bottom_up", "lateral", "top_down")
@@ -111,7 +112,7 @@ class LatticeNetwork(nn.Module):
         self.register_buffer("channel_ids", torch.arange(C))
         self.readout_weight = self.readout_init(C, C, generator)  # (class, channel, y, x)
         self.readout_bias = nn.Parameter(torch.zeros(classes))
-        self.halting_bias = nn.Parameter(_uniform_halting_bias(box.steps))
+        self.halting_bias = nn.Parameter(uniform_halting_bias(box.steps))
         if time_mode == "adaptive":
             self.halting_weight = nn.Parameter(torch.zeros(C))
             if self.reads_confidence:
@@ -383,24 +384,6 @@ def conv_memory_format(images: torch.Tensor) -> torch.memory_format:
     """The layout the convolutions run in: channels-last on CPU (a training step runs about
     15% faster in it; docs/results/benchmarks), PyTorch's default elsewhere."""
     return torch.channels_last if images.device.type == "cpu" else torch.contiguous_format
-
-
-def stick_breaking_log_probs(halting_logits: torch.Tensor) -> torch.Tensor:
-    """log p_t from halting logits (batch, step); the last step takes the remaining mass."""
-    log_halt = F.logsigmoid(halting_logits)
-    log_continue = F.logsigmoid(-halting_logits)
-    survived = torch.cumsum(log_continue, dim=1) - log_continue  # log prod_{s<t} (1 - lambda_s)
-    log_probs = log_halt + survived
-    return torch.cat([log_probs[:, :-1], survived[:, -1:]], dim=1)
-
-
-def _uniform_halting_bias(steps: int) -> torch.Tensor:
-    """Halting logits that make the time distribution uniform over ``steps`` steps."""
-    bias = torch.zeros(steps)
-    for step in range(steps - 1):
-        halt = 1.0 / (steps - step)
-        bias[step] = math.log(halt / (1.0 - halt))
-    return bias
 
 
 def normal_parameter(shape, std: float, generator: torch.Generator | None) -> nn.Parameter:
