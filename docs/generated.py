@@ -173,6 +173,7 @@ def benchmark_table(path: Path = BENCHMARKS) -> str:
 
 TIME_TO_COMPETENCE = ROOT / "docs" / "results" / "time-to-competence"
 SHARED_MACHINE = ROOT / "docs" / "results" / "benchmarks" / "shared-machine.json"
+RUN_PROFILE = ROOT / "docs" / "results" / "benchmarks" / "run-profile.json"
 
 
 def _benchmark_module(name: str):
@@ -202,6 +203,13 @@ def shared_machine_table() -> str:
     return _benchmark_module("shared_machine").render(json.loads(SHARED_MACHINE.read_text()))
 
 
+def run_profile_table() -> str:
+    """The table ``python -m benchmarks.run_profile --render`` prints."""
+    if not RUN_PROFILE.exists():
+        return "*Not measured yet: run `python -m benchmarks.run_profile --out FILE`.*"
+    return _benchmark_module("run_profile").render(json.loads(RUN_PROFILE.read_text()))
+
+
 # --------------------------------------------------------------------------- the mkdocs hook
 
 GENERATORS = {
@@ -210,6 +218,7 @@ GENERATORS = {
     "benchmark-table": benchmark_table,
     "time-to-competence": time_to_competence_tables,
     "shared-machine": shared_machine_table,
+    "run-profile": run_profile_table,
 }
 
 

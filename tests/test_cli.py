@@ -423,3 +423,18 @@ def test_reproduce_writes_in_the_repository_by_default_and_under_out_when_given(
 
     found = places(build_parser().parse_args(["reproduce", *flags]))
     assert tuple(None if p is None else str(p) for p in found) == expected
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--arms", "long"], "--arms goes with --competent"),
+    (["--competent", "--arms", "nope"], "no arm nope in this protocol; its arms are"),
+    (["--competent", "--quick", "--arms", "centred"], "no arm centred in this protocol (--quick)"),
+    (["--competent", "--page-only", "--arms", "main"], "--arms goes with training"),
+    (["--competent", "--page-only", "--out", "{tmp}"], "{tmp}/results: no per-run files"),
+])  # fmt: skip
+def test_reproduce_refuses_arms_it_does_not_run_and_a_page_without_runs(
+    flags, message, tmp_path, capsys
+):
+    flags = [f.format(tmp=tmp_path) for f in flags]
+    assert main(["reproduce", *flags]) == 2
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from growsim.analysis.competent_findings import MeanInterval, appears_at, verdict
+from growsim.analysis.competent_findings import MeanInterval, agrees_from, appears_at, verdict
 from growsim.analysis.difficulty import (
     REFERENCE_ARCHITECTURES,
     ReferenceDifficulty,
@@ -215,7 +215,7 @@ def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
     distributed = pytest.importorskip("distributed")
     from growsim.cli import main
     from growsim.reproduce import competent
-    from growsim.reproduce.competent import competent_arms, run_arms
+    from growsim.reproduce.competent import collected, competent_arms, run_arms
 
     table = {"tiny": (Path(tiny_spec), {"training.iterations": 100, "record.every": 50}, ("main",))}
     monkeypatch.setattr(competent, "DATASETS", table)
@@ -241,6 +241,14 @@ def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
     assert run_arms(arms, tmp_path / "elsewhere", workers=1, say=said.append, results=results) == []
     assert said == ["tiny/competent-main: all 6 runs already measured"]
     assert not (tmp_path / "elsewhere").exists()
+    # Files of the same member names but another spec (e.g. the quick protocol's) are not it.
+    longer = {
+        "tiny": (Path(tiny_spec), {"training.iterations": 120, "record.every": 60}, ("main",))
+    }
+    other = competent_arms(table=longer)[0]
+    assert [m.name for m in other.sweep.members] == [m.name for m in arms[0].sweep.members]
+    assert not any(collected(results, other, m) for m in other.sweep.members)
+    assert all(collected(results, arms[0], m) for m in arms[0].sweep.members)
 
 
 class _Measured:
@@ -287,3 +295,12 @@ def test_the_centring_change_is_kept_only_if_it_agrees_earlier_and_keeps_accurac
     assert worse.earlier() and not worse.accuracy_holds() and not worse.keep()
     same = centring_test(plain, [_measured(0.861, never), _measured(0.865, never)])
     assert same.agrees_from == (None, None) and not same.keep()
+
+
+def test_agreement_needs_every_checkpoint_to_the_end_and_does_not_let_seeds_cancel():
+    ok = (0.3, 0.02, 0.01, 0.01)
+    assert agrees_from([_measured(0.86, ok), _measured(0.86, ok)]) == 100
+    late_nan = (0.3, 0.02, 0.01, float("nan"))
+    assert agrees_from([_measured(0.86, ok), _measured(0.86, late_nan)]) is None
+    opposite = [_measured(0.86, (0.3, 0.5, 0.5, 0.5)), _measured(0.86, (0.3, -0.5, -0.5, -0.5))]
+    assert agrees_from(opposite) is None  # +0.5 and -0.5 steps are not agreement

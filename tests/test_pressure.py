@@ -139,8 +139,10 @@ class GraphCounter:
         return graph_module.forward
 
 
-def test_a_ramped_time_weight_compiles_one_graph_per_box(tiny_spec, tmp_path):
+@pytest.mark.parametrize("centred", [False, True])
+def test_a_ramped_time_weight_compiles_one_graph_per_box(tiny_spec, tmp_path, centred):
     spec = tiny(tiny_spec, "training.compile=on", "growth.enabled=false",
+                f"lattice.halting_centred={str(centred).lower()}",
                 "costs.time.schedule.kind=linear", "costs.time.schedule.ramp=30",
                 "costs.breadth.weight=0.01", "costs.breadth.schedule.kind=linear",
                 "costs.breadth.schedule.ramp=30")  # fmt: skip

@@ -309,16 +309,17 @@ def centring_test(plain: list[CompetentRun], centred: list[CompetentRun]) -> Cen
 
 
 def agrees_from(runs: list[CompetentRun], tolerance: float = 0.05) -> int | None:
-    """The first checkpoint iteration from which the across-seed mean of ``agreement`` (the
-    learned minus the objective's steps added at the highest level) stays within
-    ``tolerance`` steps of 0 (None: it never does)."""
-    mean = np.mean([r.curve("agreement") for r in runs], axis=0)
+    """The first checkpoint iteration from which the across-seed mean of |``agreement``| (the
+    learned minus the objective's steps added at the highest level, per seed) stays within
+    ``tolerance`` steps to the end (None: it never does; a NaN checkpoint does not agree)."""
+    mean = np.mean([np.abs(r.curve("agreement")) for r in runs], axis=0)
     first = None
     for iteration, value in zip(
         runs[0].emergence["iterations"][1:], mean[1:]
     ):  # iteration 0: untrained
-        if abs(value) <= tolerance and first is None:
+        agrees = bool(value <= tolerance)  # False for NaN
+        if agrees and first is None:
             first = iteration
-        elif abs(value) > tolerance:
+        elif not agrees:
             first = None
     return first

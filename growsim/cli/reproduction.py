@@ -121,7 +121,6 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _competent(args: argparse.Namespace) -> int:
     """``--competent``: run (or resume) the protocol's arms, measure them, write the page."""
     from growsim.reproduce.competent import (
-        ARMS,
         QUICK_DATASETS,
         competent_arms,
         measure,
@@ -131,12 +130,21 @@ def _competent(args: argparse.Namespace) -> int:
 
     out, results, run_results = places(args)
     failed = []
+    if args.page_only and args.arms:
+        raise SpecError(
+            "--arms goes with training, not with --page-only (the page shows every arm)"
+        )
     if not args.page_only:
+        table = QUICK_DATASETS if args.quick else None
+        offered = sorted({a.arm for a in competent_arms(table=table)})
         chosen = tuple(a.strip() for a in args.arms.split(",")) if args.arms else None
-        unknown = sorted(set(chosen or ()) - set(ARMS))
-        if unknown:
-            raise SpecError(f"--arms: no arm {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
-        arms = competent_arms(arms=chosen, table=QUICK_DATASETS if args.quick else None)
+        absent = sorted(set(chosen or ()) - set(offered))
+        if absent:
+            raise SpecError(
+                f"--arms: no arm {', '.join(absent)} in this protocol"
+                f"{' (--quick)' if args.quick else ''}; its arms are {', '.join(offered)}"
+            )
+        arms = competent_arms(arms=chosen, table=table)
         from growsim.spec import check_data_source
 
         for arm in arms:  # the data are there before anything trains
@@ -145,8 +153,13 @@ def _competent(args: argparse.Namespace) -> int:
             arms, out, workers=args.workers or 2, scheduler=args.scheduler, results=run_results
         )
         measure(arms, out, run_results)
-    page = write_competent_page(run_results, Path(results))
     for failure in failed:
         print(f"failed: {failure}")
+    if not Path(run_results).is_dir():
+        raise SpecError(
+            f"{run_results}: no per-run files to write the page from; run the protocol first "
+            "(growsim reproduce --competent, without --page-only)"
+        )
+    page = write_competent_page(run_results, Path(results))
     print(f"wrote {page}")
     return 1 if failed else 0

@@ -374,8 +374,9 @@ class LatticeNetwork(nn.Module):
         """``values`` (batch, ...) less their running mean at ``step``, which a training
         forward pass first moves towards this batch's mean."""
         if self._moves_means():
-            with torch.no_grad():
-                weight = max(HALTING_MEAN_MOMENTUM, 1.0 / (int(self.halting_mean_batches) + 1))
+            with torch.no_grad():  # tensors only: no host sync, no graph break when compiled
+                batches = self.halting_mean_batches.to(means.dtype)
+                weight = (1.0 / (batches + 1.0)).clamp(min=HALTING_MEAN_MOMENTUM)
                 means[step].lerp_(values.detach().mean(dim=0).to(means.dtype), weight)
         return values - means[step]
 

@@ -47,10 +47,11 @@ from growsim.files import (
     SUMMARY_NAME,
 )
 from growsim.reproduce.experiments import with_overrides
+from growsim.runs.experiment import experiment_text
 from growsim.spec import parse_stored_spec
 from growsim.spec.shipped import shipped_specs
 from growsim.sweep.runner import run_sweep, sweep_directory
-from growsim.sweep.spec import Sweep, parse_sweep
+from growsim.sweep.spec import Sweep, SweepMember, parse_sweep
 from growsim.train.run_data import prepare_run_data
 
 SPECS = shipped_specs()
@@ -165,9 +166,7 @@ def run_arms(
     on another machine, whose runs are not here, goes on where it stopped)."""
     failed = []
     for arm in arms:
-        members = [
-            m for m in arm.sweep.members if not (results and collected(results, arm, m.name))
-        ]
+        members = [m for m in arm.sweep.members if not (results and collected(results, arm, m))]
         if not members:
             say(f"{arm.name}: all {len(arm.sweep.members)} runs already measured")
             continue
@@ -221,9 +220,14 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
             )
 
 
-def collected(results: Path, arm: Arm, member: str) -> bool:
-    """Whether ``member``'s per-run files are in ``results`` (measured and copied)."""
-    return all((Path(results) / arm.dataset / arm.arm / member / name).exists() for name in COPIED)
+def collected(results: Path, arm: Arm, member: SweepMember) -> bool:
+    """Whether ``member``'s per-run files are in ``results`` (measured and copied) and are
+    of its spec (the quick protocol's members have the full protocol's names)."""
+    folder = Path(results) / arm.dataset / arm.arm / member.name
+    if not all((folder / name).exists() for name in COPIED):
+        return False
+    stored = parse_stored_spec((folder / SPEC_NAME).read_text(), str(folder / SPEC_NAME))
+    return experiment_text(stored) == experiment_text(member.spec)
 
 
 def _finished(run_dir: Path) -> bool:
