@@ -429,7 +429,8 @@ def test_reproduce_writes_in_the_repository_by_default_and_under_out_when_given(
     (["--arms", "long"], "--arms goes with --competent"),
     (["--competent", "--arms", "nope"], "no arm nope in this protocol; its arms are"),
     (["--competent", "--quick", "--arms", "centred"], "no arm centred in this protocol (--quick)"),
-    (["--competent", "--page-only", "--arms", "main"], "--arms goes with training"),
+    (["--competent", "--page-only", "--arms", "main"], "--arms and --datasets go with training"),
+    (["--competent", "--datasets", "mnist"], "no dataset mnist in this protocol; its datasets are"),
     (["--competent", "--page-only", "--out", "{tmp}"], "{tmp}/results: no per-run files"),
 ])  # fmt: skip
 def test_reproduce_refuses_arms_it_does_not_run_and_a_page_without_runs(

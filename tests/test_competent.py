@@ -204,6 +204,8 @@ def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
         for arm in ("long", "longer")
     }
     assert budgets == {"long": {10000}, "longer": {20000}}
+    digits = arms["digits/competent-main-bf16"].sweep.members[0].spec
+    assert (digits.data.dataset, digits.data.image_size) == ("digits", 16)
     assert all(m.spec.record.keep_models for a in arms.values() for m in a.sweep.members)
 
 

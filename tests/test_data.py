@@ -3,6 +3,7 @@
 import dataclasses
 import gzip
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -168,6 +169,8 @@ def test_grey_data_is_repeated_into_three_channels(tmp_path):
             "{dataset: folder, path: x, clutter: 1}",
             "data.clutter: only the shapes dataset draws clutter",
         ),
+        ("{dataset: digits, image_size: 20}", "data.image_size: digits are 8 x 8, enlarged"),
+        ("{dataset: digits, image_size: 16, classes: 11}", "data.classes: digits has 10 classes"),
         (
             "{dataset: folder, path: x, resize: squash}",
             "data.resize: must be one of 'square', 'crop', 'stretch'",
@@ -195,3 +198,27 @@ def test_own_data_defaults_to_all_classes_and_images_and_round_trips():
         4000,
         1000,
     )
+
+
+def test_digits_are_the_whole_fixed_split_enlarged_by_repeating_pixels(monkeypatch):
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    from growsim.data.digits import DIGITS_TEST
+
+    spec = parse_spec("training: {iterations: 10}\ndata: {dataset: digits, image_size: 16}\n")
+    data = load_dataset(spec.data, 0)
+    assert data.train_images.shape == (1797 - DIGITS_TEST, 1, 16, 16)
+    assert data.test_images.shape == (DIGITS_TEST, 1, 16, 16)
+    assert data.class_names == tuple("0123456789")
+    source = load_digits()
+    image = int(data.test_ids[0])  # the test ids index scikit-learn's array
+    expected = torch.from_numpy(source.images[image] / 16.0).float()
+    assert torch.equal(data.test_images[0, 0, ::2, ::2], expected)
+    assert torch.equal(data.test_images[0, 0, 1::2, 1::2], expected)
+    assert int(data.test_labels[0]) == source.target[image]
+    other_seed = load_dataset(spec.data, 5)  # data.seed shuffles, never moves the split
+    assert sorted(other_seed.test_ids.tolist()) == sorted(data.test_ids.tolist())
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # scikit-learn missing
+    with pytest.raises(DataError, match="pip install scikit-learn"):
+        load_dataset(spec.data, 0)

@@ -45,6 +45,8 @@ def add_reproduce(commands) -> None:
     reproduce.add_argument("--arms", metavar="ARM,ARM", help=(
         "with --competent: run and measure only these arms (default: every arm; "
         "growsim/reproduce/competent.py lists them)"))  # fmt: skip
+    reproduce.add_argument("--datasets", metavar="NAME,NAME", help=(
+        "with --competent: run and measure only these datasets (default: every one)"))  # fmt: skip
     reproduce.add_argument("--page-only", action="store_true", help=(
         "with --competent: train and measure nothing, write the page from the per-run files"))  # fmt: skip
     reproduce.add_argument("--scheduler", metavar="ADDRESS", help=(
@@ -97,8 +99,9 @@ def _reproduce(args: argparse.Namespace) -> int:
         raise SpecError(f"--workers must be >= 1, got {args.workers}")
     if args.competent:
         return _competent(args)
-    if args.page_only or args.arms:
-        raise SpecError(f"{'--page-only' if args.page_only else '--arms'} goes with --competent")
+    if args.page_only or args.arms or args.datasets:
+        flag = "--page-only" if args.page_only else "--arms" if args.arms else "--datasets"
+        raise SpecError(f"{flag} goes with --competent")
     from growsim.reproduce.experiments import experiments
 
     for experiment in experiments(args.quick):  # the data are there before anything trains
@@ -121,6 +124,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _competent(args: argparse.Namespace) -> int:
     """``--competent``: run (or resume) the protocol's arms, measure them, write the page."""
     from growsim.reproduce.competent import (
+        DATASETS,
         QUICK_DATASETS,
         competent_arms,
         measure,
@@ -130,13 +134,20 @@ def _competent(args: argparse.Namespace) -> int:
 
     out, results, run_results = places(args)
     failed = []
-    if args.page_only and args.arms:
+    if args.page_only and (args.arms or args.datasets):
         raise SpecError(
-            "--arms goes with training, not with --page-only (the page shows every arm)"
+            "--arms and --datasets go with training, not with --page-only (the page shows all)"
         )
     if not args.page_only:
-        table = QUICK_DATASETS if args.quick else None
-        offered = sorted({a.arm for a in competent_arms(table=table)})
+        table = QUICK_DATASETS if args.quick else DATASETS
+        datasets = tuple(d.strip() for d in args.datasets.split(",")) if args.datasets else None
+        missing = sorted(set(datasets or ()) - set(table))
+        if missing:
+            raise SpecError(
+                f"--datasets: no dataset {', '.join(missing)} in this protocol"
+                f"{' (--quick)' if args.quick else ''}; its datasets are {', '.join(table)}"
+            )
+        offered = sorted({a.arm for a in competent_arms(datasets=datasets, table=table)})
         chosen = tuple(a.strip() for a in args.arms.split(",")) if args.arms else None
         absent = sorted(set(chosen or ()) - set(offered))
         if absent:
@@ -144,7 +155,7 @@ def _competent(args: argparse.Namespace) -> int:
                 f"--arms: no arm {', '.join(absent)} in this protocol"
                 f"{' (--quick)' if args.quick else ''}; its arms are {', '.join(offered)}"
             )
-        arms = competent_arms(arms=chosen, table=table)
+        arms = competent_arms(datasets=datasets, arms=chosen, table=table)
         from growsim.spec import check_data_source
 
         for arm in arms:  # the data are there before anything trains

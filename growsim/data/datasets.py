@@ -1,7 +1,7 @@
 """Datasets and occlusion: the one place that knows which reader a spec's dataset needs.
 
 Procedural shapes are drawn here; stored data is read by ``idx`` (Fashion-MNIST and any
-MNIST-format directory), ``folders`` and ``arrays``, then selected by
+MNIST-format directory), ``digits`` (scikit-learn's), ``folders`` and ``arrays``, then selected by
 ``sources.select``. Images are float32 tensors of shape (n, channels, size, size) with
 values in [0, 1]; labels are int64 class indices in [0, classes).
 """
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from growsim.data.arrays import REQUIRED, read_array_dataset
+from growsim.data.digits import read_digits
 from growsim.data.folders import class_folders, read_folder_dataset
 from growsim.data.idx import find_idx_files, read_idx_source
 from growsim.data.sources import SourceData, select, to_channels
@@ -89,6 +90,9 @@ def check_source_files(config: DataConfig) -> None:
     an ``.npz`` with the required arrays. Cheap: nothing is decoded."""
     if config.dataset == "shapes":
         return
+    if config.dataset == "digits":
+        read_digits(config.image_size)  # scikit-learn is there (the images are in it)
+        return
     if config.dataset == "folder":
         for split in ("train", "test"):
             class_folders(Path(config.path) / split)
@@ -122,6 +126,8 @@ def read_source(config: DataConfig) -> SourceData:
         )
     if config.dataset == "arrays":
         return read_array_dataset(Path(config.path), config.image_size)
+    if config.dataset == "digits":
+        return read_digits(config.image_size)
     if config.dataset == "fashion_mnist":
         directory = Path(config.path or FASHION_MNIST_DIR)
         fix = (

@@ -1,6 +1,6 @@
 """The competent protocol of findings 3 and 4: networks trained until the findings' own
-measures stop moving, on Fashion-MNIST (from the shipped occlusion spec) and on shapes with
-occluders that do not mimic class features.
+measures stop moving, on Fashion-MNIST (from the shipped occlusion spec), on scikit-learn's
+handwritten digits, and on shapes with occluders that do not mimic class features.
 
 Each (dataset, arm) is an ordinary sweep (growsim.sweep), resumable, in
 ``<out>/<dataset>/competent-<arm>/``. Every member keeps the model of each checkpoint
@@ -74,6 +74,15 @@ DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
         "lattice.channels.max": 16, "training.iterations": 3000,
         "record.every": 250,
     }, ("main-bf16", "ablation")),
+    # scikit-learn's digits, enlarged to 16 x 16: occluders hide strokes that later steps
+    # recover (probed on validation, 3 seeds at 1500 iterations: the objective's own
+    # allocation adds +0.62 to +0.67 steps at 60% occlusion, validation accuracy 0.97-0.98).
+    "digits": (SPECS / "occlusion.yaml", {
+        "data.dataset": "digits", "data.image_size": 16, "data.train_size": 1400,
+        "data.test_size": 397, "data.validation_fraction": 0.15, "data.occlusion.patch_size": 3,
+        "lattice.input_stride": 1, "lattice.channels.max": 16,
+        "training.iterations": 1500, "record.every": 250,
+    }, ("main-bf16", "ablation", "time-weight", "long", "longer", "centred")),
 }  # fmt: skip
 # ``--quick``: a first look in under 15 minutes on 2 cores (docs/reproducing.md has the
 # measured time): a quarter of the training images and 1500 iterations, main and ablation.

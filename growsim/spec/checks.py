@@ -62,8 +62,9 @@ def run_name_problem(name: str) -> str | None:
 
 
 def data_source(config: DataConfig) -> Path | None:
-    """The file or directory ``config``'s dataset reads (None: drawn in memory, no files)."""
-    if config.dataset == "shapes":
+    """The file or directory ``config``'s dataset reads (None: drawn in memory or installed
+    with a package, no files of its own)."""
+    if config.dataset in ("shapes", "digits"):
         return None
     path = config.path or DATA_DEFAULT_PATHS.get(config.dataset)
     return Path(path) if path else None
@@ -204,6 +205,13 @@ def _check_data(data: DataConfig, error: ErrorAt) -> None:
             raise error("data.classes", f"fashion_mnist has 10 classes, got {data.classes}")
         if data.image_size != 28:
             raise error("data.image_size", "fashion_mnist images are 28 x 28; set 28")
+    if data.dataset == "digits":
+        if data.classes is not None and data.classes > 10:
+            raise error("data.classes", f"digits has 10 classes, got {data.classes}")
+        if data.image_size % 8:
+            raise error(
+                "data.image_size", "digits are 8 x 8, enlarged by a whole factor: 8, 16, 24, ..."
+            )
     if data.dataset == "shapes" and data.classes > 10:
         raise error("data.classes", f"shapes draws at most 10 classes, got {data.classes}")
     if data.occlusion.patch_size > data.image_size:

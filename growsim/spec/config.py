@@ -205,6 +205,7 @@ class DataConfig:
     """Which images, how many, and how they are corrupted.
 
     ``shapes`` draws images; ``fashion_mnist`` and ``idx`` read MNIST-format (IDX) files;
+    ``digits`` is scikit-learn's 8 x 8 handwritten digits (1400 train, 397 test) enlarged;
     ``folder`` reads ``path/train/<class>/*`` and ``path/test/<class>/*`` image files;
     ``arrays`` reads an ``.npz`` file. ``classes``, ``train_size`` and ``test_size`` left
     unset mean all of a dataset's classes and images (shapes and fashion_mnist: 10 classes,
@@ -212,8 +213,9 @@ class DataConfig:
     at most that many images are used.
     """
 
-    dataset: Literal["shapes", "fashion_mnist", "idx", "folder", "arrays"] = Field("shapes", description=(
-        "shapes (drawn, nothing to download), fashion_mnist, idx (MNIST-format files), folder "
+    dataset: Literal["shapes", "fashion_mnist", "digits", "idx", "folder", "arrays"] = Field("shapes", description=(
+        "shapes (drawn, nothing to download), fashion_mnist, digits (scikit-learn's 8 x 8 "
+        "handwritten digits, enlarged to image_size), idx (MNIST-format files), folder "
         "(image files by class) or arrays (an .npz)"))  # fmt: skip
     path: Text | None = Field(None, description=(
         "where the data is: a folder (idx, folder, fashion_mnist) or an .npz file (arrays)"))  # fmt: skip
