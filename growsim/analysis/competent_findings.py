@@ -68,9 +68,10 @@ class CompetentRun:
         )  # fmt: skip
 
     def curve(self, measure: str) -> np.ndarray:
-        """A measure over the run's checkpoints (steps_added: at the highest level)."""
+        """A measure over the run's checkpoints (steps added, learned or the objective's: at
+        the highest level)."""
         values = self.emergence["measures"][measure]
-        if measure == "steps_added":
+        if measure in ("steps_added", "objective_steps_added"):
             return np.asarray([row[-1] for row in values], dtype="float64")
         return np.asarray(values, dtype="float64")
 

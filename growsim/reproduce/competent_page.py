@@ -228,14 +228,16 @@ def _halting_diagnostic(chosen: dict) -> list[str]:
         "per-step cross-entropy plus the time cost; validation images). Agreement: the mean "
         "over seeds of |learned - objective| stays within 0.05 steps to the end:",
         "",
-        "| setting | agrees from | learned - objective at the end (mean over seeds) |",
-        "|---|---|---|",
+        "| setting | agrees from | learned - objective at the end (mean over seeds) | "
+        "objective's steps added at the end (does occlusion call for more time?) |",
+        "|---|---|---|---|",
     ]
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         agreed = agrees_from(runs)
         final = np.mean([r.curve("agreement")[-1] for r in runs])
+        wanted = np.mean([r.curve("objective_steps_added")[-1] for r in runs])
         where = f"iteration {agreed}" if agreed is not None else "no checkpoint to the end"
-        lines.append(f"| {_label(setting)} | {where} | {final:+.3f} |")
+        lines.append(f"| {_label(setting)} | {where} | {final:+.3f} | {wanted:+.3f} |")
     return lines
 
 
