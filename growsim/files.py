@@ -27,6 +27,7 @@ PER_IMAGE_NAME = "per_image.zarr"  # the final model on every test image
 IDENTITY_NAME = "run.json"  # the run's identity (growsim.integrity)
 MODELS_DIRECTORY = "models"  # record.keep_models: the model of every checkpoint
 EMERGENCE_NAME = "emergence.json"  # the findings' measures at every checkpoint (analysis.emergence)
+RESOURCES_NAME = "resources.json"  # the competent protocol: resources over training, per run
 DIFFICULTY_NAME = (
     "difficulty.npz"  # per dataset of the competent protocol's results (analysis.difficulty)
 )

@@ -306,3 +306,67 @@ def test_agreement_needs_every_checkpoint_to_the_end_and_does_not_let_seeds_canc
     assert agrees_from([_measured(0.86, ok), _measured(0.86, late_nan)]) is None
     opposite = [_measured(0.86, (0.3, 0.5, 0.5, 0.5)), _measured(0.86, (0.3, -0.5, -0.5, -0.5))]
     assert agrees_from(opposite) is None  # +0.5 and -0.5 steps are not agreement
+
+
+def test_a_resource_arm_keeps_resources_not_models_and_makes_findings_1_and_2(
+    tiny_spec, tmp_path, monkeypatch
+):
+    from growsim.analysis.resource_findings import load_resource_runs
+    from growsim.reproduce import competent
+    from growsim.reproduce.competent import competent_arms, measure, run_arms
+    from growsim.reproduce.competent_page import write_competent_page
+
+    monkeypatch.setattr(competent, "COMPLEXITY_GRID", {"data.classes": [2, 3]})
+    settings = {"training.iterations": 60, "record.every": 30, "data.noise": 0.1}
+    table = {"tiny": (Path(tiny_spec), settings, ("complexity",))}
+    arms = competent_arms(table=table)
+    assert all(not m.spec.record.keep_models for m in arms[0].sweep.members)
+    assert arms[0].sweep.members[0].spec.lattice.channels.max == 48  # the free box
+    assert run_arms(arms, tmp_path / "out", workers=1, say=lambda _: None) == []
+    measure(arms, tmp_path / "out", tmp_path / "results", say=lambda _: None)
+    runs = load_resource_runs(tmp_path / "results")
+    assert sorted((r.classes, r.seed) for r in runs) == [(c, s) for c in (2, 3) for s in (0, 1, 2)]
+    assert all(r.resources.shape == (3,) and r.resources[1] >= 1 for r in runs)
+    assert not (tmp_path / "results" / "tiny" / "difficulty.npz").exists()  # no models measured
+    text = write_competent_page(tmp_path / "results", tmp_path / "page.md").read_text()
+    assert "**Finding 2: networks grow with task complexity**" in text
+    assert "not decided at this budget" in text  # no main chain: the budget rule is not shown
+
+
+def _resource_run(weights, seed, accuracy, resources, classes=10, noise=0.0):
+    from growsim.analysis.resource_findings import ResourceRun
+
+    return ResourceRun("d", "tradeoff", seed, weights, classes, noise, np.asarray(resources, float),
+                       np.zeros(3, bool), accuracy, accuracy, 100)  # fmt: skip
+
+
+def test_two_settings_trade_when_accuracy_is_equivalent_and_resources_move_apart():
+    from growsim.analysis.resource_findings import equivalent, trades
+
+    a, b, c = (1, 1, 1), (1, 1, 4), (4, 1, 1)
+    runs = [
+        *[_resource_run(a, s, 0.970 + 0.002 * s, [20 + s * 0.1, 3, 2.0]) for s in range(3)],
+        # fewer steps, more width, same accuracy: a trade
+        *[_resource_run(b, s, 0.971 + 0.002 * s, [26 + s * 0.1, 3, 1.2 + s * 0.01]) for s in range(3)],
+        # less width but 10 points worse: not equal accuracy
+        *[_resource_run(c, s, 0.870 + 0.002 * s, [12 + s * 0.1, 3, 2.6]) for s in range(3)],
+    ]  # fmt: skip
+    found, tested = trades(runs)
+    assert tested == 3 and [(t.a, t.b) for t in found] == [(a, b)]
+    assert equivalent([0.97, 0.972, 0.974], [0.971, 0.973, 0.975])
+    assert not equivalent([0.97, 0.90, 0.99], [0.971, 0.973, 0.975])  # too noisy to show it
+
+
+def test_complexity_slopes_are_per_seed_and_leave_out_runs_that_failed_to_learn():
+    from growsim.analysis.resource_findings import complexity_effects
+
+    runs = [
+        _resource_run((1, 1, 1), s, 0.9, [8 * (c / 2) ** 0.5 + s, 2, 1.5], classes=c, noise=n)
+        for s in range(3) for c in (2, 4, 8) for n in (0.0, 0.3)
+    ]  # fmt: skip
+    runs.append(_resource_run((1, 1, 1), 0, 0.1, [1, 1, 1], classes=8, noise=0.6))  # failed
+    width, depth, steps = complexity_effects(runs)
+    slope = width.slope_by_noise[0.0]
+    assert slope.n == 3 and slope.mean == pytest.approx((16 - 8) / 2)  # least squares, per doubling
+    assert depth.slope_by_noise[0.3].mean == pytest.approx(0.0)
+    assert 0.6 not in width.slope_by_noise  # the failed run's noise level is not there

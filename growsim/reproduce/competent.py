@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+import xarray as xr
 import yaml
 
 from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficulty
-from growsim.analysis.emergence import run_emergence
+from growsim.analysis.emergence import run_emergence, trajectory_resources
 from growsim.data.datasets import load_dataset
 from growsim.files import (
     DIFFICULTY_NAME,
@@ -43,8 +44,10 @@ from growsim.files import (
     FINAL_OUTPUTS_NAME,
     MODELS_DIRECTORY,
     PER_IMAGE_NAME,
+    RESOURCES_NAME,
     SPEC_NAME,
     SUMMARY_NAME,
+    TRAJECTORY_NAME,
 )
 from growsim.reproduce.experiments import with_overrides
 from growsim.runs.experiment import experiment_text
@@ -56,7 +59,8 @@ from growsim.train.run_data import prepare_run_data
 
 SPECS = shipped_specs()
 PRECISION = "bf16"  # the arms off the main one train at this precision
-COPIED = (EMERGENCE_NAME, FINAL_OUTPUTS_NAME, SUMMARY_NAME, SPEC_NAME)  # per run, into the results
+# per run, into the results (the spec last: its presence marks a run as copied)
+COPIED = (EMERGENCE_NAME, FINAL_OUTPUTS_NAME, SUMMARY_NAME, SPEC_NAME)
 
 # Each dataset: its base spec, the settings on top of it, and the arms it runs.
 DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
@@ -82,7 +86,7 @@ DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
         "data.test_size": 397, "data.validation_fraction": 0.15, "data.occlusion.patch_size": 3,
         "lattice.input_stride": 1, "lattice.channels.max": 16,
         "training.iterations": 1500, "record.every": 250,
-    }, ("main-bf16", "ablation", "time-weight", "long", "longer", "centred")),
+    }, ("main-bf16", "ablation", "time-weight", "long", "longer", "centred", "tradeoff", "complexity")),
 }  # fmt: skip
 # ``--quick``: a first look in under 15 minutes on 2 cores (docs/reproducing.md has the
 # measured time): a quarter of the training images and 1500 iterations, main and ablation.
@@ -96,8 +100,10 @@ QUICK_DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
 COMMON = {"training.threads": 1, "record.keep_models": True}
 
 
-def arm_designs(main_time_weight: float, iterations: int) -> dict[str, dict]:
-    """Each arm's sweep block, around the dataset's main time weight and budget."""
+def arm_designs(raw: dict) -> dict[str, dict]:
+    """Each arm's sweep block, around the dataset's spec ``raw`` (its weights and budget)."""
+    costs = {name: float(raw["costs"][name]["weight"]) for name in ("breadth", "depth", "time")}
+    main_time_weight, iterations = costs["time"], int(raw["training"]["iterations"])
     return {
         "main": {"points": [{"training.precision": "bf16"}, {"training.precision": "fp32"}], "seeds": [0, 1, 2]},
         "main-bf16": {"points": [{"training.precision": "bf16"}], "seeds": [0, 1, 2]},
@@ -117,10 +123,28 @@ def arm_designs(main_time_weight: float, iterations: int) -> dict[str, dict]:
             "grid": {"costs.time.weight": [round(main_time_weight * factor, 6) for factor in TIME_WEIGHT_FACTORS]},
             "seeds": [0],
         },
+        # Findings 1 and 2, in a box whose maxima should not bind (resources, not models, kept):
+        # each cost weight at 1x and PRESSURE_FACTOR x the spec's, every combination ...
+        "tradeoff": {
+            "grid": {f"costs.{name}.weight": [w, round(w * PRESSURE_FACTOR, 6)] for name, w in costs.items()},
+            "seeds": [0, 1, 2],
+        },
+        # ... and the task's complexity: classes and pixel noise, at the spec's weights.
+        "complexity": {"grid": COMPLEXITY_GRID, "seeds": [0, 1, 2]},
     }  # fmt: skip
 
 
-ARMS = ("main", "main-bf16", "ablation", "time-weight", "long", "longer", "centred")
+ARMS = ("main", "main-bf16", "ablation", "time-weight", "long", "longer", "centred", "tradeoff",
+        "complexity")  # fmt: skip
+RESOURCE_ARMS = ("tradeoff", "complexity")  # findings 1 and 2: resources, no kept models
+# The resource arms' base, on the dataset's: a box whose maxima are above what the pressures
+# choose (docs/reproducing.md), bf16, and the resources over training kept instead of models.
+RESOURCE_BASE = {
+    "lattice.layers.max": 5, "lattice.channels.max": 48, "lattice.steps.max": 6,
+    "training.precision": PRECISION, "record.keep_models": False,
+}  # fmt: skip
+PRESSURE_FACTOR = 4.0  # the tradeoff arm's high level of each cost weight
+COMPLEXITY_GRID = {"data.classes": [2, 5, 10], "data.noise": [0.0, 0.3]}
 TIME_WEIGHT_FACTORS = (0.3, 3.0)  # of the main weight: with it, a 10x range
 
 
@@ -150,11 +174,10 @@ def competent_arms(
     for dataset in datasets or tuple(table):
         base_path, settings, dataset_arms = table[dataset]
         raw = with_overrides(yaml.safe_load(base_path.read_text()), {**settings, **COMMON})
-        designs = arm_designs(
-            float(raw["costs"]["time"]["weight"]), int(raw["training"]["iterations"])
-        )
+        designs = arm_designs(raw)
         for arm in (a for a in dataset_arms if arms is None or a in arms):
-            spec = {**raw, "name": f"competent-{arm}", "sweep": designs[arm]}
+            base = with_overrides(raw, RESOURCE_BASE) if arm in RESOURCE_ARMS else raw
+            spec = {**base, "name": f"competent-{arm}", "sweep": designs[arm]}
             text = yaml.safe_dump(spec, sort_keys=False)
             found.append(
                 Arm(
@@ -190,20 +213,24 @@ def run_arms(
 
 def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None] = print) -> None:
     """Per dataset, the reference ensemble's difficulty (once, kept in ``results``); per
-    finished run, its emergence measures (once: kept in the run directory); then the small
-    files of every run copied into ``results/<dataset>/<arm>/<member>/``."""
+    finished run, its emergence measures (once: kept in the run directory), or for the
+    resource arms (no kept models) its resources over training; then the small files of
+    every run copied into ``results/<dataset>/<arm>/<member>/``."""
     for dataset in dict.fromkeys(a.dataset for a in arms):
         chosen = [a for a in arms if a.dataset == dataset]
         runs = [
             (arm, member, sweep_directory(arm.sweep, Path(out) / dataset) / member.name)
             for arm in chosen for member in arm.sweep.members
         ]  # fmt: skip
-        finished = [r for r in runs if _finished(r[2])]
-        if not finished:
+        finished = [r for r in runs if _finished(r[2], r[1].spec)]
+        for arm, member, run_dir in finished:
+            if not member.spec.record.keep_models:
+                (run_dir / RESOURCES_NAME).write_text(json.dumps(run_resources(run_dir), indent=1))
+                _copy(results, arm, member, run_dir, (RESOURCES_NAME, SUMMARY_NAME, SPEC_NAME))
+        emerging = [r for r in finished if r[1].spec.record.keep_models]
+        if not emerging:
             continue
-        spec = parse_stored_spec(
-            (finished[0][2] / SPEC_NAME).read_text(), str(finished[0][2] / SPEC_NAME)
-        )
+        spec = emerging[0][1].spec
         data = prepare_run_data(spec, load_dataset(spec.data, spec.data.seed), torch.device("cpu"))
         difficulty_path = Path(results) / dataset / DIFFICULTY_NAME
         if difficulty_path.exists():
@@ -213,36 +240,50 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
             difficulty = reference_difficulty(data, spec)
             difficulty_path.parent.mkdir(parents=True, exist_ok=True)
             difficulty.save(difficulty_path)
-        for arm, member, run_dir in finished:
+        for arm, member, run_dir in emerging:
             if not (run_dir / EMERGENCE_NAME).exists():
                 say(f"{arm.name}/{member.name}: measuring its checkpoints")
                 member_spec = parse_stored_spec(
                     (run_dir / SPEC_NAME).read_text(), str(run_dir / SPEC_NAME)
                 )
                 run_emergence(run_dir, member_spec, data, difficulty.miss_probability("validation"))
-            target = Path(results) / dataset / arm.arm / member.name
-            target.mkdir(parents=True, exist_ok=True)
-            for name in COPIED:
-                shutil.copyfile(run_dir / name, target / name)
-            (target / "member.json").write_text(
-                json.dumps({"overrides": member.overrides}, indent=1)
-            )
+            _copy(results, arm, member, run_dir, COPIED)
+
+
+def run_resources(run_dir: Path) -> dict:
+    """A resource arm's run over training, from its trajectory: the resources
+    (``trajectory_resources``) and clean validation accuracy at every checkpoint."""
+    with xr.open_zarr(Path(run_dir) / TRAJECTORY_NAME, chunks=None) as trajectory:
+        accuracy = trajectory.validation_accuracy.values.astype("float64").tolist()
+    return {
+        **trajectory_resources(Path(run_dir) / TRAJECTORY_NAME),
+        "validation_accuracy": accuracy,
+    }
+
+
+def _copy(results: Path, arm: Arm, member: SweepMember, run_dir: Path, names) -> None:
+    """``names`` of ``run_dir`` into the results folder (the spec last: it marks them copied)."""
+    target = Path(results) / arm.dataset / arm.arm / member.name
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "member.json").write_text(json.dumps({"overrides": member.overrides}, indent=1))
+    for name in names:
+        shutil.copyfile(run_dir / name, target / name)
 
 
 def collected(results: Path, arm: Arm, member: SweepMember) -> bool:
-    """Whether ``member``'s per-run files are in ``results`` (measured and copied) and are
-    of its spec (the quick protocol's members have the full protocol's names)."""
-    folder = Path(results) / arm.dataset / arm.arm / member.name
-    if not all((folder / name).exists() for name in COPIED):
+    """Whether ``member``'s per-run files are in ``results`` (measured and copied: its spec
+    is copied last) and are of its spec (the quick protocol's members have the full
+    protocol's names)."""
+    spec_path = Path(results) / arm.dataset / arm.arm / member.name / SPEC_NAME
+    if not spec_path.exists():
         return False
-    stored = parse_stored_spec((folder / SPEC_NAME).read_text(), str(folder / SPEC_NAME))
+    stored = parse_stored_spec(spec_path.read_text(), str(spec_path))
     return experiment_text(stored) == experiment_text(member.spec)
 
 
-def _finished(run_dir: Path) -> bool:
-    summary = run_dir / SUMMARY_NAME
+def _finished(run_dir: Path, spec) -> bool:
     return (
-        summary.exists()
-        and (run_dir / MODELS_DIRECTORY).is_dir()
+        (run_dir / SUMMARY_NAME).exists()
         and (run_dir / PER_IMAGE_NAME).exists()
+        and (not spec.record.keep_models or (run_dir / MODELS_DIRECTORY).is_dir())
     )

@@ -25,7 +25,9 @@ from growsim.analysis.competent_findings import (
     precision_comparison,
     verdict,
 )
+from growsim.analysis.resource_findings import load_resource_runs
 from growsim.files import write_text_atomically
+from growsim.reproduce.resource_page import resource_sections
 
 CURVES = (
     ("validation_accuracy", "validation accuracy (clean)"),
@@ -74,8 +76,14 @@ def write_competent_page(results: Path, page: Path) -> Path:
         "the partial correlation that holds that confidence fixed is the test of whether "
         "time tracks difficulty beyond it.",
     ]
-    for dataset in sorted({r.dataset for r in runs}):
+    resource_runs = load_resource_runs(results)
+    for dataset in sorted({r.dataset for r in runs} | {r.dataset for r in resource_runs}):
         lines += _dataset_section(dataset, groups, difficulty.get(dataset), figures, page.parent)
+        checks = budget_chain(_main_chain(groups, dataset))
+        lines += resource_sections(
+            dataset, [r for r in resource_runs if r.dataset == dataset],
+            {budget for budget, check in checks.items() if check.stable()},
+        )  # fmt: skip
     write_text_atomically(page, "\n".join(lines) + "\n")
     return page
 
@@ -106,10 +114,7 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
         ),
         [],
     )
-    chain = {
-        setting[4]: runs for setting, runs in chosen.items()
-        if setting[0] in ("main", "main-bf16", "long", "longer") and setting[1] == "bf16"
-    }  # fmt: skip
+    chain = _main_chain(groups, dataset)
     checks = budget_chain(chain)
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         levels = runs[0].emergence["levels"]
@@ -190,6 +195,14 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
         lines += ["", "bf16 agrees with fp32 within the seed-to-seed spread on every measure: "
                   + ("**yes**." if comparison.agrees() else "**no**.")]  # fmt: skip
     return lines
+
+
+def _main_chain(groups: dict, dataset: str) -> dict[int, list[CompetentRun]]:
+    """The dataset's main setting in bf16 at each budget (main, long, longer), by iterations."""
+    return {
+        key[5]: runs for key, runs in groups.items()
+        if key[0] == dataset and key[1] in ("main", "main-bf16", "long", "longer") and key[2] == "bf16"
+    }  # fmt: skip
 
 
 def _competent(runs: list[CompetentRun]) -> list[bool]:

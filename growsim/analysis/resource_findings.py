@@ -1,0 +1,236 @@
+"""Findings 1 and 2 on competent networks, from the resource arms of the competent protocol
+(growsim.reproduce.competent: ``tradeoff`` and ``complexity``): the seed is the unit.
+
+- Binding: a resource is at its maximum when the run's final box reached the spec's maximum
+  in it; the box does not bind when no resource is at its maximum in more than 20% of runs.
+- Finding 1 (the resources trade off at equal accuracy): a pair of cost-weight settings
+  *trades* when their clean test accuracies are equivalent by TOST (Welch, 90% interval of
+  the difference within +-EQUIVALENCE_MARGIN) while one resource is higher and another lower
+  (95% Welch intervals of the differences exclude 0). The accuracy surface over the resources
+  is scored out of sample (each seed predicted from the others' runs), and a rate of
+  substitution is given only where the surface predicts out of sample and the trade it
+  implies across the observed range of one resource stays inside the observed range of the
+  other.
+- Finding 2 (networks grow with task complexity): per seed, the least-squares slope of each
+  resource against log2(classes), within each noise level, and the change with noise within
+  each class count; across seeds, their means with 95% t intervals.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from growsim.analysis.statistics import MeanInterval, mean_interval
+from growsim.analysis.surface import RESOURCES, fit_surface
+from growsim.files import RESOURCES_NAME, SPEC_NAME, SUMMARY_NAME
+from growsim.spec import parse_stored_spec
+
+EQUIVALENCE_MARGIN = 0.02  # clean test accuracy: "equal" means within 2 points (TOST)
+BINDING_SHARE = 0.2  # a box binds when a resource is at its maximum in more runs than this
+FAILED_SHARE = 1.5  # a run failed to learn when validation accuracy < FAILED_SHARE / classes
+
+
+@dataclass(frozen=True)
+class ResourceRun:
+    """One finished run of a resource arm, as its small files hold it."""
+
+    dataset: str
+    arm: str
+    seed: int
+    weights: tuple[float, float, float]  # breadth, depth, time
+    classes: int
+    noise: float
+    resources: np.ndarray  # (3,) final width, depth, expected steps (RESOURCES order)
+    at_maximum: np.ndarray  # (3,) bool: the final box reached the spec's maximum
+    test_accuracy: float  # clean
+    validation_accuracy: float  # clean, final
+    iterations: int
+
+    @property
+    def failed(self) -> bool:
+        """Did not learn the task (validation accuracy below FAILED_SHARE x chance)."""
+        return self.validation_accuracy < FAILED_SHARE / self.classes
+
+
+def load_resource_runs(results: Path) -> list[ResourceRun]:
+    """Every run under ``results/<dataset>/<arm>/<member>/`` that has a resources file."""
+    runs = []
+    for path in sorted(Path(results).glob(f"*/*/*/{RESOURCES_NAME}")):
+        run_dir = path.parent
+        spec = parse_stored_spec((run_dir / SPEC_NAME).read_text(), str(run_dir / SPEC_NAME))
+        summary = json.loads((run_dir / SUMMARY_NAME).read_text())
+        over = json.loads(path.read_text())
+        resources = np.array([over["width"][-1], over["depth"][-1], over["expected_steps"][-1]])
+        box = summary["box"]
+        lattice = spec.lattice
+        at_maximum = np.array([
+            box["channels"] >= lattice.channels.max, box["layers"] >= lattice.layers.max,
+            box["steps"] >= lattice.steps.max,
+        ])  # fmt: skip
+        costs = spec.costs
+        runs.append(ResourceRun(
+            run_dir.parent.parent.name, run_dir.parent.name, spec.training.seed,
+            (costs.breadth.weight, costs.depth.weight, costs.time.weight),
+            spec.data.classes, spec.data.noise, resources, at_maximum,
+            float(summary["accuracy_by_occlusion"]["0.0"]), float(summary["validation_accuracy"]),
+            spec.training.iterations,
+        ))  # fmt: skip
+    return runs
+
+
+def binding_shares(runs: list[ResourceRun]) -> np.ndarray:
+    """(3,) the share of runs whose final box reached the maximum in each resource."""
+    return np.mean([r.at_maximum for r in runs], axis=0)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """b - a of a per-seed measure between two groups of seeds (Welch)."""
+
+    mean: float
+    low: float
+    high: float
+
+    def excludes_zero(self) -> bool:
+        """The interval lies on one side of 0."""
+        return self.low > 0 or self.high < 0
+
+
+def welch_difference(a, b, confidence: float) -> Difference:
+    """Mean of ``b`` - mean of ``a`` with its Welch t interval at ``confidence``."""
+    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    mean = float(b.mean() - a.mean())
+    if se == 0:
+        return Difference(mean, mean, mean)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, df) * se)
+    return Difference(mean, mean - half, mean + half)
+
+
+def equivalent(a, b, margin: float = EQUIVALENCE_MARGIN) -> bool:
+    """TOST at 5%: the 90% Welch interval of the difference lies within (-margin, margin)."""
+    difference = welch_difference(a, b, 0.90)
+    return -margin < difference.low and difference.high < margin
+
+
+@dataclass(frozen=True)
+class Trade:
+    """Two settings with equivalent accuracy whose resources move in opposite directions."""
+
+    a: tuple[float, float, float]
+    b: tuple[float, float, float]
+    accuracy: Difference  # b - a, 90% interval (the TOST one)
+    resources: list[Difference]  # b - a per resource, 95% intervals
+
+
+def by_weights(runs: list[ResourceRun]) -> dict[tuple, list[ResourceRun]]:
+    """The tradeoff arm's runs grouped by cost weights, each group in seed order."""
+    groups: dict[tuple, list[ResourceRun]] = {}
+    for run in sorted(runs, key=lambda r: r.seed):
+        groups.setdefault(run.weights, []).append(run)
+    return groups
+
+
+def trades(runs: list[ResourceRun]) -> tuple[list[Trade], int]:
+    """The pairs of settings that trade (finding 1), and how many pairs were tested."""
+    groups = {w: g for w, g in by_weights(runs).items() if len(g) > 1}
+    found, tested = [], 0
+    for (wa, a), (wb, b) in itertools.combinations(sorted(groups.items()), 2):
+        tested += 1
+        accuracy_a, accuracy_b = [r.test_accuracy for r in a], [r.test_accuracy for r in b]
+        if not equivalent(accuracy_a, accuracy_b):
+            continue
+        moves = [
+            welch_difference([r.resources[i] for r in a], [r.resources[i] for r in b], 0.95)
+            for i in range(len(RESOURCES))
+        ]
+        up = any(m.excludes_zero() and m.mean > 0 for m in moves)
+        down = any(m.excludes_zero() and m.mean < 0 for m in moves)
+        if up and down:
+            found.append(Trade(wa, wb, welch_difference(accuracy_a, accuracy_b, 0.90), moves))
+    return found, tested
+
+
+@dataclass(frozen=True)
+class SurfaceScore:
+    """The accuracy surface over the resources, in and out of sample, and the rates of
+    substitution it supports (NaN where it does not)."""
+
+    in_sample_r2: float
+    out_of_sample_r2: float  # each seed's runs predicted from the other seeds' fit
+    ranges: np.ndarray  # (3,) observed range of each resource
+    substitution: dict[tuple[int, int], float]  # (i, j) -> MRS(i -> j) at the mean, or NaN
+
+
+def surface_score(runs: list[ResourceRun]) -> SurfaceScore:
+    """Fit clean test accuracy on (width, depth, steps); score it leaving one seed out."""
+    x = np.array([r.resources for r in runs])
+    y = np.array([r.test_accuracy for r in runs])
+    seeds = np.array([r.seed for r in runs])
+    fitted = fit_surface(x, y)
+    predicted = np.full(len(y), np.nan)
+    for seed in np.unique(seeds):
+        held = seeds == seed
+        try:
+            predicted[held] = fit_surface(x[~held], y[~held]).predict(x[held])
+        except ValueError:  # too few runs left to fit
+            return SurfaceScore(fitted.r_squared, float("nan"), np.ptp(x, axis=0), {})
+    total = ((y - y.mean()) ** 2).sum()
+    out = float(1 - ((y - predicted) ** 2).sum() / total) if total > 0 else float("nan")
+    ranges = np.ptp(x, axis=0)
+    centre = x.mean(axis=0)
+    substitution = {}
+    for i, j in itertools.permutations(range(len(RESOURCES)), 2):
+        rate = fitted.substitution(centre, i, j)
+        spanned = np.isfinite(rate) and abs(rate) * ranges[i] <= ranges[j]
+        substitution[(i, j)] = rate if out > 0 and spanned else float("nan")
+    return SurfaceScore(fitted.r_squared, out, ranges, substitution)
+
+
+@dataclass(frozen=True)
+class ComplexityEffect:
+    """Finding 2 for one resource: slopes against log2(classes) and the change with noise."""
+
+    resource: str
+    slope_by_noise: dict[float, MeanInterval]  # across seeds, per noise level
+    noise_change: MeanInterval  # across seeds: mean over class counts of (high - low noise)
+
+
+def complexity_effects(runs: list[ResourceRun]) -> list[ComplexityEffect]:
+    """Per resource, the across-seed slopes with classes and the change with noise (runs
+    that failed to learn are left out)."""
+    learned = [r for r in runs if not r.failed]
+    seeds = sorted({r.seed for r in learned})
+    noises = sorted({r.noise for r in learned})
+    effects = []
+    for index, name in enumerate(RESOURCES):
+        slopes = {}
+        for noise in noises:
+            per_seed = []
+            for seed in seeds:
+                chosen = [r for r in learned if r.seed == seed and r.noise == noise]
+                if len({r.classes for r in chosen}) > 1:
+                    x = np.log2([r.classes for r in chosen])
+                    y = np.array([r.resources[index] for r in chosen])
+                    per_seed.append(float(np.polyfit(x, y, 1)[0]))
+            slopes[noise] = mean_interval(per_seed) if per_seed else None
+        changes = []
+        for seed in seeds:
+            by_key = {(r.classes, r.noise): r.resources[index] for r in learned if r.seed == seed}
+            pairs = [
+                by_key[(c, noises[-1])] - by_key[(c, noises[0])]
+                for c in {k[0] for k in by_key}
+                if (c, noises[0]) in by_key and (c, noises[-1]) in by_key
+            ]
+            if pairs and len(noises) > 1:
+                changes.append(float(np.mean(pairs)))
+        effects.append(ComplexityEffect(name, slopes, mean_interval(changes) if changes else None))
+    return effects

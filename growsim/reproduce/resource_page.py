@@ -1,0 +1,126 @@
+"""The competent page's sections on findings 1 and 2: the resource arms (``tradeoff``,
+``complexity``) of one dataset, from their small per-run files (growsim.analysis.resource_findings)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from growsim.analysis.resource_findings import (
+    BINDING_SHARE,
+    EQUIVALENCE_MARGIN,
+    FAILED_SHARE,
+    ResourceRun,
+    binding_shares,
+    by_weights,
+    complexity_effects,
+    surface_score,
+    trades,
+)
+from growsim.analysis.surface import RESOURCES
+
+
+def resource_sections(dataset: str, runs: list[ResourceRun], decided_at: set[int]) -> list[str]:
+    """Findings 1 and 2 on ``dataset``; ``decided_at``: the budgets at which the dataset's
+    main setting passed the budget rule (a verdict needs its runs' budget among them)."""
+    if not runs:
+        return []
+    lines = ["", f"### Findings 1 and 2 on {dataset}", ""]
+    shares = binding_shares(runs)
+    binds = bool((shares > BINDING_SHARE).any())
+    budgets = sorted({r.iterations for r in runs})
+    decided = set(budgets) <= decided_at
+    lines += [
+        f"Box maxima reached (share of the {len(runs)} runs whose final box hit the maximum): "
+        + ", ".join(f"{name} {share:.0%}" for name, share in zip(RESOURCES, shares))
+        + (f": **the box binds** (more than {BINDING_SHARE:.0%} in a resource)." if binds
+           else f": the box does not bind (at most {BINDING_SHARE:.0%} in every resource)."),
+        f"Budget {', '.join(map(str, budgets))} iterations: "
+        + ("the budget rule holds for the dataset's main setting there." if decided
+           else "the budget rule has not shown it suffices, so verdicts are *not decided at this budget*."),
+    ]  # fmt: skip
+    can_decide = decided and not binds
+    tradeoff = [r for r in runs if r.arm == "tradeoff"]
+    if tradeoff:
+        lines += _tradeoff_lines(tradeoff, can_decide)
+    complexity = [r for r in runs if r.arm == "complexity"]
+    if complexity:
+        lines += _complexity_lines(complexity, can_decide)
+    return lines
+
+
+def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
+    lines = ["", "**Finding 1: the resources trade off at equal accuracy** (clean test accuracy; "
+             "final width = mean active channels over active layers, depth = active layers, "
+             "steps = clean validation expected steps; mean over seeds):", "",
+             "| breadth, depth, time weight | seeds | test acc. | width | depth | steps |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for weights, group in sorted(by_weights(runs).items()):
+        resources = np.mean([r.resources for r in group], axis=0)
+        accuracy = np.mean([r.test_accuracy for r in group])
+        lines.append(
+            f"| {', '.join(f'{w:g}' for w in weights)} | {len(group)} | {accuracy:.3f} | "
+            + " | ".join(f"{v:.2f}" for v in resources)
+            + " |"
+        )
+    found, tested = trades(runs)
+    verdict = (
+        "not decided at this budget" if not can_decide
+        else "holds" if found else "not shown (no pair of settings trades)"
+    )  # fmt: skip
+    lines += ["", f"Pairs of settings that trade (TOST: the 90% Welch interval of the accuracy "
+              f"difference within +-{EQUIVALENCE_MARGIN:g}; and one resource up, another down, "
+              f"95% Welch intervals excluding 0; unit: the seed): {len(found)} of {tested} pairs. "
+              f"Verdict: **{verdict}**."]  # fmt: skip
+    for trade in found[:6]:
+        moves = ", ".join(
+            f"{name} {m.mean:+.2f} [{m.low:+.2f}, {m.high:+.2f}]"
+            for name, m in zip(RESOURCES, trade.resources)
+        )
+        lines.append(
+            f"- {trade.a} -> {trade.b}: accuracy {trade.accuracy.mean:+.3f} "
+            f"[{trade.accuracy.low:+.3f}, {trade.accuracy.high:+.3f}]; {moves}"
+        )
+    if len({r.seed for r in runs}) > 1 and len(runs) >= 10:
+        score = surface_score(runs)
+        rates = [
+            f"MRS({RESOURCES[i]} -> {RESOURCES[j]}) = {rate:+.2f}"
+            for (i, j), rate in score.substitution.items() if np.isfinite(rate)
+        ]  # fmt: skip
+        lines += ["", f"Accuracy surface over (width, depth, steps), quadratic: R^2 "
+                  f"{score.in_sample_r2:.2f} in sample, {score.out_of_sample_r2:.2f} out of sample "
+                  "(each seed's runs predicted from the other seeds' fit). Observed ranges: "
+                  + ", ".join(f"{n} {r:.2f}" for n, r in zip(RESOURCES, score.ranges)) + ". "
+                  + ("Rates of substitution at the mean, where the surface predicts out of sample "
+                     "and the data span the trade: " + "; ".join(rates) + "." if rates
+                     else "No rate of substitution is given: the surface does not predict out of "
+                     "sample, or the trade it implies leaves the observed range.")]  # fmt: skip
+    return lines
+
+
+def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
+    failed = [r for r in runs if r.failed]
+    lines = ["", "**Finding 2: networks grow with task complexity** (per seed, the slope of "
+             "each final resource against log2(classes) within a noise level, and the change "
+             "from the lowest to the highest noise averaged over class counts; across seeds, "
+             f"95% t intervals). Runs that failed to learn (validation accuracy below "
+             f"{FAILED_SHARE:g} / classes) are left out: {len(failed)} of {len(runs)}. The costs "
+             "start after a delay and ramp up (the spec's cost schedules), so every run "
+             "learns before it is pressed.", ""]  # fmt: skip
+    effects = complexity_effects(runs)
+    noises = sorted({r.noise for r in runs})
+    lines += ["| resource | " + " | ".join(f"slope per doubling of classes, noise {n:g}" for n in noises)
+              + " | change with noise | verdict (grows with classes) |",
+              "|---" * (len(noises) + 3) + "|"]  # fmt: skip
+    for effect in effects:
+        slopes = [effect.slope_by_noise.get(n) for n in noises]
+        cells = [s.text(digits=2, sign=True) if s is not None else "-" for s in slopes]
+        change = effect.noise_change.text(digits=2, sign=True) if effect.noise_change else "-"
+        grows = all(s is not None and s.n > 1 and s.low > 0 for s in slopes)
+        shrinks = any(s is not None and s.n > 1 and s.high < 0 for s in slopes)
+        verdict = (
+            "not decided at this budget" if not can_decide
+            else "holds" if grows else "does not hold" if shrinks
+            else "not decided (an interval includes 0)"
+        )  # fmt: skip
+        lines.append(f"| {effect.resource} | {' | '.join(cells)} | {change} | {verdict} |")
+    return lines
