@@ -370,3 +370,24 @@ def test_complexity_slopes_are_per_seed_and_leave_out_runs_that_failed_to_learn(
     assert slope.n == 3 and slope.mean == pytest.approx((16 - 8) / 2)  # least squares, per doubling
     assert depth.slope_by_noise[0.3].mean == pytest.approx(0.0)
     assert 0.6 not in width.slope_by_noise  # the failed run's noise level is not there
+
+
+def test_the_surface_is_scored_out_of_sample_and_gives_rates_only_where_spanned():
+    from growsim.analysis.resource_findings import surface_score
+
+    rng = np.random.default_rng(0)
+    runs = []
+    for seed in range(3):
+        for k in range(6):
+            width, steps = 10 + 2 * k + rng.normal(), 1.5 + 0.1 * (3, 0, 4, 1, 5, 2)[k]
+            accuracy = 0.5 + 0.02 * width + 0.1 * steps + rng.normal(0, 0.002)
+            runs.append(_resource_run((k, 1, 1), seed, accuracy, [width, 3, steps]))
+    score = surface_score(runs)
+    assert score.out_of_sample_r2 > 0.9 and score.ranges[1] == 0
+    assert score.substitution[(2, 0)] == pytest.approx(-5, rel=0.1)  # a step is worth 5 channels
+    assert np.isnan(
+        score.substitution[(0, 2)]
+    )  # 0.2 steps a channel x 12 channels > the steps' range
+    assert np.isnan(score.substitution[(1, 0)])  # depth never varied
+    noise = [_resource_run((0, 1, 1), s, rng.uniform(0.9, 1.0), [rng.uniform(10, 20), 3, 2]) for s in range(3) for _ in range(6)]  # fmt: skip
+    assert all(np.isnan(v) for v in surface_score(noise).substitution.values())

@@ -7,7 +7,7 @@
   *trades* when their clean test accuracies are equivalent by TOST (Welch, 90% interval of
   the difference within +-EQUIVALENCE_MARGIN) while one resource is higher and another lower
   (95% Welch intervals of the differences exclude 0). The accuracy surface over the resources
-  is scored out of sample (each seed predicted from the others' runs), and a rate of
+  (linear) is scored out of sample (each seed predicted from the others' runs), and a rate of
   substitution is given only where the surface predicts out of sample and the trade it
   implies across the observed range of one resource stays inside the observed range of the
   other.
@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 from growsim.analysis.statistics import MeanInterval, mean_interval
-from growsim.analysis.surface import RESOURCES, fit_surface
+from growsim.analysis.surface import RESOURCES
 from growsim.files import RESOURCES_NAME, SPEC_NAME, SUMMARY_NAME
 from growsim.spec import parse_stored_spec
 
@@ -161,38 +161,56 @@ def trades(runs: list[ResourceRun]) -> tuple[list[Trade], int]:
 
 @dataclass(frozen=True)
 class SurfaceScore:
-    """The accuracy surface over the resources, in and out of sample, and the rates of
+    """Accuracy as a linear surface over the resources (few runs: the quadratic of
+    growsim.analysis.surface needs ten), in and out of sample, and the rates of
     substitution it supports (NaN where it does not)."""
 
     in_sample_r2: float
     out_of_sample_r2: float  # each seed's runs predicted from the other seeds' fit
     ranges: np.ndarray  # (3,) observed range of each resource
-    substitution: dict[tuple[int, int], float]  # (i, j) -> MRS(i -> j) at the mean, or NaN
+    substitution: dict[tuple[int, int], float]  # (i, j) -> MRS(i -> j) = -b_i / b_j, or NaN
+
+
+def _linear_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares b0, b (intercept first) of y on the columns of x that vary."""
+    design = np.column_stack([np.ones(len(y)), x])
+    coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return coefficients
+
+
+def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
+    total = ((y - y.mean()) ** 2).sum()
+    return float(1 - ((y - predicted) ** 2).sum() / total) if total > 0 else float("nan")
 
 
 def surface_score(runs: list[ResourceRun]) -> SurfaceScore:
-    """Fit clean test accuracy on (width, depth, steps); score it leaving one seed out."""
+    """Fit clean test accuracy linearly on (width, depth, steps); score it leaving one seed
+    out; give MRS(i -> j) only where it predicts out of sample and the trade it implies
+    across the observed range of i stays inside the observed range of j."""
     x = np.array([r.resources for r in runs])
     y = np.array([r.test_accuracy for r in runs])
     seeds = np.array([r.seed for r in runs])
-    fitted = fit_surface(x, y)
+    ranges = np.ptp(x, axis=0)
+    varies = ranges > 0
+    fitted = _linear_fit(x[:, varies], y)
     predicted = np.full(len(y), np.nan)
     for seed in np.unique(seeds):
         held = seeds == seed
-        try:
-            predicted[held] = fit_surface(x[~held], y[~held]).predict(x[held])
-        except ValueError:  # too few runs left to fit
-            return SurfaceScore(fitted.r_squared, float("nan"), np.ptp(x, axis=0), {})
-    total = ((y - y.mean()) ** 2).sum()
-    out = float(1 - ((y - predicted) ** 2).sum() / total) if total > 0 else float("nan")
-    ranges = np.ptp(x, axis=0)
-    centre = x.mean(axis=0)
+        if (~held).sum() <= varies.sum() + 1:
+            return SurfaceScore(_r2(y, np.column_stack([np.ones(len(y)), x[:, varies]]) @ fitted),
+                                float("nan"), ranges, {})  # fmt: skip
+        b = _linear_fit(x[~held][:, varies], y[~held])
+        predicted[held] = np.column_stack([np.ones(held.sum()), x[held][:, varies]]) @ b
+    in_sample = _r2(y, np.column_stack([np.ones(len(y)), x[:, varies]]) @ fitted)
+    out = _r2(y, predicted)
+    slopes = np.full(len(RESOURCES), np.nan)
+    slopes[varies] = fitted[1:]
     substitution = {}
     for i, j in itertools.permutations(range(len(RESOURCES)), 2):
-        rate = fitted.substitution(centre, i, j)
+        rate = -slopes[i] / slopes[j] if np.isfinite(slopes[[i, j]]).all() and slopes[j] else np.nan
         spanned = np.isfinite(rate) and abs(rate) * ranges[i] <= ranges[j]
-        substitution[(i, j)] = rate if out > 0 and spanned else float("nan")
-    return SurfaceScore(fitted.r_squared, out, ranges, substitution)
+        substitution[(i, j)] = float(rate) if out > 0 and spanned else float("nan")
+    return SurfaceScore(in_sample, out, ranges, substitution)
 
 
 @dataclass(frozen=True)

@@ -80,13 +80,13 @@ def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
             f"- {trade.a} -> {trade.b}: accuracy {trade.accuracy.mean:+.3f} "
             f"[{trade.accuracy.low:+.3f}, {trade.accuracy.high:+.3f}]; {moves}"
         )
-    if len({r.seed for r in runs}) > 1 and len(runs) >= 10:
+    if len({r.seed for r in runs}) > 1:
         score = surface_score(runs)
         rates = [
             f"MRS({RESOURCES[i]} -> {RESOURCES[j]}) = {rate:+.2f}"
             for (i, j), rate in score.substitution.items() if np.isfinite(rate)
         ]  # fmt: skip
-        lines += ["", f"Accuracy surface over (width, depth, steps), quadratic: R^2 "
+        lines += ["", f"Accuracy surface over (width, depth, steps), linear: R^2 "
                   f"{score.in_sample_r2:.2f} in sample, {score.out_of_sample_r2:.2f} out of sample "
                   "(each seed's runs predicted from the other seeds' fit). Observed ranges: "
                   + ", ".join(f"{n} {r:.2f}" for n, r in zip(RESOURCES, score.ranges)) + ". "
