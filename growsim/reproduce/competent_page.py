@@ -45,7 +45,7 @@ def write_competent_page(results: Path, page: Path) -> Path:
     figures.mkdir(parents=True, exist_ok=True)
     groups = by_setting(runs)
     lines = [
-        "# Findings 3 and 4 on competent networks",
+        "# The paper's findings on competent networks",
         "",
         f"Written by `growsim reproduce --competent` (growsim {__version__}) on "
         f"{time.strftime('%Y-%m-%d')} from the per-run files in `{results}` "
