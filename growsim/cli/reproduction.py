@@ -140,21 +140,9 @@ def _competent(args: argparse.Namespace) -> int:
         )
     if not args.page_only:
         table = QUICK_DATASETS if args.quick else DATASETS
-        datasets = tuple(d.strip() for d in args.datasets.split(",")) if args.datasets else None
-        missing = sorted(set(datasets or ()) - set(table))
-        if missing:
-            raise SpecError(
-                f"--datasets: no dataset {', '.join(missing)} in this protocol"
-                f"{' (--quick)' if args.quick else ''}; its datasets are {', '.join(table)}"
-            )
+        datasets = _chosen("--datasets", args.datasets, list(table), args.quick)
         offered = sorted({a.arm for a in competent_arms(datasets=datasets, table=table)})
-        chosen = tuple(a.strip() for a in args.arms.split(",")) if args.arms else None
-        absent = sorted(set(chosen or ()) - set(offered))
-        if absent:
-            raise SpecError(
-                f"--arms: no arm {', '.join(absent)} in this protocol"
-                f"{' (--quick)' if args.quick else ''}; its arms are {', '.join(offered)}"
-            )
+        chosen = _chosen("--arms", args.arms, offered, args.quick)
         arms = competent_arms(datasets=datasets, arms=chosen, table=table)
         from growsim.spec import check_data_source
 
@@ -174,3 +162,18 @@ def _competent(args: argparse.Namespace) -> int:
     page = write_competent_page(run_results, Path(results))
     print(f"wrote {page}")
     return 1 if failed else 0
+
+
+def _chosen(flag: str, text: str | None, offered: list[str], quick: bool) -> tuple[str, ...] | None:
+    """The comma-separated names of ``flag`` (None: not given), each one of ``offered``."""
+    if not text:
+        return None
+    chosen = tuple(name.strip() for name in text.split(","))
+    absent = sorted(set(chosen) - set(offered))
+    if absent:
+        kind = flag.lstrip("-")[:-1] if flag.endswith("s") else flag.lstrip("-")
+        raise SpecError(
+            f"{flag}: no {kind} {', '.join(absent)} in this protocol{' (--quick)' if quick else ''}; "
+            f"its {flag.lstrip('-')} are {', '.join(offered)}"
+        )
+    return chosen
