@@ -26,6 +26,9 @@ from growsim.spec import Spec
 from growsim.train.run_data import RunData
 
 REFERENCE_ARCHITECTURES = ("logistic", "perceptron", "cnn-small", "cnn-wide", "recurrent-cnn")
+# Fewest training batches of a reference model: two epochs of the 39000 Fashion-MNIST
+# training images are 609, so every dataset gets at least that much training.
+REFERENCE_MIN_STEPS = 600
 
 
 class RecurrentCNN(nn.Module):
@@ -117,15 +120,17 @@ def train_reference(
     epochs: float = 2.0,
     batch_size: int = 128,
     lr: float = 5e-3,
+    min_steps: int = REFERENCE_MIN_STEPS,
 ) -> nn.Module:
     """A reference model trained with Adam on ``data``'s training split, occluded at the
-    spec's training levels (as the grown network saw it)."""
+    spec's training levels (as the grown network saw it), for ``epochs`` but at least
+    ``min_steps`` batches (a small dataset's two epochs are a few dozen steps)."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     images, labels = data.train_images, data.train_labels
     model = reference_model(architecture, images.shape[1], images.shape[-1], int(labels.max()) + 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = max(1, round(epochs * len(labels) / batch_size))
+    steps = max(min_steps, round(epochs * len(labels) / batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps)
     model.train()
     for _ in range(steps):
