@@ -1,6 +1,7 @@
-"""The competent protocol of findings 3 and 4: networks trained until the findings' own
-measures stop moving, on Fashion-MNIST (from the shipped occlusion spec), on scikit-learn's
-handwritten digits, and on shapes with occluders that do not mimic class features.
+"""The competent protocol: networks trained until the findings' own measures stop moving.
+Findings 3 and 4 on Fashion-MNIST (from the shipped occlusion spec), on scikit-learn's
+handwritten digits, and on shapes with occluders that do not mimic class features; findings 1
+and 2 on digits (the resource arms).
 
 Each (dataset, arm) is an ordinary sweep (growsim.sweep), resumable, in
 ``<out>/<dataset>/competent-<arm>/``. Every member keeps the model of each checkpoint
@@ -19,7 +20,11 @@ Arms:
   does halting agree earlier with the objective's own allocation (the issue's hypothesis)?
 - ``ablation``: halting that does not read the readout's confidence, seeds 0-2;
 - ``time-weight``: 0.3 and 3 times the main time weight (with ``main``: a 10x range), seed 0
-  (fewer seeds off the main weight: the budget of one session).
+  (fewer seeds off the main weight: the budget of one session);
+- ``tradeoff`` and ``complexity`` (RESOURCE_ARMS, findings 1 and 2): in RESOURCE_BASE's
+  larger box, the spec's cost weights and each alone at PRESSURE_FACTOR x; classes and pixel
+  noise (COMPLEXITY_GRID); seeds 0-2. They keep resources over training (RESOURCES_NAME from
+  the trajectory), not models.
 """
 
 from __future__ import annotations
@@ -88,8 +93,8 @@ DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
         "training.iterations": 1500, "record.every": 250,
     }, ("main-bf16", "ablation", "time-weight", "long", "longer", "centred", "tradeoff", "complexity")),
 }  # fmt: skip
-# ``--quick``: a first look in under 15 minutes on 2 cores (docs/reproducing.md has the
-# measured time): a quarter of the training images and 1500 iterations, main and ablation.
+# ``--quick``: a first look (docs/reproducing.md has its measured time): a quarter of the
+# training images and 1500 iterations, main and ablation.
 QUICK_DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
     "fashion-mnist": (SPECS / "occlusion.yaml", {
         "data.train_size": 10000, "data.validation_fraction": 0.1, "data.test_size": 500,
