@@ -104,8 +104,8 @@ def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
              "from the lowest to the highest noise averaged over class counts; across seeds, "
              f"95% t intervals). Runs that failed to learn (validation accuracy below "
              f"{FAILED_SHARE:g} / classes) are left out: {len(failed)} of {len(runs)}. The costs "
-             "start after a delay and ramp up (the spec's cost schedules), so every run "
-             "learns before it is pressed.", ""]  # fmt: skip
+             "start after a delay and ramp up (the spec's cost schedules), so a run can "
+             "learn before it is pressed.", ""]  # fmt: skip
     effects = complexity_effects(runs)
     noises = sorted({r.noise for r in runs})
     lines += ["| resource | " + " | ".join(f"slope per doubling of classes, noise {n:g}" for n in noises)
