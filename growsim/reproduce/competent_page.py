@@ -78,8 +78,11 @@ def write_competent_page(results: Path, page: Path) -> Path:
     ]
     resource_runs = load_resource_runs(results)
     for dataset in sorted({r.dataset for r in runs} | {r.dataset for r in resource_runs}):
-        lines += _dataset_section(dataset, groups, difficulty.get(dataset), figures, page.parent)
-        checks = budget_chain(_main_chain(groups, dataset))
+        chain = _main_chain(groups, dataset)
+        checks = budget_chain(chain)
+        lines += _dataset_section(
+            dataset, groups, difficulty.get(dataset), figures, page.parent, chain, checks
+        )
         lines += resource_sections(
             dataset, [r for r in resource_runs if r.dataset == dataset],
             {budget for budget, check in checks.items() if check.stable()},
@@ -88,7 +91,11 @@ def write_competent_page(results: Path, page: Path) -> Path:
     return page
 
 
-def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> list[str]:
+def _dataset_section(
+    dataset, groups, difficulty, figures: Path, root: Path, chain: dict, checks: dict
+) -> list[str]:
+    """Findings 3 and 4 on ``dataset``; ``chain`` and ``checks``: its main setting by budget
+    and the budget rule's check of each (``_main_chain``, ``budget_chain``)."""
     chosen = {key[1:]: runs for key, runs in groups.items() if key[0] == dataset}
     lines = ["", f"## {dataset}", ""]
     if difficulty is not None:
@@ -114,8 +121,6 @@ def _dataset_section(dataset, groups, difficulty, figures: Path, root: Path) -> 
         ),
         [],
     )
-    chain = _main_chain(groups, dataset)
-    checks = budget_chain(chain)
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         levels = runs[0].emergence["levels"]
         passed = _competent(runs)
