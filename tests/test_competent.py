@@ -179,7 +179,7 @@ def test_kept_models_rebuild_the_network_of_each_checkpoint(tiny_spec, tmp_path)
 
 
 def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
-    from growsim.reproduce.competent import competent_arms
+    from growsim.reproduce.competent import RESOURCE_ARMS, competent_arms
 
     arms = {a.name: a for a in competent_arms()}
     main = arms["fashion-mnist/competent-main"].sweep
@@ -208,7 +208,7 @@ def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
     assert (digits.data.dataset, digits.data.image_size) == ("digits", 16)
     for arm in arms.values():  # models kept to re-measure, except findings 1 and 2's arms
         kept = {m.spec.record.keep_models for m in arm.sweep.members}
-        assert kept == ({False} if arm.arm in ("tradeoff", "complexity") else {True}), arm.name
+        assert kept == ({False} if arm.arm in RESOURCE_ARMS else {True}), arm.name
 
 
 def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
@@ -284,8 +284,27 @@ def test_the_budget_rule_checks_each_budget_against_its_double():
     }
     checks = budget_chain(chain)
     assert sorted(checks) == [5000, 10000]
-    assert not checks[5000].stable()  # accuracy moved by 0.013, seed sd about 0.003
-    assert checks[10000].stable()  # by 0.0015
+    # accuracy moved by 0.013 (seed sd about 0.003): within the 0.02 margin, outside the spread
+    assert checks[5000].stable() and not checks[5000].within_seed_spread()
+    assert checks[10000].stable() and checks[10000].within_seed_spread()  # by 0.0015
+
+
+def test_the_budget_rule_is_an_equivalence_test_not_a_point_comparison():
+    from growsim.analysis.competent_findings import STOPPED_MARGINS, budget_check
+
+    # a mean change inside the margin whose interval is not: too few, too spread seeds
+    noisy = budget_check([_measured(0.80), _measured(0.86)], [_measured(0.81), _measured(0.87)])
+    accuracy = noisy.rows[0]
+    assert accuracy.measure == "validation_accuracy"
+    assert abs(accuracy.change.mean) < STOPPED_MARGINS["validation_accuracy"]
+    assert not accuracy.stopped() and not noisy.stable()
+    # steps added that still grow by 0.3 with the budget: accuracy alone does not decide
+    growing = budget_check(
+        [_measured(0.86, steps=0.30), _measured(0.861, steps=0.31)],
+        [_measured(0.862, steps=0.60), _measured(0.862, steps=0.62)],
+    )
+    assert [r.stopped() for r in growing.rows] == [True, False, True]
+    assert not growing.stable()
 
 
 def test_the_centring_change_is_kept_only_if_it_agrees_earlier_and_keeps_accuracy():
@@ -319,11 +338,13 @@ def test_a_resource_arm_keeps_resources_not_models_and_makes_findings_1_and_2(
     from growsim.reproduce.competent_page import write_competent_page
 
     monkeypatch.setattr(competent, "COMPLEXITY_GRID", {"data.classes": [2, 3]})
-    settings = {"training.iterations": 60, "record.every": 30, "data.noise": 0.1}
+    # the resource arms train a quarter of the dataset's budget: 60 iterations
+    settings = {"training.iterations": 240, "record.every": 30, "data.noise": 0.1}
     table = {"tiny": (Path(tiny_spec), settings, ("complexity",))}
     arms = competent_arms(table=table)
     assert all(not m.spec.record.keep_models for m in arms[0].sweep.members)
     assert arms[0].sweep.members[0].spec.lattice.channels.max == 48  # the free box
+    assert {m.spec.training.iterations for m in arms[0].sweep.members} == {60}
     assert run_arms(arms, tmp_path / "out", workers=1, say=lambda _: None) == []
     measure(arms, tmp_path / "out", tmp_path / "results", say=lambda _: None)
     runs = load_resource_runs(tmp_path / "results")
@@ -335,11 +356,81 @@ def test_a_resource_arm_keeps_resources_not_models_and_makes_findings_1_and_2(
     assert "not decided at this budget" in text  # no main chain: the budget rule is not shown
 
 
-def _resource_run(weights, seed, accuracy, resources, classes=10, noise=0.0):
+def _resource_run(weights, seed, accuracy, resources, classes=10, noise=0.0, arm="tradeoff",
+                  iterations=100):  # fmt: skip
     from growsim.analysis.resource_findings import ResourceRun
 
-    return ResourceRun("d", "tradeoff", seed, weights, classes, noise, np.asarray(resources, float),
-                       np.zeros(3, bool), accuracy, accuracy, 100)  # fmt: skip
+    return ResourceRun("d", arm, seed, weights, classes, noise, np.asarray(resources, float),
+                       np.zeros(3, bool), accuracy, accuracy, iterations)  # fmt: skip
+
+
+def test_the_resource_arms_budget_rule_compares_the_base_weights_at_twice_the_budget():
+    from growsim.analysis.resource_findings import resource_budget_checks
+
+    base, dear = (1, 1, 1), (4, 1, 1)
+    runs = [
+        *[_resource_run(base, s, 0.97 + 0.002 * s, [20 + s, 3, 2.0 + 0.01 * s]) for s in range(3)],
+        *[_resource_run(dear, s, 0.96, [12 + s, 3, 2.0]) for s in range(3)],
+        *[_resource_run(base, s, 0.972 + 0.002 * s, [20.5 + s, 3, 2.02 + 0.01 * s],
+                        arm="tradeoff-long", iterations=200) for s in range(3)],
+    ]  # fmt: skip
+    checks = resource_budget_checks(runs)
+    assert list(checks) == [100] and checks[100].stable()
+    assert [r.measure for r in checks[100].rows] == [
+        "validation_accuracy",
+        "width",
+        "depth",
+        "steps",
+    ]
+    # width still growing by 8 channels when the budget doubles: not stopped
+    grown = [r if r.arm == "tradeoff" else _resource_run(base, r.seed, r.validation_accuracy,
+             r.resources + [8, 0, 0], arm="tradeoff-long", iterations=200) for r in runs]  # fmt: skip
+    assert not resource_budget_checks(grown)[100].stable()
+    assert resource_budget_checks(runs[:6]) == {}  # no run at twice the budget: no check
+
+
+def test_resource_arms_press_their_own_base_and_train_a_share_of_the_budget():
+    from growsim.reproduce.competent import (
+        PRESSURE_FACTOR,
+        RESOURCE_BASE,
+        RESOURCE_BUDGET_SHARE,
+        competent_arms,
+    )
+
+    arms = {a.arm: a for a in competent_arms(datasets=("digits",))}
+    budget = arms["main-bf16"].sweep.members[0].spec.training.iterations
+    tradeoff = arms["tradeoff"].sweep.members
+    assert {m.spec.training.iterations for m in tradeoff} == {budget * RESOURCE_BUDGET_SHARE}
+    depths = sorted({m.spec.costs.depth.weight for m in tradeoff})
+    assert depths == [
+        RESOURCE_BASE["costs.depth.weight"],
+        RESOURCE_BASE["costs.depth.weight"] * PRESSURE_FACTOR,
+    ]
+    assert {m.spec.training.iterations for m in arms["tradeoff-long"].sweep.members} == {
+        2 * budget * RESOURCE_BUDGET_SHARE
+    }
+    assert [m.spec.training.iterations for m in arms["quarter"].sweep.members][0] == budget // 4
+
+
+def test_a_run_is_collected_whatever_its_arm_was_named_but_not_if_it_trained_otherwise(tmp_path):
+    import dataclasses
+
+    from growsim.files import SPEC_NAME
+    from growsim.reproduce.competent import collected, competent_arms
+    from growsim.spec import spec_to_yaml
+
+    arm = competent_arms(datasets=("digits",), arms=("main-bf16",))[0]
+    member = arm.sweep.members[0]
+    stored = tmp_path / "digits" / "main-bf16" / member.name
+    stored.mkdir(parents=True)
+    renamed = dataclasses.replace(member.spec, name="competent-longer")
+    (stored / SPEC_NAME).write_text(spec_to_yaml(renamed))
+    assert collected(tmp_path, arm, member)
+    other = dataclasses.replace(
+        renamed, training=dataclasses.replace(renamed.training, iterations=1500)
+    )
+    (stored / SPEC_NAME).write_text(spec_to_yaml(other))
+    assert not collected(tmp_path, arm, member)
 
 
 def test_two_settings_trade_when_accuracy_is_equivalent_and_resources_move_apart():

@@ -24,14 +24,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-from growsim.analysis.statistics import MeanInterval, mean_interval
+from growsim.analysis.budget import BudgetCheck, doubling_check
+from growsim.analysis.statistics import (
+    EQUIVALENCE_MARGIN,
+    Difference,
+    MeanInterval,
+    equivalent,
+    mean_interval,
+    welch_difference,
+)
 from growsim.analysis.surface import RESOURCES
 from growsim.files import RESOURCES_NAME, SPEC_NAME, SUMMARY_NAME
 from growsim.spec import parse_stored_spec
 
-EQUIVALENCE_MARGIN = 0.02  # clean test accuracy: "equal" means within 2 points (TOST)
+# The resource arms' budget rule (growsim.analysis.budget): the spec's weights at twice the
+# budget (arm ``tradeoff-long``) against the budget. Margins: accuracy as finding 1's, width
+# half a growth step of 8 channels, depth half a layer, steps a tenth of a step.
+RESOURCE_MARGINS = {
+    "validation_accuracy": EQUIVALENCE_MARGIN,
+    "width": 4.0,
+    "depth": 0.5,
+    "steps": 0.1,
+}
 BINDING_SHARE = 0.2  # a box binds when a resource is at its maximum in more runs than this
 FAILED_SHARE = 1.5  # a run failed to learn when validation accuracy < FAILED_SHARE / classes
 
@@ -87,38 +102,6 @@ def load_resource_runs(results: Path) -> list[ResourceRun]:
 def binding_shares(runs: list[ResourceRun]) -> np.ndarray:
     """(3,) the share of runs whose final box reached the maximum in each resource."""
     return np.mean([r.at_maximum for r in runs], axis=0)
-
-
-@dataclass(frozen=True)
-class Difference:
-    """b - a of a per-seed measure between two groups of seeds (Welch)."""
-
-    mean: float
-    low: float
-    high: float
-
-    def excludes_zero(self) -> bool:
-        """The interval lies on one side of 0."""
-        return self.low > 0 or self.high < 0
-
-
-def welch_difference(a, b, confidence: float) -> Difference:
-    """Mean of ``b`` - mean of ``a`` with its Welch t interval at ``confidence``."""
-    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = np.sqrt(va + vb)
-    mean = float(b.mean() - a.mean())
-    if se == 0:
-        return Difference(mean, mean, mean)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, df) * se)
-    return Difference(mean, mean - half, mean + half)
-
-
-def equivalent(a, b, margin: float = EQUIVALENCE_MARGIN) -> bool:
-    """TOST at 5%: the 90% Welch interval of the difference lies within (-margin, margin)."""
-    difference = welch_difference(a, b, 0.90)
-    return -margin < difference.low and difference.high < margin
 
 
 @dataclass(frozen=True)
@@ -252,3 +235,24 @@ def complexity_effects(runs: list[ResourceRun]) -> list[ComplexityEffect]:
                 changes.append(float(np.mean(pairs)))
         effects.append(ComplexityEffect(name, slopes, mean_interval(changes) if changes else None))
     return effects
+
+
+def resource_budget_checks(runs: list[ResourceRun]) -> dict[int, BudgetCheck]:
+    """The budget rule for the resource arms: for each budget B at which ``tradeoff`` ran
+    weights that ``tradeoff-long`` ran at 2B (two seeds or more at both), ``{B: check}`` of
+    final validation accuracy and each resource (RESOURCE_MARGINS)."""
+    checks = {}
+    for long_run in (r for r in runs if r.arm == "tradeoff-long"):
+        budget = long_run.iterations // 2
+        short = [r for r in runs if r.arm == "tradeoff" and r.weights == long_run.weights
+                 and r.iterations == budget]  # fmt: skip
+        long = [r for r in runs if r.arm == "tradeoff-long" and r.weights == long_run.weights
+                and r.iterations == long_run.iterations]  # fmt: skip
+        if budget in checks or min(len(short), len(long)) < 2:
+            continue
+        finals = {"validation_accuracy": ([r.validation_accuracy for r in short],
+                                          [r.validation_accuracy for r in long])}  # fmt: skip
+        for index, name in enumerate(RESOURCES):
+            finals[name] = ([r.resources[index] for r in short], [r.resources[index] for r in long])
+        checks[budget] = doubling_check(finals, RESOURCE_MARGINS)
+    return checks

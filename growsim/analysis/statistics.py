@@ -1,11 +1,14 @@
 """Rank correlation with bootstrap intervals, a paired test of a time increase, and the mean
-of a few runs with a t interval."""
+of a few runs with a t interval, and the Welch difference of two groups of runs with its
+equivalence test (TOST)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+EQUIVALENCE_MARGIN = 0.02  # accuracy: "equal" means within 2 points (TOST)
 
 
 @dataclass(frozen=True)
@@ -215,3 +218,37 @@ def increases_by_level(
             list(levels)[1:], differences, lows, highs, p_values, adjusted
         )
     ]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """b - a of a per-seed measure between two groups of seeds (Welch)."""
+
+    mean: float
+    low: float
+    high: float
+
+    def excludes_zero(self) -> bool:
+        """The interval lies on one side of 0."""
+        return self.low > 0 or self.high < 0
+
+
+def welch_difference(a, b, confidence: float) -> Difference:
+    """Mean of ``b`` - mean of ``a`` with its Welch t interval at ``confidence``."""
+    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    mean = float(b.mean() - a.mean())
+    if se == 0:
+        return Difference(mean, mean, mean)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    from scipy.stats import t
+
+    half = float(t.ppf(0.5 + confidence / 2, df) * se)
+    return Difference(mean, mean - half, mean + half)
+
+
+def equivalent(a, b, margin: float = EQUIVALENCE_MARGIN) -> bool:
+    """TOST at 5%: the 90% Welch interval of the difference lies within (-margin, margin)."""
+    difference = welch_difference(a, b, 0.90)
+    return -margin < difference.low and difference.high < margin

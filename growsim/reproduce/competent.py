@@ -16,15 +16,18 @@ Arms:
 - ``long``: the main arm in bf16 at twice the iterations, seeds 0-2 (does the evidence move
   when training goes on?);
 - ``longer``: at four times the iterations, seeds 0-1 (the budget rule's check of ``long``);
+- ``quarter`` and ``half``: at a quarter and half the iterations, seeds 0-2 (the budget
+  rule's chain below the main budget: where the findings' measures were still moving);
 - ``centred``: halting centred on running means (``lattice.halting_centred``), seeds 0-2:
   does halting agree earlier with the objective's own allocation (the issue's hypothesis)?
 - ``ablation``: halting that does not read the readout's confidence, seeds 0-2;
-- ``time-weight``: 0.3 and 3 times the main time weight (with ``main``: a 10x range), seed 0
-  (fewer seeds off the main weight: the budget of one session);
-- ``tradeoff`` and ``complexity`` (RESOURCE_ARMS, findings 1 and 2): in RESOURCE_BASE's
-  larger box, the spec's cost weights and each alone at PRESSURE_FACTOR x; classes and pixel
-  noise (COMPLEXITY_GRID); seeds 0-2. They keep resources over training (RESOURCES_NAME from
-  the trajectory), not models.
+- ``time-weight``: 0.3 and 3 times the main time weight (with ``main``: a 10x range), seeds
+  0-1 (fewer seeds off the main weight);
+- ``tradeoff``, ``tradeoff-long`` and ``complexity`` (RESOURCE_ARMS, findings 1 and 2): on
+  RESOURCE_BASE (a larger box, a dearer depth) at RESOURCE_BUDGET_SHARE of the main budget,
+  the base's cost weights and each alone at PRESSURE_FACTOR x; the base's weights at twice
+  the budget (their budget rule); classes and pixel noise (COMPLEXITY_GRID); seeds 0-2. They
+  keep resources over training (RESOURCES_NAME from the trajectory), not models.
 """
 
 from __future__ import annotations
@@ -86,12 +89,15 @@ DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
     # scikit-learn's digits, enlarged to 16 x 16: occluders hide strokes that later steps
     # recover (probed on validation, 3 seeds at 1500 iterations: the objective's own
     # allocation adds +0.62 to +0.67 steps at 60% occlusion, validation accuracy 0.97-0.98).
+    # The main budget is 6000 iterations: at 1500 and 3000 halting was still learning (the
+    # quarter and half arms show it); the resource arms train RESOURCE_BASE's budget.
     "digits": (SPECS / "occlusion.yaml", {
         "data.dataset": "digits", "data.image_size": 16, "data.train_size": 1400,
         "data.test_size": 397, "data.validation_fraction": 0.15, "data.occlusion.patch_size": 3,
         "lattice.input_stride": 1, "lattice.channels.max": 16,
-        "training.iterations": 1500, "record.every": 250,
-    }, ("main-bf16", "ablation", "time-weight", "long", "longer", "centred", "tradeoff", "complexity")),
+        "training.iterations": 6000, "record.every": 250,
+    }, ("quarter", "half", "main-bf16", "long", "ablation", "time-weight", "centred",
+        "tradeoff", "tradeoff-long", "complexity")),
 }  # fmt: skip
 # ``--quick``: a first look (docs/reproducing.md has its measured time): a quarter of the
 # training images and 1500 iterations, main and ablation.
@@ -112,6 +118,9 @@ def arm_designs(raw: dict) -> dict[str, dict]:
     return {
         "main": {"points": [{"training.precision": "bf16"}, {"training.precision": "fp32"}], "seeds": [0, 1, 2]},
         "main-bf16": {"points": [{"training.precision": "bf16"}], "seeds": [0, 1, 2]},
+        # a quarter and half the budget: the budget rule's chain below the main budget
+        "quarter": {"points": [{"training.precision": PRECISION, "training.iterations": iterations // 4}], "seeds": [0, 1, 2]},
+        "half": {"points": [{"training.precision": PRECISION, "training.iterations": iterations // 2}], "seeds": [0, 1, 2]},
         # twice the budget: does the verdict's evidence change when training goes on?
         "long": {"points": [{"training.precision": PRECISION, "training.iterations": 2 * iterations}], "seeds": [0, 1, 2]},
         "longer": {"points": [{"training.precision": PRECISION, "training.iterations": 4 * iterations}], "seeds": [0, 1]},
@@ -126,7 +135,7 @@ def arm_designs(raw: dict) -> dict[str, dict]:
         "time-weight": {
             "points": [{"training.precision": PRECISION}],
             "grid": {"costs.time.weight": [round(main_time_weight * factor, 6) for factor in TIME_WEIGHT_FACTORS]},
-            "seeds": [0],
+            "seeds": [0, 1],
         },
         # Findings 1 and 2, in a box whose maxima should not bind (resources, not models, kept):
         # the spec's cost weights, and each alone at PRESSURE_FACTOR x (one resource made dearer) ...
@@ -136,20 +145,29 @@ def arm_designs(raw: dict) -> dict[str, dict]:
             ],
             "seeds": [0, 1, 2],
         },
+        # ... the spec's weights at twice the budget (the resource arms' budget rule) ...
+        "tradeoff-long": {"points": [{"training.iterations": 2 * iterations}], "seeds": [0, 1, 2]},
         # ... and the task's complexity: classes and pixel noise, at the spec's weights.
         "complexity": {"grid": COMPLEXITY_GRID, "seeds": [0, 1, 2]},
     }  # fmt: skip
 
 
-ARMS = ("main", "main-bf16", "ablation", "time-weight", "long", "longer", "centred", "tradeoff",
-        "complexity")  # fmt: skip
-RESOURCE_ARMS = ("tradeoff", "complexity")  # findings 1 and 2: resources, no kept models
+ARMS = ("main", "main-bf16", "quarter", "half", "ablation", "time-weight", "long", "longer",
+        "centred", "tradeoff", "tradeoff-long", "complexity")  # fmt: skip
+# findings 1 and 2: resources, no kept models
+RESOURCE_ARMS = ("tradeoff", "tradeoff-long", "complexity")
 # The resource arms' base, on the dataset's: a box whose maxima are above what the pressures
-# choose (docs/reproducing.md), bf16, and the resources over training kept instead of models.
+# choose, a dearer depth, bf16, and the resources over training kept
+# instead of models. At the occlusion spec's depth weight (0.02) every layer the box grew
+# stayed active (digits: 5 of 5, the box bound); at 0.3 a probe on the training split (seed 0)
+# used 3 layers of a 4-layer box, 21-24 of 32 channels and 3.1 of 6 steps.
 RESOURCE_BASE = {
-    "lattice.layers.max": 5, "lattice.channels.max": 48, "lattice.steps.max": 6,
-    "training.precision": PRECISION, "record.keep_models": False,
+    "lattice.layers.max": 6, "lattice.channels.max": 48, "lattice.steps.max": 6,
+    "costs.depth.weight": 0.3, "training.precision": PRECISION, "record.keep_models": False,
 }  # fmt: skip
+# The resource arms train this share of the dataset's main budget (digits: 1500 of 6000
+# iterations; their budget rule checks it against twice as many).
+RESOURCE_BUDGET_SHARE = 0.25
 PRESSURE_FACTOR = 4.0  # the tradeoff arm's high level of each cost weight
 COMPLEXITY_GRID = {"data.classes": [2, 10], "data.noise": [0.0, 0.3]}
 TIME_WEIGHT_FACTORS = (0.3, 3.0)  # of the main weight: with it, a 10x range
@@ -181,10 +199,12 @@ def competent_arms(
     for dataset in datasets or tuple(table):
         base_path, settings, dataset_arms = table[dataset]
         raw = with_overrides(yaml.safe_load(base_path.read_text()), {**settings, **COMMON})
-        designs = arm_designs(raw)
         for arm in (a for a in dataset_arms if arms is None or a in arms):
-            base = with_overrides(raw, RESOURCE_BASE) if arm in RESOURCE_ARMS else raw
-            spec = {**base, "name": f"competent-{arm}", "sweep": designs[arm]}
+            base = raw
+            if arm in RESOURCE_ARMS:
+                budget = round(int(raw["training"]["iterations"]) * RESOURCE_BUDGET_SHARE)
+                base = with_overrides(raw, {**RESOURCE_BASE, "training.iterations": budget})
+            spec = {**base, "name": f"competent-{arm}", "sweep": arm_designs(base)[arm]}
             text = yaml.safe_dump(spec, sort_keys=False)
             found.append(
                 Arm(
@@ -280,12 +300,14 @@ def _copy(results: Path, arm: Arm, member: SweepMember, run_dir: Path, names) ->
 def collected(results: Path, arm: Arm, member: SweepMember) -> bool:
     """Whether ``member``'s per-run files are in ``results`` (measured and copied: its spec
     is copied last) and are of its spec (the quick protocol's members have the full
-    protocol's names)."""
+    protocol's names). The spec's name is not compared: it names the arm, and does not
+    change what is trained."""
     spec_path = Path(results) / arm.dataset / arm.arm / member.name / SPEC_NAME
     if not spec_path.exists():
         return False
     stored = parse_stored_spec(spec_path.read_text(), str(spec_path))
-    return experiment_text(stored) == experiment_text(member.spec)
+    renamed = dataclasses.replace(stored, name=member.spec.name)
+    return experiment_text(renamed) == experiment_text(member.spec)
 
 
 def _finished(run_dir: Path, spec) -> bool:

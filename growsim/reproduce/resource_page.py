@@ -7,37 +7,45 @@ import numpy as np
 
 from growsim.analysis.resource_findings import (
     BINDING_SHARE,
-    EQUIVALENCE_MARGIN,
     FAILED_SHARE,
     ResourceRun,
     binding_shares,
     by_weights,
     complexity_effects,
+    resource_budget_checks,
     surface_score,
     trades,
 )
+from growsim.analysis.statistics import EQUIVALENCE_MARGIN
 from growsim.analysis.surface import RESOURCES
+from growsim.reproduce.budget_table import budget_lines
 
 
-def resource_sections(dataset: str, runs: list[ResourceRun], decided_at: set[int]) -> list[str]:
-    """Findings 1 and 2 on ``dataset``; ``decided_at``: the budgets at which the dataset's
-    main setting passed the budget rule (a verdict needs its runs' budget among them)."""
+def resource_sections(dataset: str, runs: list[ResourceRun]) -> list[str]:
+    """Findings 1 and 2 on ``dataset``: a verdict needs a box that does not bind and the
+    resource arms' budget rule (``resource_budget_checks``) to hold at their budget."""
     if not runs:
         return []
     lines = ["", f"### Findings 1 and 2 on {dataset}", ""]
     shares = binding_shares(runs)
     binds = bool((shares > BINDING_SHARE).any())
-    budgets = sorted({r.iterations for r in runs})
-    decided = set(budgets) <= decided_at
+    checks = resource_budget_checks(runs)
+    budgets = sorted({r.iterations for r in runs if r.arm != "tradeoff-long"})
+    decided = all(b in checks and checks[b].stable() for b in budgets)
     lines += [
         f"Box maxima reached (share of the {len(runs)} runs whose final box hit the maximum): "
         + ", ".join(f"{name} {share:.0%}" for name, share in zip(RESOURCES, shares))
         + (f": **the box binds** (more than {BINDING_SHARE:.0%} in a resource)." if binds
            else f": the box does not bind (at most {BINDING_SHARE:.0%} in every resource)."),
         f"Budget {', '.join(map(str, budgets))} iterations: "
-        + ("the budget rule holds for the dataset's main setting there." if decided
+        + ("the budget rule holds there (the spec's weights at twice the budget, below)." if decided
            else "the budget rule has not shown it suffices, so verdicts are *not decided at this budget*."),
     ]  # fmt: skip
+    for budget, check in checks.items():
+        lines += budget_lines(check, (
+            f"resource arms, the spec's weights: {budget} against {2 * budget} iterations, final "
+            "validation accuracy and resources"
+        ))  # fmt: skip
     can_decide = decided and not binds
     tradeoff = [r for r in runs if r.arm == "tradeoff"]
     if tradeoff:
