@@ -258,33 +258,44 @@ def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
 class _Measured:
     """A stand-in run: each measure's curve over four checkpoints."""
 
-    def __init__(self, **curves):
+    def __init__(self, seed=0, **curves):
         self.emergence = {"iterations": [0, 100, 200, 300]}
+        self.seed = seed
         self.curves = curves
 
     def curve(self, measure):
         return np.asarray(self.curves[measure], dtype="float64")
 
 
-def _measured(accuracy, agreement=(0.3, 0.2, 0.1, 0.1), steps=0.3, rho=0.8):
+def _measured(accuracy, agreement=(0.3, 0.2, 0.1, 0.1), steps=0.3, rho=0.8, seed=0, partial=0.2):
     return _Measured(
-        validation_accuracy=[0.1, 0.5, 0.8, accuracy], steps_added=[0, 0.1, 0.2, steps],
-        difficulty_rho=[0, 0.5, 0.7, rho], agreement=list(agreement),
+        seed, validation_accuracy=[0.1, 0.5, 0.8, accuracy], steps_added=[0, 0.1, 0.2, steps],
+        difficulty_rho=[0, 0.5, 0.7, rho], difficulty_partial_rho=[0, 0.1, 0.2, partial],
+        agreement=list(agreement),
     )  # fmt: skip
+
+
+def _seeded(runs):
+    """The runs numbered as seeds 0, 1, ..."""
+    for seed, run in enumerate(runs):
+        run.seed = seed
+    return runs
 
 
 def test_the_budget_rule_checks_each_budget_against_its_double():
     from growsim.analysis.competent_findings import budget_chain
 
     chain = {
-        5000: [_measured(0.855), _measured(0.860), _measured(0.862)],
-        10000: [_measured(0.870), _measured(0.872)],
-        20000: [_measured(0.871), _measured(0.874)],
+        5000: _seeded([_measured(0.855), _measured(0.860), _measured(0.862)]),
+        10000: _seeded([_measured(0.867), _measured(0.873)]),
+        20000: _seeded([_measured(0.869), _measured(0.874)]),
         40000: [_measured(0.9)],  # one seed: no check of 20000
     }
     checks = budget_chain(chain)
     assert sorted(checks) == [5000, 10000]
-    # accuracy moved by 0.013 (seed sd about 0.003): within the 0.02 margin, outside the spread
+    # accuracy moved by about 0.012 (seed sd about 0.004): within the 0.02 margin (paired over
+    # seeds 0 and 1), outside the spread
+    assert checks[5000].rows[0].test == "paired, n = 2"
     assert checks[5000].stable() and not checks[5000].within_seed_spread()
     assert checks[10000].stable() and checks[10000].within_seed_spread()  # by 0.0015
 
@@ -293,18 +304,28 @@ def test_the_budget_rule_is_an_equivalence_test_not_a_point_comparison():
     from growsim.analysis.competent_findings import STOPPED_MARGINS, budget_check
 
     # a mean change inside the margin whose interval is not: too few, too spread seeds
-    noisy = budget_check([_measured(0.80), _measured(0.86)], [_measured(0.81), _measured(0.87)])
+    noisy = budget_check(
+        [_measured(0.80, seed=0), _measured(0.86, seed=1)],
+        [_measured(0.83, seed=2), _measured(0.84, seed=3)],  # no seed in common: Welch
+    )
     accuracy = noisy.rows[0]
     assert accuracy.measure == "validation_accuracy"
     assert abs(accuracy.change.mean) < STOPPED_MARGINS["validation_accuracy"]
     assert not accuracy.stopped() and not noisy.stable()
     # steps added that still grow by 0.3 with the budget: accuracy alone does not decide
     growing = budget_check(
-        [_measured(0.86, steps=0.30), _measured(0.861, steps=0.31)],
-        [_measured(0.862, steps=0.60), _measured(0.862, steps=0.62)],
+        _seeded([_measured(0.86, steps=0.30), _measured(0.861, steps=0.31)]),
+        _seeded([_measured(0.862, steps=0.60), _measured(0.862, steps=0.62)]),
     )
-    assert [r.stopped() for r in growing.rows] == [True, False, True]
-    assert not growing.stable()
+    assert [r.stopped() for r in growing.rows] == [True, False, True, True]
+    assert not growing.stable() and not growing.stable(("validation_accuracy", "steps_added"))
+    assert growing.stable(("validation_accuracy", "difficulty_rho"))  # finding 4's measures
+    # paired over shared seeds: a shift every seed makes is seen through a large seed spread
+    shifted = budget_check(
+        _seeded([_measured(0.80), _measured(0.86), _measured(0.90)]),
+        _seeded([_measured(0.85), _measured(0.91), _measured(0.95)]),
+    )
+    assert shifted.rows[0].change.low == pytest.approx(0.05) and not shifted.rows[0].stopped()
 
 
 def test_the_centring_change_is_kept_only_if_it_agrees_earlier_and_keeps_accuracy():

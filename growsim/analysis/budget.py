@@ -1,9 +1,10 @@
 """The budget rule: has a setting stopped moving when its training budget doubles?
 
 "Stopped moving" is an equivalence, like "equal accuracy": doubling the budget moves a
-measure by less than its margin, by TOST at 5% (the 90% Welch interval of the change of the
-final values across seeds lies inside +-margin). The unit is the seed, so each budget needs
-two seeds or more.
+measure by less than its margin, by TOST at 5% (the 90% interval of the change of the final
+values lies inside +-margin). The unit is the seed. A seed trained at both budgets shares its
+initialisation and batches, so the change is tested paired over the seeds the two budgets have
+in common when there are two or more; otherwise by Welch across the two groups of seeds.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from growsim.analysis.statistics import Difference, welch_difference
+from growsim.analysis.statistics import Difference, mean_interval, welch_difference
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,13 @@ class BudgetRow:
     at_budget: float
     at_double: float
     seed_sd: float  # pooled seed-to-seed sd of the final values
-    change: Difference  # at 2x - at the budget, 90% Welch interval across seeds
+    change: Difference  # at 2x - at the budget, 90% interval
     margin: float
+    test: str  # "paired, n = 3" or "Welch, 3 and 2 seeds"
 
     def stopped(self) -> bool:
-        """TOST: the 90% interval of the change lies inside +-margin."""
-        return -self.margin < self.change.low and self.change.high < self.margin
+        """TOST: the 90% interval of the change lies inside +-margin (NaN: not stopped)."""
+        return bool(-self.margin < self.change.low and self.change.high < self.margin)
 
 
 @dataclass(frozen=True)
@@ -37,27 +39,38 @@ class BudgetCheck:
 
     rows: list[BudgetRow]
 
-    def stable(self) -> bool:
-        """The budget rule: every measure's change under doubling is equivalent to 0 within
-        its margin."""
-        return all(row.stopped() for row in self.rows)
+    def stable(self, measures: tuple[str, ...] | None = None) -> bool:
+        """The budget rule: every measure's change under doubling (or only ``measures``'s)
+        is equivalent to 0 within its margin."""
+        return all(
+            row.stopped() for row in self.rows if measures is None or row.measure in measures
+        )
 
     def within_seed_spread(self) -> bool:
         """A stricter rule: every measure moved by no more than its pooled seed sd."""
         return all(abs(r.at_double - r.at_budget) <= r.seed_sd for r in self.rows)
 
 
-def doubling_check(finals: dict[str, tuple], margins: dict[str, float]) -> BudgetCheck:
-    """``finals``: per measure, (final values per seed at the budget, the same at twice the
-    budget); ``margins``: per measure, how far a change may go and still count as none."""
+def doubling_check(finals: dict[str, tuple[dict, dict]], margins: dict[str, float]) -> BudgetCheck:
+    """``finals``: per measure, ({seed: final value at the budget}, {seed: the same at twice
+    the budget}); ``margins``: per measure, how far a change may go and still count as none."""
     rows = []
     for measure, (short, long) in finals.items():
-        a, b = np.asarray(short, dtype="float64"), np.asarray(long, dtype="float64")
+        a = np.asarray(list(short.values()), dtype="float64")
+        b = np.asarray(list(long.values()), dtype="float64")
         if min(len(a), len(b)) < 2:
             raise ValueError(f"{measure}: the budget rule needs two seeds or more at each budget")
         sd = float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
-        change = welch_difference(a, b, 0.90)
+        common = sorted(set(short) & set(long))
+        if len(common) >= 2:
+            paired = mean_interval([long[s] - short[s] for s in common], confidence=0.90)
+            change, test = (
+                Difference(paired.mean, paired.low, paired.high),
+                f"paired, n = {len(common)}",
+            )
+        else:
+            change, test = welch_difference(a, b, 0.90), f"Welch, {len(a)} and {len(b)} seeds"
         rows.append(
-            BudgetRow(measure, float(a.mean()), float(b.mean()), sd, change, margins[measure])
+            BudgetRow(measure, float(a.mean()), float(b.mean()), sd, change, margins[measure], test)
         )
     return BudgetCheck(rows)

@@ -250,9 +250,10 @@ def resource_budget_checks(runs: list[ResourceRun]) -> dict[int, BudgetCheck]:
                 and r.iterations == long_run.iterations]  # fmt: skip
         if budget in checks or min(len(short), len(long)) < 2:
             continue
-        finals = {"validation_accuracy": ([r.validation_accuracy for r in short],
-                                          [r.validation_accuracy for r in long])}  # fmt: skip
+        finals = {"validation_accuracy": ({r.seed: r.validation_accuracy for r in short},
+                                          {r.seed: r.validation_accuracy for r in long})}  # fmt: skip
         for index, name in enumerate(RESOURCES):
-            finals[name] = ([r.resources[index] for r in short], [r.resources[index] for r in long])
+            finals[name] = ({r.seed: r.resources[index] for r in short},
+                            {r.seed: r.resources[index] for r in long})  # fmt: skip
         checks[budget] = doubling_check(finals, RESOURCE_MARGINS)
     return checks

@@ -23,6 +23,9 @@ COMPETENT_OUT = Path("outputs/competent")
 COMPETENT_QUICK_OUT = Path("outputs/competent-quick")
 COMPETENT_RESULTS = Path("docs/results/competent")
 COMPETENT_PAGE = Path("docs/results/competent.md")
+ACCURACY_RESULTS = Path(
+    "docs/results/accuracy"
+)  # benchmarks.accuracy: each box against a plain net
 
 
 def add_reproduce(commands) -> None:
@@ -159,7 +162,7 @@ def _competent(args: argparse.Namespace) -> int:
             f"{run_results}: no per-run files to write the page from; run the protocol first "
             "(growsim reproduce --competent, without --page-only)"
         )
-    page = write_competent_page(run_results, Path(results))
+    page = write_competent_page(run_results, Path(results), ACCURACY_RESULTS)
     print(f"wrote {page}")
     return 1 if failed else 0
 

@@ -18,13 +18,13 @@ def budget_lines(check: BudgetCheck, what: str) -> list[str]:
         f"**Budget rule** ({what}): {verdict} (The stricter rule, every change within one "
         f"pooled seed sd, {strict}.)",
         "",
-        "| measure | at the budget | at twice the budget | change, 90% Welch interval | margin | "
+        "| measure | at the budget | at twice the budget | change, 90% interval | test | margin | "
         "stopped | pooled seed sd |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r.measure} | {r.at_budget:.3f} | {r.at_double:.3f} | {r.change.mean:+.3f} "
-        f"[{r.change.low:+.3f}, {r.change.high:+.3f}] | +-{r.margin:g} | "
+        f"[{r.change.low:+.3f}, {r.change.high:+.3f}] | {r.test} | +-{r.margin:g} | "
         f"{'yes' if r.stopped() else 'no'} | {r.seed_sd:.3f} |"
         for r in check.rows
     ]
