@@ -1,6 +1,7 @@
 """The competent protocol: precision, kept models, emergence measures, the competence rule,
 the verdicts, the reference ensemble, and a tiny protocol run end to end."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from growsim.analysis.emergence import (
     stopped_moving,
 )
 from growsim.errors import SpecError
+from growsim.files import RESOURCES_NAME, SUMMARY_NAME
 from growsim.model.lattice import Box, LatticeNetwork, NetworkOutput
 from growsim.spec import load_spec
 from growsim.train.checkpoint_file import read_checkpoint
@@ -371,6 +373,26 @@ def test_a_resource_arm_keeps_resources_not_models_and_makes_findings_1_and_2(
     runs = load_resource_runs(tmp_path / "results")
     assert sorted((r.classes, r.seed) for r in runs) == [(c, s) for c in (2, 3) for s in (0, 1, 2)]
     assert all(r.resources.shape == (3,) and r.resources[1] >= 1 for r in runs)
+    # a box at its maximum binds only where the active region still presses that edge
+    run_dir = sorted((tmp_path / "results").glob(f"tiny/*/*/{RESOURCES_NAME}"))[0].parent
+    over = json.loads((run_dir / RESOURCES_NAME).read_text())
+    assert len(over["pressing_edge"]) == 3 and all(
+        isinstance(v, bool) for v in over["pressing_edge"]
+    )
+    summary = json.loads((run_dir / SUMMARY_NAME).read_text())
+    lattice = arms[0].sweep.members[0].spec.lattice
+    maximum = {
+        "layers": lattice.layers.max,
+        "channels": lattice.channels.max,
+        "steps": lattice.steps.max,
+    }
+    (run_dir / SUMMARY_NAME).write_text(json.dumps({**summary, "box": maximum}))
+    for pressing in ([True, False, True], [False, False, False]):
+        (run_dir / RESOURCES_NAME).write_text(json.dumps({**over, "pressing_edge": pressing}))
+        (first,) = [r for r in load_resource_runs(tmp_path / "results") if r.at_maximum.any()] or [
+            None
+        ]
+        assert (first is not None and first.at_maximum.tolist() == pressing) or not any(pressing)
     assert not (tmp_path / "results" / "tiny" / "difficulty.npz").exists()  # no models measured
     text = write_competent_page(tmp_path / "results", tmp_path / "page.md").read_text()
     assert "**Finding 2: networks grow with task complexity**" in text

@@ -33,7 +33,7 @@ import xarray as xr
 from growsim.analysis.statistics import average_ranks, spearman
 from growsim.files import EMERGENCE_NAME, FINAL_OUTPUTS_NAME, MODELS_DIRECTORY, TRAJECTORY_NAME
 from growsim.integrity import CHECKSUM_HEADER
-from growsim.model.growth import initial_network
+from growsim.model.growth import ActiveRegion, grown_box, initial_network
 from growsim.model.lattice import Box
 from growsim.model.reshape import grow, shrink_to
 from growsim.spec import Spec
@@ -155,7 +155,7 @@ def run_emergence(run_dir: Path, spec: Spec, data: RunData, difficulty: np.ndarr
         "levels": list(data.eval_levels),
         "total_iterations": spec.training.iterations,
         "measures": {name: [row[name] for row in rows] for name in rows[0]},
-        "resources": trajectory_resources(run_dir / TRAJECTORY_NAME),
+        "resources": trajectory_resources(run_dir / TRAJECTORY_NAME, spec),
     }
     (run_dir / EMERGENCE_NAME).write_text(json.dumps(result, indent=1))
     test = validation_outputs(snapshot_model(spec, data, paths[-1]), data, "test")
@@ -167,11 +167,23 @@ def run_emergence(run_dir: Path, spec: Spec, data: RunData, difficulty: np.ndarr
     return result
 
 
-def trajectory_resources(path: Path) -> dict:
+def trajectory_resources(path: Path, spec: Spec) -> dict:
     """Resources over training from a trajectory store: per checkpoint its iteration, the
     box, the active depth, the mean active width over active layers and the clean
-    validation expected steps."""
+    validation expected steps; and ``pressing_edge``: per resource (width, depth, steps),
+    whether the final active region touches the box's edge there, so that the growth rule
+    (``grown_box``, with ``spec``'s growth and thresholds) would grow the box further."""
     with xr.open_zarr(path, chunks=None) as trajectory:
+        box = Box(
+            *(int(trajectory[f"box_{d}"].values[-1]) for d in ("layers", "channels", "steps"))
+        )
+        region = ActiveRegion(
+            trajectory.channel_active.values[-1, : box.layers, : box.channels].astype(bool),
+            float(trajectory.validation_time_distribution.values[-1, box.steps - 1]),
+        )
+        unbounded = Box(box.layers + spec.growth.layers, box.channels + spec.growth.channels,
+                        box.steps + spec.growth.steps)  # fmt: skip
+        grown = grown_box(box, region, spec.growth, unbounded, spec.active.time_threshold)
         width = trajectory.active_width.values.astype("float64")  # (checkpoint, layer)
         active = width > 0
         mean_width = np.where(
@@ -189,6 +201,11 @@ def trajectory_resources(path: Path) -> dict:
             "expected_steps": trajectory.validation_expected_steps.values.astype(
                 "float64"
             ).tolist(),
+            "pressing_edge": [
+                grown.channels > box.channels,
+                grown.layers > box.layers,
+                grown.steps > box.steps,
+            ],
         }
 
 

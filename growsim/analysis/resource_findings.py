@@ -2,7 +2,10 @@
 (growsim.reproduce.competent: ``tradeoff`` and ``complexity``): the seed is the unit.
 
 - Binding: a resource is at its maximum when the run's final box reached the spec's maximum
-  in it; the box does not bind when no resource is at its maximum in more than 20% of runs.
+  in it and the final active region still presses that edge (the growth rule would grow
+  there: every channel of a layer on, the top layer on, or more than the time threshold of
+  halting mass on the last step); the box does not bind when no resource is at its maximum
+  in more than 20% of runs.
 - Finding 1 (the resources trade off at equal accuracy): a pair of cost-weight settings
   *trades* when their clean test accuracies are equivalent by TOST (Welch, 90% interval of
   the difference within +-EQUIVALENCE_MARGIN) while one resource is higher and another lower
@@ -62,7 +65,7 @@ class ResourceRun:
     classes: int
     noise: float
     resources: np.ndarray  # (3,) final width, depth, expected steps (RESOURCES order)
-    at_maximum: np.ndarray  # (3,) bool: the final box reached the spec's maximum
+    at_maximum: np.ndarray  # (3,) bool: the final box at the spec's maximum, pressing its edge
     test_accuracy: float  # clean
     validation_accuracy: float  # clean, final
     iterations: int
@@ -84,10 +87,11 @@ def load_resource_runs(results: Path) -> list[ResourceRun]:
         resources = np.array([over["width"][-1], over["depth"][-1], over["expected_steps"][-1]])
         box = summary["box"]
         lattice = spec.lattice
+        # at the maximum, and (where recorded) still pressing the box's edge there
         at_maximum = np.array([
             box["channels"] >= lattice.channels.max, box["layers"] >= lattice.layers.max,
             box["steps"] >= lattice.steps.max,
-        ])  # fmt: skip
+        ]) & np.array(over.get("pressing_edge", [True, True, True]))  # fmt: skip
         costs = spec.costs
         runs.append(ResourceRun(
             run_dir.parent.parent.name, run_dir.parent.name, spec.training.seed,

@@ -252,7 +252,8 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
         finished = [r for r in runs if _finished(r[2], r[1].spec)]
         for arm, member, run_dir in finished:
             if not member.spec.record.keep_models:
-                (run_dir / RESOURCES_NAME).write_text(json.dumps(run_resources(run_dir), indent=1))
+                resources = run_resources(run_dir, member.spec)
+                (run_dir / RESOURCES_NAME).write_text(json.dumps(resources, indent=1))
                 _copy(results, arm, member, run_dir, (RESOURCES_NAME, SUMMARY_NAME, SPEC_NAME))
         emerging = [r for r in finished if r[1].spec.record.keep_models]
         if not emerging:
@@ -277,13 +278,13 @@ def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None
             _copy(results, arm, member, run_dir, COPIED)
 
 
-def run_resources(run_dir: Path) -> dict:
-    """A resource arm's run over training, from its trajectory: the resources
+def run_resources(run_dir: Path, spec) -> dict:
+    """A resource arm's run (of ``spec``) over training, from its trajectory: the resources
     (``trajectory_resources``) and clean validation accuracy at every checkpoint."""
     with xr.open_zarr(Path(run_dir) / TRAJECTORY_NAME, chunks=None) as trajectory:
         accuracy = trajectory.validation_accuracy.values.astype("float64").tolist()
     return {
-        **trajectory_resources(Path(run_dir) / TRAJECTORY_NAME),
+        **trajectory_resources(Path(run_dir) / TRAJECTORY_NAME, spec),
         "validation_accuracy": accuracy,
     }
 

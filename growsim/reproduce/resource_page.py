@@ -39,8 +39,9 @@ def resource_sections(dataset: str, runs: list[ResourceRun]) -> list[str]:
     budgets = sorted({r.iterations for r in judged})
     decided = bool(budgets) and all(b in checks and checks[b].stable() for b in budgets)
     lines += [
-        "Box maxima reached (share of each arm's runs, those that learned, whose final box hit "
-        "the maximum): " + "; ".join(
+        "Box maxima that bind (share of each arm's runs, those that learned, whose final box "
+        "is at the maximum with the active region still pressing that edge, so that growth "
+        "would go on): " + "; ".join(
             f"{arm}: " + ", ".join(f"{name} {v:.0%}" for name, v in zip(RESOURCES, share))
             for arm, share in shares.items()
         ) + (f": **the box binds** (more than {BINDING_SHARE:.0%} in a resource)." if binds
