@@ -128,8 +128,8 @@ def _dataset_section(
     lines += [
         "| setting | seeds | stopped at this budget | val. acc. | test acc. | steps added at top (across seeds) | "
         "verdict (finding 3) | rho(steps, difficulty) | verdict (finding 4) | partial rho, own confidence held | "
-        "verdict (beyond own confidence) | train s / run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "verdict (beyond own confidence) | train s / run | core-h |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     details = []
     main = next(
@@ -175,10 +175,11 @@ def _dataset_section(
         validation = np.mean([r.curve("validation_accuracy")[-1] for r in runs])
         test = np.mean([r.test_correct[0].mean() for r in runs])
         seconds = np.mean([r.summary["time_spent"]["training"] for r in runs])
+        hours = sum(sum(r.summary["time_spent"].values()) for r in runs) / 3600
         lines.append(
             f"| {_label(setting)} | {len(runs)} | {basis} | {validation:.3f} | {test:.3f} | "
             f"{effect.across_seeds.text(digits=2, sign=True)} | {finding3} | {rho_text} | {finding4} | "
-            f"{partial_text} | {beyond} | {seconds:.0f} |"
+            f"{partial_text} | {beyond} | {seconds:.0f} | {hours:.2f} |"
         )
         details.append(f"- {_label(setting)}, per run (image-level 95% bootstrap): " + "; ".join(
             f"seed {seed}: {inc.mean_difference:+.2f} [{inc.low:+.2f}, {inc.high:+.2f}] steps at "
