@@ -396,6 +396,8 @@ def test_a_resource_arm_keeps_resources_not_models_and_makes_findings_1_and_2(
     assert not (tmp_path / "results" / "tiny" / "difficulty.npz").exists()  # no models measured
     text = write_competent_page(tmp_path / "results", tmp_path / "page.md").read_text()
     assert "**Finding 2: networks grow with task complexity**" in text
+    assert (tmp_path / "page-figures" / "resources-tiny.png").exists()
+    assert "![resources over training, tiny](page-figures/resources-tiny.png)" in text
     assert "not decided at this budget" in text  # no main chain: the budget rule is not shown
 
 
@@ -404,7 +406,7 @@ def _resource_run(weights, seed, accuracy, resources, classes=10, noise=0.0, arm
     from growsim.analysis.resource_findings import ResourceRun
 
     return ResourceRun("d", arm, seed, weights, classes, noise, np.asarray(resources, float),
-                       np.zeros(3, bool), accuracy, accuracy, iterations)  # fmt: skip
+                       np.zeros(3, bool), accuracy, accuracy, iterations, {})  # fmt: skip
 
 
 def test_the_resource_arms_budget_rule_compares_the_base_weights_at_twice_the_budget():

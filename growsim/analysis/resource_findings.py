@@ -69,6 +69,7 @@ class ResourceRun:
     test_accuracy: float  # clean
     validation_accuracy: float  # clean, final
     iterations: int
+    over_training: dict  # the resources file: per checkpoint iteration, width, depth, ...
 
     @property
     def failed(self) -> bool:
@@ -98,7 +99,7 @@ def load_resource_runs(results: Path) -> list[ResourceRun]:
             (costs.breadth.weight, costs.depth.weight, costs.time.weight),
             spec.data.classes, spec.data.noise, resources, at_maximum,
             float(summary["accuracy_by_occlusion"]["0.0"]), float(summary["validation_accuracy"]),
-            spec.training.iterations,
+            spec.training.iterations, over,
         ))  # fmt: skip
     return runs
 

@@ -105,7 +105,9 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
             dataset, groups, difficulty.get(dataset), figures, page.parent, chain, checks
         )
         lines += _reference_lines(dataset, accuracy)
-        lines += resource_sections(dataset, [r for r in resource_runs if r.dataset == dataset])
+        lines += resource_sections(
+            dataset, [r for r in resource_runs if r.dataset == dataset], figures, page.parent
+        )
     write_text_atomically(page, "\n".join(lines) + "\n")
     return page
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from growsim.analysis.resource_findings import (
@@ -21,12 +23,21 @@ from growsim.analysis.surface import RESOURCES
 from growsim.reproduce.budget_table import budget_lines
 
 
-def resource_sections(dataset: str, runs: list[ResourceRun]) -> list[str]:
+def resource_sections(
+    dataset: str, runs: list[ResourceRun], figures: Path | None = None, root: Path | None = None
+) -> list[str]:
     """Findings 1 and 2 on ``dataset``: a verdict needs a box that does not bind and the
-    resource arms' budget rule (``resource_budget_checks``) to hold at their budget."""
+    resource arms' budget rule (``resource_budget_checks``) to hold at their budget. With
+    ``figures``, the resources over training are drawn there (linked relative to ``root``)."""
     if not runs:
         return []
     lines = ["", f"### Findings 1 and 2 on {dataset}", ""]
+    if figures is not None:
+        path = _resources_figure(dataset, runs, figures)
+        lines += [
+            f"![resources over training, {dataset}]({path.relative_to(root or figures.parent)})",
+            "",
+        ]
     # the verdicts' runs (not the budget rule's tradeoff-long), each arm on its own
     judged = [r for r in runs if r.arm != "tradeoff-long" and not r.failed]
     shares = {
@@ -142,3 +153,47 @@ def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
         )  # fmt: skip
         lines.append(f"| {effect.resource} | {' | '.join(cells)} | {change} | {verdict} |")
     return lines
+
+
+OVER_TRAINING = (
+    ("width", "width (active channels per active layer)"), ("depth", "depth (active layers)"),
+    ("expected_steps", "expected steps (clean validation)"),
+    ("validation_accuracy", "validation accuracy (clean)"),
+)  # fmt: skip
+
+
+def _resources_figure(dataset: str, runs: list[ResourceRun], figures: Path) -> Path:
+    """Each resource and accuracy over training, mean over seeds with a +-1 sd band, one line
+    per setting of each resource arm (rows: arms)."""
+    import matplotlib.figure
+
+    arms = sorted({r.arm for r in runs})
+    figure = matplotlib.figure.Figure(
+        figsize=(4 * len(OVER_TRAINING), 3 * len(arms)), layout="constrained"
+    )
+    axes = np.atleast_2d(figure.subplots(len(arms), len(OVER_TRAINING)))
+    for row, arm in zip(axes, arms):
+        groups: dict[str, list[ResourceRun]] = {}
+        for run in (r for r in runs if r.arm == arm):
+            label = (f"{run.classes} classes, noise {run.noise:g}" if arm == "complexity"
+                     else "weights " + ", ".join(f"{w:g}" for w in run.weights))  # fmt: skip
+            groups.setdefault(label, []).append(run)
+        for label, group in sorted(groups.items()):
+            length = min(len(r.over_training["iteration"]) for r in group)
+            iterations = np.asarray(group[0].over_training["iteration"][:length])
+            for axis, (key, title) in zip(row, OVER_TRAINING):
+                curves = np.array([r.over_training[key][:length] for r in group], dtype="float64")
+                mean = curves.mean(axis=0)
+                line = axis.plot(iterations, mean, label=label)[0]
+                if len(group) > 1:
+                    sd = curves.std(axis=0, ddof=1)
+                    axis.fill_between(
+                        iterations, mean - sd, mean + sd, color=line.get_color(), alpha=0.2
+                    )
+                axis.set_title(f"{arm}: {title}", fontsize=9)
+                axis.set_xlabel("iteration")
+        row[0].legend(fontsize=6)
+    figures.mkdir(parents=True, exist_ok=True)
+    path = figures / f"resources-{dataset}.png"
+    figure.savefig(path, dpi=80)
+    return path
