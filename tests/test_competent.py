@@ -406,7 +406,7 @@ def _resource_run(weights, seed, accuracy, resources, classes=10, noise=0.0, arm
     from growsim.analysis.resource_findings import ResourceRun
 
     return ResourceRun("d", arm, seed, weights, classes, noise, np.asarray(resources, float),
-                       np.zeros(3, bool), accuracy, accuracy, iterations, {})  # fmt: skip
+                       np.zeros(3, bool), np.zeros(3, bool), accuracy, accuracy, iterations, {})  # fmt: skip
 
 
 def test_the_resource_arms_budget_rule_compares_the_base_weights_at_twice_the_budget():

@@ -121,7 +121,11 @@ def by_setting(runs: list[CompetentRun]) -> dict[tuple, list[CompetentRun]]:
     return groups
 
 
-def competence(runs: list[CompetentRun], tail: float = 0.2) -> dict[str, list[bool]]:
+TAIL_SHARE = 0.2  # the tail rule looks at this share of training, at its end
+AGREEMENT_TOLERANCE = 0.05  # steps: the learned allocation agrees with the objective's
+
+
+def competence(runs: list[CompetentRun], tail: float = TAIL_SHARE) -> dict[str, list[bool]]:
     """Per measure of COMPETENCE_MEASURES, per run (seed order): has it stopped moving over
     the last ``tail`` of training? Needs two runs or more of one setting."""
     iterations = runs[0].emergence["iterations"]
@@ -189,7 +193,8 @@ def difficulty_effect(
 def verdict(interval: MeanInterval, competent: bool, expected_sign: int = 1) -> str:
     """``holds`` when the across-seed interval excludes 0 on the expected side, ``does not
     hold`` when it excludes 0 on the other side, else ``not decided``; and ``not decided
-    at this budget`` whenever a run has not stopped moving or fewer than 2 seeds ran."""
+    at this budget`` unless ``competent`` (the budget rule holds for the verdict's measures)
+    and 2 seeds or more ran."""
     if interval.n < 2 or not competent:
         return "not decided at this budget"
     low, high = interval.low * expected_sign, interval.high * expected_sign
@@ -320,7 +325,7 @@ def centring_test(plain: list[CompetentRun], centred: list[CompetentRun]) -> Cen
     )
 
 
-def agrees_from(runs: list[CompetentRun], tolerance: float = 0.05) -> int | None:
+def agrees_from(runs: list[CompetentRun], tolerance: float = AGREEMENT_TOLERANCE) -> int | None:
     """The first checkpoint iteration from which the across-seed mean of |``agreement``| (the
     learned minus the objective's steps added at the highest level, per seed) stays within
     ``tolerance`` steps to the end (None: it never does; a NaN checkpoint does not agree)."""

@@ -66,6 +66,7 @@ class ResourceRun:
     noise: float
     resources: np.ndarray  # (3,) final width, depth, expected steps (RESOURCES order)
     at_maximum: np.ndarray  # (3,) bool: the final box at the spec's maximum, pressing its edge
+    box_at_maximum: np.ndarray  # (3,) bool: the final box at the spec's maximum
     test_accuracy: float  # clean
     validation_accuracy: float  # clean, final
     iterations: int
@@ -89,15 +90,16 @@ def load_resource_runs(results: Path) -> list[ResourceRun]:
         box = summary["box"]
         lattice = spec.lattice
         # at the maximum, and (where recorded) still pressing the box's edge there
-        at_maximum = np.array([
+        box_at_maximum = np.array([
             box["channels"] >= lattice.channels.max, box["layers"] >= lattice.layers.max,
             box["steps"] >= lattice.steps.max,
-        ]) & np.array(over.get("pressing_edge", [True, True, True]))  # fmt: skip
+        ])  # fmt: skip
+        at_maximum = box_at_maximum & np.array(over.get("pressing_edge", [True, True, True]))
         costs = spec.costs
         runs.append(ResourceRun(
             run_dir.parent.parent.name, run_dir.parent.name, spec.training.seed,
             (costs.breadth.weight, costs.depth.weight, costs.time.weight),
-            spec.data.classes, spec.data.noise, resources, at_maximum,
+            spec.data.classes, spec.data.noise, resources, at_maximum, box_at_maximum,
             float(summary["accuracy_by_occlusion"]["0.0"]), float(summary["validation_accuracy"]),
             spec.training.iterations, over,
         ))  # fmt: skip

@@ -18,7 +18,8 @@ def budget_lines(check: BudgetCheck, what: str) -> list[str]:
         f"**Budget rule** ({what}): {verdict} (The stricter rule, every change within one "
         f"pooled seed sd, {strict}.)",
         "",
-        "| measure | at the budget | at twice the budget | change, 90% interval | test | margin | "
+        "| measure | at the budget (seed mean) | at twice the budget (seed mean) | "
+        "change, 90% interval (paired: over the shared seeds) | test | margin | "
         "stopped | pooled seed sd |",
         "|---|---|---|---|---|---|---|---|",
     ]

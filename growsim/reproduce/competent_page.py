@@ -12,8 +12,10 @@ import numpy as np
 
 from growsim import __version__
 from growsim.analysis.competent_findings import (
+    AGREEMENT_TOLERANCE,
     COMPETENCE_MEASURES,
     STOPPED_MARGINS,
+    TAIL_SHARE,
     VERDICT_MEASURES,
     CompetentRun,
     agrees_from,
@@ -59,40 +61,44 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
         "",
         "- **Unit of inference: the seed.** Each effect is the mean over seeds of the per-seed "
         "figure with a 95% Student-t interval across seeds (n = seeds); the image-level "
-        "bootstrap interval of each run is the second line.",
-        "- **Competence**, on " + ", ".join(f"`{m}`" for m in COMPETENCE_MEASURES) + " "
-        "(validation images; steps added at the highest occlusion level). *Tail rule*: over "
-        "the last 20% of its training a run's measure changed by less than the seed-to-seed "
-        "standard deviation of the final values in its setting. *Budget rule*: the main setting "
-        "(bf16; arms `quarter`, `half`, `main`, `long`, `longer`: the budgets it ran) trained for "
-        "twice a budget has *stopped "
-        "moving* on a measure when the change of its final value is equivalent to 0 by TOST "
-        "(the 90% interval of the change within +-"
+        "bootstrap interval of each run is in the list below each table. A verdict needs two "
+        "seeds or more.",
+        "- **Budget rule** (growsim/analysis/budget.py): the main setting (bf16; arms "
+        + ", ".join(f"`{arm}`" for arm in CHAIN_ARMS)
+        + ": the budgets it ran) has *stopped "
+        "moving* at a budget on a measure when the change of its final value (validation "
+        "images) on doubling the budget is equivalent to 0 by TOST: the 90% interval of the "
+        "change, paired over the seeds both budgets ran (Welch where fewer than two are "
+        "shared), lies within +-"
         + ", +-".join(f"{m:g} for `{k}`" for k, m in STOPPED_MARGINS.items())
-        + "; accuracy's margin is finding 1's; paired over the seeds both budgets ran, "
-        "Welch where fewer than two are shared). These margins were stated in session 14, "
-        "after the runs were seen; the stricter rule they replace (every change within one "
-        "pooled seed sd) is shown beside it: seeds agree so closely in accuracy that a "
-        "doubling still gains more than their spread long after the findings' measures "
-        "have settled. "
-        "Each verdict rests on accuracy and its own measure (finding 3: steps added; finding 4: "
-        "rho; beyond own confidence: the partial rho), and is decided only when those have "
-        "stopped moving in the dataset's main setting at the same budget: the column *stopped "
-        "at this budget* lists the verdicts for which they have (3, 4, beyond). Other arms "
-        "(fp32, the ablation, centring, other time weights) were not trained at twice their "
-        "budget: they take the main setting's check at their budget, marked *(main's)*, an "
-        "extrapolation. Otherwise a verdict is *not decided at this budget*. The tail rule "
-        "(*tail k/n*) is shown but no longer decides: under the cosine schedule it passed runs "
-        "whose measures still moved when the budget doubled (digits at 1500 iterations: "
-        "compare its budget table). A budget passing the rule is not re-judged if a later "
-        "doubling moves a measure again; the tables show every doubling.",
+        + ". Accuracy's margin is finding 1's. The margins were set on 2026-12-06 after "
+        "the runs up to then had been seen, the partial rho's after its own change had been "
+        "seen too. Each verdict rests on accuracy and its own measure ("
+        + "; ".join(
+            f"{name}: " + ", ".join(f"`{m}`" for m in measures)
+            for name, measures in VERDICT_MEASURES.items()
+        )
+        + ") and is decided only when those have stopped moving at the setting's budget: the "
+        "column *decidable at this budget* names those verdicts. A budget table's headline "
+        "speaks of every measure, so a budget can be decidable for one verdict and not "
+        "shown to suffice for all. Arms other than the main setting (fp32, the ablation, "
+        "centring, other time weights) were not trained at twice their budget and take the "
+        "main setting's check at theirs, marked *(main's)*: an extrapolation. A budget that "
+        "passes is not re-judged when a later doubling moves a measure again; the tables "
+        "show every doubling. Otherwise a verdict is *not decided at this budget*.",
+        "- **Shown, not deciding.** A stricter rule (each measure's change of the seed means "
+        "within one pooled seed sd): the seeds agree so closely that a doubling often moves a "
+        "measure by more than their spread after its change has become small. The *tail "
+        f"rule*: over the last {TAIL_SHARE:.0%} of its training a run's measure changed by less than the "
+        "seed-to-seed sd of the final values in its setting; under the cosine schedule that "
+        "is where the rate anneals, and it passed runs whose measures still moved when the "
+        "budget doubled (compare the tail column with the budget tables).",
         "- **Emergence curves** re-measure every checkpoint's saved model on validation "
         "images; the verdicts use the final model on test images (reported only; nothing "
         "was chosen on them).",
-        "- **Difficulty** is the mean miss probability (1 - P(true class)) of five reference "
-        "models of other architectures trained on the same split (logistic regression, "
-        "a perceptron, two feedforward CNNs, a plain recurrent CNN; "
-        "growsim/analysis/difficulty.py). Halting reads the network's own confidence, so "
+        "- **Difficulty** is the mean miss probability (1 - P(true class)) of an ensemble of "
+        "reference models of other architectures trained on the same split (listed with "
+        "their accuracy per dataset; growsim/analysis/difficulty.py). Halting reads the network's own confidence, so "
         "the partial correlation that holds that confidence fixed is the test of whether "
         "time tracks difficulty beyond it.",
     ]
@@ -105,6 +111,7 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
             dataset, groups, difficulty.get(dataset), figures, page.parent, chain, checks
         )
         lines += _reference_lines(dataset, accuracy)
+        lines += _pending_lines(dataset, results)
         lines += resource_sections(
             dataset, [r for r in resource_runs if r.dataset == dataset], figures, page.parent
         )
@@ -128,10 +135,10 @@ def _dataset_section(
             "",
         ]
     lines += [
-        "| setting | seeds | stopped at this budget | val. acc. | test acc. | steps added at top (across seeds) | "
+        "| setting | seeds | decidable at this budget | tail rule | val. acc. | test acc. | steps added at top (across seeds) | "
         "verdict (finding 3) | rho(steps, difficulty) | verdict (finding 4) | partial rho, own confidence held | "
-        "verdict (beyond own confidence) | train s / run | core-h |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "verdict (beyond own confidence) | train s / run (shared cores) | core-h |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     details = []
     main = next(
@@ -150,12 +157,14 @@ def _dataset_section(
             name: check is not None and check.stable(measures)
             for name, measures in VERDICT_MEASURES.items()
         }
-        stopped = [_SHORT[name] for name, ok in decided.items() if ok]
-        basis = (
-            (", ".join(stopped) or "none")
-            + ("" if setting[0] in CHAIN_ARMS else " (main's)")
-            + f"; tail {sum(passed)}/{len(runs)}"
-        )
+        if len(runs) < 2:
+            decided = dict.fromkeys(decided, False)
+            basis = "none (one seed)"
+        else:
+            stopped = [name for name, ok in decided.items() if ok]
+            own = setting[0] in CHAIN_ARMS and setting[1] == "bf16"
+            basis = (", ".join(stopped) or "none") + ("" if own or not stopped else " (main's)")
+        tail = f"{sum(passed)}/{len(runs)}"
         effect = occlusion_effect(runs, levels)
         finding3 = verdict(effect.across_seeds, decided["finding 3"])
         if difficulty is not None:
@@ -179,7 +188,7 @@ def _dataset_section(
         seconds = np.mean([r.summary["time_spent"]["training"] for r in runs])
         hours = sum(sum(r.summary["time_spent"].values()) for r in runs) / 3600
         lines.append(
-            f"| {_label(setting)} | {len(runs)} | {basis} | {validation:.3f} | {test:.3f} | "
+            f"| {_label(setting)} | {len(runs)} | {basis} | {tail} | {validation:.3f} | {test:.3f} | "
             f"{effect.across_seeds.text(digits=2, sign=True)} | {finding3} | {rho_text} | {finding4} | "
             f"{partial_text} | {beyond} | {seconds:.0f} | {hours:.2f} |"
         )
@@ -230,6 +239,19 @@ def _dataset_section(
     return lines
 
 
+def _pending_lines(dataset: str, results: Path) -> list[str]:
+    """The protocol's arms of ``dataset`` (growsim.reproduce.competent.DATASETS) that have
+    no runs in ``results`` yet."""
+    from growsim.reproduce.competent import DATASETS
+
+    arms = DATASETS.get(dataset, (None, None, ()))[2]
+    missing = [arm for arm in arms if not (Path(results) / dataset / arm).is_dir()]
+    if not missing:
+        return []
+    return ["", f"**Not run yet** on {dataset}: " + ", ".join(f"`{a}`" for a in missing)
+            + " (`growsim reproduce --competent` trains what is missing)."]  # fmt: skip
+
+
 REFERENCE_GAP = 1.5  # points: the unpressured box against a plain net of its size
 
 
@@ -259,9 +281,14 @@ def _reference_lines(dataset: str, accuracy: Path | None) -> list[str]:
 def _cost_lines(results: Path) -> list[str]:
     """The protocol's cost: core-hours of the runs whose files are in ``results``, per dataset."""
     hours: dict[str, list[float]] = {}
+    seen = set()  # a run reused by two arms (the same experiment) counts once
     for path in sorted(Path(results).glob(f"*/*/*/{SUMMARY_NAME}")):
-        spent = json.loads(path.read_text())["time_spent"]
-        hours.setdefault(path.parts[-4], []).append(sum(spent.values()) / 3600)
+        summary = json.loads(path.read_text())
+        run_id = summary.get("run_id")  # (older runs have none)
+        if run_id is not None and run_id in seen:
+            continue
+        seen.add(run_id)
+        hours.setdefault(path.parts[-4], []).append(sum(summary["time_spent"].values()) / 3600)
     total = sum(sum(h) for h in hours.values())
     return [
         f"- **Cost**: the {sum(map(len, hours.values()))} runs on this page took {total:.1f} "
@@ -273,7 +300,6 @@ def _cost_lines(results: Path) -> list[str]:
     ]
 
 
-_SHORT = {"finding 3": "3", "finding 4": "4", "beyond own confidence": "beyond"}
 CHAIN_ARMS = (
     "quarter",
     "half",
@@ -331,12 +357,12 @@ def _label(setting: tuple) -> str:
 
 
 def _halting_diagnostic(chosen: dict) -> list[str]:
-    """Per setting, where the learned allocation comes within 0.05 steps of the objective's."""
+    """Per setting, where the learned allocation comes within AGREEMENT_TOLERANCE steps of the objective's."""
     lines = [
         "- halting diagnostic, the learned against the objective's own allocation (steps added "
         "at the highest level; the objective's: each input's softmin over steps of its "
         "per-step cross-entropy plus the time cost; validation images). Agreement: the mean "
-        "over seeds of |learned - objective| stays within 0.05 steps to the end:",
+        f"over seeds of |learned - objective| stays within {AGREEMENT_TOLERANCE:g} steps to the end:",
         "",
         "| setting | agrees from | learned - objective at the end (mean over seeds) | "
         "objective's steps added at the end (does occlusion call for more time?) |",
@@ -361,7 +387,7 @@ def _centring_lines(main: list[CompetentRun], centred: list[CompetentRun]) -> li
         "",
         f"**Centring test** (`lattice.halting_centred`, {len(centred)} seeds, against the main "
         f"setting's {len(main)}; rule stated before the runs: keep the change if the learned "
-        "allocation comes within 0.05 steps of the objective's earlier and validation "
+        f"allocation comes within {AGREEMENT_TOLERANCE:g} steps of the objective's earlier and validation "
         "accuracy falls by no more than one seed sd): agreement from "
         f"{centred_at} centred against {plain_at} uncentred; at the end learned - objective "
         f"{test.final_agreement[1]:+.3f} against {test.final_agreement[0]:+.3f} steps; "

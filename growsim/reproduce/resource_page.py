@@ -45,6 +45,9 @@ def resource_sections(
         for arm in ("tradeoff", "complexity")
         if any(r.arm == arm for r in judged)
     }
+    reached_shares = {
+        arm: np.mean([r.box_at_maximum for r in judged if r.arm == arm], axis=0) for arm in shares
+    }
     binds = any(bool((share > BINDING_SHARE).any()) for share in shares.values())
     checks = resource_budget_checks(runs)
     budgets = sorted({r.iterations for r in judged})
@@ -52,9 +55,11 @@ def resource_sections(
     lines += [
         "Box maxima that bind (share of each arm's runs, those that learned, whose final box "
         "is at the maximum with the active region still pressing that edge, so that growth "
-        "would go on): " + "; ".join(
-            f"{arm}: " + ", ".join(f"{name} {v:.0%}" for name, v in zip(RESOURCES, share))
-            for arm, share in shares.items()
+        "would go on; in brackets, the share whose box reached the maximum at all): " + "; ".join(
+            f"{arm}: " + ", ".join(
+                f"{name} {v:.0%} ({reached:.0%})"
+                for name, v, reached in zip(RESOURCES, share, reached_shares[arm])
+            ) for arm, share in shares.items()
         ) + (f": **the box binds** (more than {BINDING_SHARE:.0%} in a resource)." if binds
              else f": the box does not bind (at most {BINDING_SHARE:.0%} in every resource)."),
         f"Budget {', '.join(map(str, budgets))} iterations: "
@@ -64,8 +69,8 @@ def resource_sections(
     ]  # fmt: skip
     for budget, check in checks.items():
         lines += budget_lines(check, (
-            f"resource arms, the spec's weights: {budget} against {2 * budget} iterations, final "
-            "validation accuracy and resources"
+            f"resource arms, their base weights: {budget} against {2 * budget} iterations, final "
+            "validation accuracy and resources; the verdicts need all four to have stopped"
         ))  # fmt: skip
     can_decide = decided and not binds
     tradeoff = [r for r in runs if r.arm == "tradeoff"]
