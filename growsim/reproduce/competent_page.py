@@ -4,7 +4,6 @@ precision comparison. Written from the small per-run files alone (no training)."
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -31,8 +30,9 @@ from growsim.analysis.competent_findings import (
     verdict,
 )
 from growsim.analysis.resource_findings import load_resource_runs
-from growsim.files import SUMMARY_NAME, write_text_atomically
+from growsim.files import write_text_atomically
 from growsim.reproduce.budget_table import budget_lines
+from growsim.reproduce.protocol_lines import cost_lines, pending_lines, reference_lines
 from growsim.reproduce.resource_page import resource_sections
 
 CURVES = (
@@ -102,7 +102,7 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
         "the partial correlation that holds that confidence fixed is the test of whether "
         "time tracks difficulty beyond it.",
     ]
-    lines += _cost_lines(results)
+    lines += cost_lines(results)
     resource_runs = load_resource_runs(results)
     for dataset in sorted({r.dataset for r in runs} | {r.dataset for r in resource_runs}):
         chain = _main_chain(groups, dataset)
@@ -110,8 +110,8 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
         lines += _dataset_section(
             dataset, groups, difficulty.get(dataset), figures, page.parent, chain, checks
         )
-        lines += _reference_lines(dataset, accuracy)
-        lines += _pending_lines(dataset, results)
+        lines += reference_lines(dataset, accuracy)
+        lines += pending_lines(dataset, results)
         lines += resource_sections(
             dataset, [r for r in resource_runs if r.dataset == dataset], figures, page.parent
         )
@@ -237,67 +237,6 @@ def _dataset_section(
         lines += ["", "bf16 agrees with fp32 within the seed-to-seed spread on every measure: "
                   + ("**yes**." if comparison.agrees() else "**no**.")]  # fmt: skip
     return lines
-
-
-def _pending_lines(dataset: str, results: Path) -> list[str]:
-    """The protocol's arms of ``dataset`` (growsim.reproduce.competent.DATASETS) that have
-    no runs in ``results`` yet."""
-    from growsim.reproduce.competent import DATASETS
-
-    arms = DATASETS.get(dataset, (None, None, ()))[2]
-    missing = [arm for arm in arms if not (Path(results) / dataset / arm).is_dir()]
-    if not missing:
-        return []
-    return ["", f"**Not run yet** on {dataset}: " + ", ".join(f"`{a}`" for a in missing)
-            + " (`growsim reproduce --competent` trains what is missing)."]  # fmt: skip
-
-
-REFERENCE_GAP = 1.5  # points: the unpressured box against a plain net of its size
-
-
-def _reference_lines(dataset: str, accuracy: Path | None) -> list[str]:
-    """growsim's box without costs against a plain recurrent net of its size (clean test
-    accuracy, points, across seeds), from ``accuracy/<dataset>.json`` where it was measured."""
-    path = None if accuracy is None else Path(accuracy) / f"{dataset.replace('-', '_')}.json"
-    if path is None or not path.exists():
-        return [
-            "",
-            f"**Unpressured reference**: not measured for {dataset} (`python -m benchmarks.accuracy`).",
-        ]
-    measured = json.loads(path.read_text())
-    over = measured["over_seeds"][0]
-    gap, low, high = over["gap_points"][0]
-    within = "within" if abs(gap) <= REFERENCE_GAP else "outside"
-    return ["", f"**Unpressured reference** (`python -m benchmarks.accuracy`, `{path}`: the box "
-            "fixed, no costs, against a plain recurrent net of the same layers, channels, steps "
-            f"and readout on the same batches, {len(over['seeds'])} seeds; "
-            + " ".join(f"`{name}`" for name in measured["settings"]["specs"])
-            + "".join(f" {o}" for o in measured["settings"]["overrides"][1:])
-            + ", which may differ from the protocol's box and budget): clean test accuracy "
-            f"{gap:+.1f} [{low:+.1f}, {high:+.1f}] points (mean over seeds, 95% t), the mean "
-            f"{within} {REFERENCE_GAP:g} points."]  # fmt: skip
-
-
-def _cost_lines(results: Path) -> list[str]:
-    """The protocol's cost: core-hours of the runs whose files are in ``results``, per dataset."""
-    hours: dict[str, list[float]] = {}
-    seen = set()  # a run reused by two arms (the same experiment) counts once
-    for path in sorted(Path(results).glob(f"*/*/*/{SUMMARY_NAME}")):
-        summary = json.loads(path.read_text())
-        run_id = summary.get("run_id")  # (older runs have none)
-        if run_id is not None and run_id in seen:
-            continue
-        seen.add(run_id)
-        hours.setdefault(path.parts[-4], []).append(sum(summary["time_spent"].values()) / 3600)
-    total = sum(sum(h) for h in hours.values())
-    return [
-        f"- **Cost**: the {sum(map(len, hours.values()))} runs on this page took {total:.1f} "
-        "core-hours ("
-        + ", ".join(f"{d} {sum(h):.1f} in {len(h)} runs" for d, h in hours.items())
-        + "): each run's training, checkpoint and per-image seconds, one thread per run, "
-        "measured while other runs shared the cores (so at most this on a quiet machine). "
-        "Re-measuring the kept models (emergence) and the reference ensembles come on top."
-    ]
 
 
 CHAIN_ARMS = (

@@ -1,0 +1,71 @@
+"""The competent page's lines about the protocol itself, beside its findings: what its runs
+cost, the unpressured reference of each dataset's box against a plain net, and the arms not
+run yet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from growsim.files import SUMMARY_NAME
+
+
+def pending_lines(dataset: str, results: Path) -> list[str]:
+    """The protocol's arms of ``dataset`` (growsim.reproduce.competent.DATASETS) that have
+    no runs in ``results`` yet."""
+    from growsim.reproduce.competent import DATASETS
+
+    arms = DATASETS.get(dataset, (None, None, ()))[2]
+    missing = [arm for arm in arms if not (Path(results) / dataset / arm).is_dir()]
+    if not missing:
+        return []
+    return ["", f"**Not run yet** on {dataset}: " + ", ".join(f"`{a}`" for a in missing)
+            + " (`growsim reproduce --competent` trains what is missing)."]  # fmt: skip
+
+
+REFERENCE_GAP = 1.5  # points: the unpressured box against a plain net of its size
+
+
+def reference_lines(dataset: str, accuracy: Path | None) -> list[str]:
+    """growsim's box without costs against a plain recurrent net of its size (clean test
+    accuracy, points, across seeds), from ``accuracy/<dataset>.json`` where it was measured."""
+    path = None if accuracy is None else Path(accuracy) / f"{dataset.replace('-', '_')}.json"
+    if path is None or not path.exists():
+        return [
+            "",
+            f"**Unpressured reference**: not measured for {dataset} (`python -m benchmarks.accuracy`).",
+        ]
+    measured = json.loads(path.read_text())
+    over = measured["over_seeds"][0]
+    gap, low, high = over["gap_points"][0]
+    within = "within" if abs(gap) <= REFERENCE_GAP else "outside"
+    return ["", f"**Unpressured reference** (`python -m benchmarks.accuracy`, `{path}`: the box "
+            "fixed, no costs, against a plain recurrent net of the same layers, channels, steps "
+            f"and readout on the same batches, {len(over['seeds'])} seeds; "
+            + " ".join(f"`{name}`" for name in measured["settings"]["specs"])
+            + "".join(f" {o}" for o in measured["settings"]["overrides"][1:])
+            + ", which may differ from the protocol's box and budget): clean test accuracy "
+            f"{gap:+.1f} [{low:+.1f}, {high:+.1f}] points (mean over seeds, 95% t), the mean "
+            f"{within} {REFERENCE_GAP:g} points."]  # fmt: skip
+
+
+def cost_lines(results: Path) -> list[str]:
+    """The protocol's cost: core-hours of the runs whose files are in ``results``, per dataset."""
+    hours: dict[str, list[float]] = {}
+    seen = set()  # a run reused by two arms (the same experiment) counts once
+    for path in sorted(Path(results).glob(f"*/*/*/{SUMMARY_NAME}")):
+        summary = json.loads(path.read_text())
+        run_id = summary.get("run_id")  # (older runs have none)
+        if run_id is not None and run_id in seen:
+            continue
+        seen.add(run_id)
+        hours.setdefault(path.parts[-4], []).append(sum(summary["time_spent"].values()) / 3600)
+    total = sum(sum(h) for h in hours.values())
+    return [
+        f"- **Cost**: the {sum(map(len, hours.values()))} runs on this page took {total:.1f} "
+        "core-hours ("
+        + ", ".join(f"{d} {sum(h):.1f} in {len(h)} runs" for d, h in hours.items())
+        + "): each run's training, checkpoint and per-image seconds, one thread per run, "
+        "measured while other runs shared the cores (so at most this on a quiet machine). "
+        "Re-measuring the kept models (emergence) and the reference ensembles come on top."
+    ]
