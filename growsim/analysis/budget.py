@@ -30,7 +30,7 @@ class BudgetRow:
 
     def stopped(self) -> bool:
         """TOST: the 90% interval of the change lies inside +-margin (NaN: not stopped)."""
-        return bool(-self.margin < self.change.low and self.change.high < self.margin)
+        return self.change.within(self.margin)
 
 
 @dataclass(frozen=True)

@@ -261,8 +261,8 @@ def precision_comparison(bf16: list[CompetentRun], fp32: list[CompetentRun]) -> 
 
 # Each measure's margin for "stopped moving" (growsim.analysis.budget): accuracy, finding 1's
 # margin (2 points); steps added and rho, a tenth of a step and a tenth on the correlation's
-# scale; the partial rho, whose effects are smaller, 0.05. Stated in session 14, after
-# session 13's runs were seen; the stricter rule they replace (every change within one
+# scale; the partial rho, whose effects are smaller, 0.05. Set on 2026-12-06, after the
+# runs up to then had been seen; the stricter rule they replace (every change within one
 # pooled seed sd) is still shown beside it.
 STOPPED_MARGINS = {
     "validation_accuracy": EQUIVALENCE_MARGIN, "steps_added": 0.1, "difficulty_rho": 0.1,

@@ -53,6 +53,16 @@ def save_figure(figure: Figure, path: Path, dpi: int = 110) -> Path:
     return Path(path)
 
 
+def seed_band(axis, x: np.ndarray, curves: np.ndarray, label: str) -> None:
+    """A measure over training in ``axis``: the mean over seeds (rows of ``curves``; NaN
+    left out) as a line labelled ``label``, with a band of +-1 sd when two seeds or more ran."""
+    mean = np.nanmean(curves, axis=0)
+    line = axis.plot(x, mean, label=label)[0]
+    if len(curves) > 1:
+        sd = np.nanstd(curves, axis=0, ddof=1)
+        axis.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+
+
 def _mark_growth(axis, trajectory: xr.Dataset) -> None:
     growth = trajectory.growth.values
     for iteration in trajectory.iteration.values[(growth > 0).any(axis=1)]:

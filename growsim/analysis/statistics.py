@@ -232,6 +232,11 @@ class Difference:
         """The interval lies on one side of 0."""
         return self.low > 0 or self.high < 0
 
+    def within(self, margin: float) -> bool:
+        """The interval lies inside (-margin, margin): with a 90% interval, TOST at 5%
+        (NaN: not within)."""
+        return bool(-margin < self.low and self.high < margin)
+
 
 def welch_difference(a, b, confidence: float) -> Difference:
     """Mean of ``b`` - mean of ``a`` with its Welch t interval at ``confidence``."""
@@ -250,5 +255,4 @@ def welch_difference(a, b, confidence: float) -> Difference:
 
 def equivalent(a, b, margin: float = EQUIVALENCE_MARGIN) -> bool:
     """TOST at 5%: the 90% Welch interval of the difference lies within (-margin, margin)."""
-    difference = welch_difference(a, b, 0.90)
-    return -margin < difference.low and difference.high < margin
+    return welch_difference(a, b, 0.90).within(margin)

@@ -23,9 +23,8 @@ COMPETENT_OUT = Path("outputs/competent")
 COMPETENT_QUICK_OUT = Path("outputs/competent-quick")
 COMPETENT_RESULTS = Path("docs/results/competent")
 COMPETENT_PAGE = Path("docs/results/competent.md")
-ACCURACY_RESULTS = Path(
-    "docs/results/accuracy"
-)  # benchmarks.accuracy: each box against a plain net
+# benchmarks.accuracy's results: each dataset's box against a plain net of its size
+ACCURACY_RESULTS = Path("docs/results/accuracy")
 
 
 def add_reproduce(commands) -> None:

@@ -90,7 +90,7 @@ DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
     # recover (probed on validation, 3 seeds at 1500 iterations: the objective's own
     # allocation adds +0.62 to +0.67 steps at 60% occlusion, validation accuracy 0.97-0.98).
     # The main budget is 6000 iterations: at 1500 and 3000 halting was still learning (the
-    # quarter and half arms show it); the resource arms train RESOURCE_BASE's budget.
+    # quarter and half arms show it); the resource arms train RESOURCE_BUDGET_SHARE of it.
     "digits": (SPECS / "occlusion.yaml", {
         "data.dataset": "digits", "data.image_size": 16, "data.train_size": 1400,
         "data.test_size": 397, "data.validation_fraction": 0.15, "data.occlusion.patch_size": 3,

@@ -264,17 +264,7 @@ def _competent(runs: list[CompetentRun]) -> list[bool]:
     return [all(table[m][i] for m in COMPETENCE_MEASURES) for i in range(len(runs))]
 
 
-ARM_ORDER = (
-    "quarter",
-    "half",
-    "main",
-    "main-bf16",
-    "long",
-    "longer",
-    "ablation",
-    "time-weight",
-    "centred",
-)
+ARM_ORDER = (*CHAIN_ARMS, "ablation", "time-weight", "centred")
 
 
 def _order(setting: tuple) -> tuple:
@@ -344,6 +334,8 @@ def _emergence_figure(dataset: str, chosen: dict, figures: Path) -> Path | None:
     """Each measure over training, mean over seeds with a band of +-1 sd, per setting."""
     import matplotlib.figure
 
+    from growsim.analysis.figures import seed_band
+
     if not chosen:
         return None
     figure = matplotlib.figure.Figure(figsize=(4 * len(CURVES), 3.2), layout="constrained")
@@ -351,14 +343,7 @@ def _emergence_figure(dataset: str, chosen: dict, figures: Path) -> Path | None:
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         iterations = np.asarray(runs[0].emergence["iterations"])
         for axis, (measure, label) in zip(axes, CURVES):
-            curves = np.stack([r.curve(measure) for r in runs])
-            mean = np.nanmean(curves, axis=0)
-            line = axis.plot(iterations, mean, label=_label(setting))[0]
-            if len(runs) > 1:
-                sd = np.nanstd(curves, axis=0, ddof=1)
-                axis.fill_between(
-                    iterations, mean - sd, mean + sd, color=line.get_color(), alpha=0.2
-                )
+            seed_band(axis, iterations, np.stack([r.curve(measure) for r in runs]), _label(setting))
             axis.set_title(label, fontsize=9)
             axis.set_xlabel("iteration")
     for axis in axes[1:]:

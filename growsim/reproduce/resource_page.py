@@ -172,6 +172,8 @@ def _resources_figure(dataset: str, runs: list[ResourceRun], figures: Path) -> P
     per setting of each resource arm (rows: arms)."""
     import matplotlib.figure
 
+    from growsim.analysis.figures import seed_band
+
     arms = sorted({r.arm for r in runs})
     figure = matplotlib.figure.Figure(
         figsize=(4 * len(OVER_TRAINING), 3 * len(arms)), layout="constrained"
@@ -188,13 +190,7 @@ def _resources_figure(dataset: str, runs: list[ResourceRun], figures: Path) -> P
             iterations = np.asarray(group[0].over_training["iteration"][:length])
             for axis, (key, title) in zip(row, OVER_TRAINING):
                 curves = np.array([r.over_training[key][:length] for r in group], dtype="float64")
-                mean = curves.mean(axis=0)
-                line = axis.plot(iterations, mean, label=label)[0]
-                if len(group) > 1:
-                    sd = curves.std(axis=0, ddof=1)
-                    axis.fill_between(
-                        iterations, mean - sd, mean + sd, color=line.get_color(), alpha=0.2
-                    )
+                seed_band(axis, iterations, curves, label)
                 axis.set_title(f"{arm}: {title}", fontsize=9)
                 axis.set_xlabel("iteration")
         row[0].legend(fontsize=6)
