@@ -529,3 +529,23 @@ def test_the_surface_is_scored_out_of_sample_and_gives_rates_only_where_spanned(
     assert np.isnan(score.substitution[(1, 0)])  # depth never varied
     noise = [_resource_run((0, 1, 1), s, rng.uniform(0.9, 1.0), [rng.uniform(10, 20), 3, 2]) for s in range(3) for _ in range(6)]  # fmt: skip
     assert all(np.isnan(v) for v in surface_score(noise).substitution.values())
+
+
+def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(tmp_path):
+    from growsim.reproduce.protocol_lines import cost_lines, reference_lines
+
+    for arm, run_id in (("tradeoff", "same"), ("complexity", "same"), ("complexity", "other")):
+        run_dir = tmp_path / "d" / arm / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        summary = {"run_id": run_id, "time_spent": {"training": 3600.0, "checkpoints": 0.0}}
+        (run_dir / SUMMARY_NAME).write_text(json.dumps(summary))
+    (line,) = cost_lines(tmp_path)
+    assert "the 2 runs on this page took 2.0 core-hours" in line
+    measured = {
+        "over_seeds": [{"gap_points": [[1.8, 0.5, 3.1]], "seeds": [0, 1, 2]}],
+        "settings": {"specs": ["specs/x.yaml"], "overrides": ["training.threads=1"]},
+    }
+    (tmp_path / "my_data.json").write_text(json.dumps(measured))
+    assert "+1.8 [+0.5, +3.1] points" in reference_lines("my-data", tmp_path)[1]
+    assert "the mean outside 1.5 points" in reference_lines("my-data", tmp_path)[1]
+    assert "not measured" in reference_lines("absent", tmp_path)[1]
