@@ -361,8 +361,9 @@ def test_a_resource_arm_keeps_resources_not_models_and_makes_findings_1_and_2(
     from growsim.reproduce.competent_page import write_competent_page
 
     monkeypatch.setattr(competent, "COMPLEXITY_GRID", {"data.classes": [2, 3]})
-    # the resource arms train a quarter of the dataset's budget: 60 iterations
-    settings = {"training.iterations": 240, "record.every": 30, "data.noise": 0.1}
+    # the resource arms train RESOURCE_BUDGET_SHARE of the dataset's budget: 60 iterations
+    settings = {"training.iterations": round(60 / competent.RESOURCE_BUDGET_SHARE),
+                "record.every": 30, "data.noise": 0.1}  # fmt: skip
     table = {"tiny": (Path(tiny_spec), settings, ("complexity",))}
     arms = competent_arms(table=table)
     assert all(not m.spec.record.keep_models for m in arms[0].sweep.members)
@@ -432,6 +433,14 @@ def test_the_resource_arms_budget_rule_compares_the_base_weights_at_twice_the_bu
              r.resources + [8, 0, 0], arm="tradeoff-long", iterations=200) for r in runs]  # fmt: skip
     assert not resource_budget_checks(grown)[100].stable()
     assert resource_budget_checks(runs[:6]) == {}  # no run at twice the budget: no check
+    # the chain goes on below the budget: half the budget checked against the budget
+    half = [_resource_run(base, s, 0.95, [30 + 3 * s, 2, 3.0 - 0.4 * s], arm="tradeoff-half",
+                          iterations=50) for s in range(3)]  # fmt: skip
+    chained = resource_budget_checks(runs + half)
+    assert list(chained) == [50, 100] and chained[100] == checks[100]
+    assert not chained[50].stable()
+    # a pressed setting at the budget does not enter its base's chain
+    assert resource_budget_checks(runs[3:]) == {}
 
 
 def test_resource_arms_press_their_own_base_and_train_a_share_of_the_budget():

@@ -41,9 +41,11 @@ from growsim.analysis.surface import RESOURCES
 from growsim.files import RESOURCES_NAME, SPEC_NAME, SUMMARY_NAME
 from growsim.spec import parse_stored_spec
 
-# The resource arms' budget rule (growsim.analysis.budget): the spec's weights at twice the
-# budget (arm ``tradeoff-long``) against the budget. Margins: accuracy as finding 1's, width
-# half a growth step of 8 channels, depth half a layer, steps a tenth of a step.
+# The resource arms' budget rule (growsim.analysis.budget): the spec's weights at half, one
+# and twice the budget (these arms, growsim.reproduce.competent), each budget against twice it.
+RESOURCE_CHAIN = ("tradeoff-half", "tradeoff", "tradeoff-long")
+VERDICT_ARMS = ("tradeoff", "complexity")  # the arms findings 1 and 2 are judged on
+# Margins: accuracy as finding 1's, width half a growth step of 8 channels, depth half a layer, steps a tenth of a step.
 RESOURCE_MARGINS = {
     "validation_accuracy": EQUIVALENCE_MARGIN,
     "width": 4.0,
@@ -245,17 +247,19 @@ def complexity_effects(runs: list[ResourceRun]) -> list[ComplexityEffect]:
 
 
 def resource_budget_checks(runs: list[ResourceRun]) -> dict[int, BudgetCheck]:
-    """The budget rule for the resource arms: for each budget B at which ``tradeoff`` ran
-    weights that ``tradeoff-long`` ran at 2B (two seeds or more at both), ``{B: check}`` of
-    final validation accuracy and each resource (RESOURCE_MARGINS)."""
+    """The budget rule for the resource arms: the base weights' runs (the arms of
+    RESOURCE_CHAIN, at the weights ``tradeoff-long`` ran), each budget B that ran twice as
+    long too (two seeds or more at both) checked against 2B: ``{B: check}`` of final
+    validation accuracy and each resource (RESOURCE_MARGINS)."""
+    base = {r.weights for r in runs if r.arm == RESOURCE_CHAIN[-1]}
+    chain = [r for r in runs if r.arm in RESOURCE_CHAIN and r.weights in base]
+    by_budget: dict[int, list[ResourceRun]] = {}
+    for run in chain:
+        by_budget.setdefault(run.iterations, []).append(run)
     checks = {}
-    for long_run in (r for r in runs if r.arm == "tradeoff-long"):
-        budget = long_run.iterations // 2
-        short = [r for r in runs if r.arm == "tradeoff" and r.weights == long_run.weights
-                 and r.iterations == budget]  # fmt: skip
-        long = [r for r in runs if r.arm == "tradeoff-long" and r.weights == long_run.weights
-                and r.iterations == long_run.iterations]  # fmt: skip
-        if budget in checks or min(len(short), len(long)) < 2:
+    for budget in sorted(by_budget):
+        short, long = by_budget[budget], by_budget.get(2 * budget, [])
+        if min(len(short), len(long)) < 2:
             continue
         finals = {"validation_accuracy": ({r.seed: r.validation_accuracy for r in short},
                                           {r.seed: r.validation_accuracy for r in long})}  # fmt: skip

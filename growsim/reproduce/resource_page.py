@@ -10,6 +10,7 @@ import numpy as np
 from growsim.analysis.resource_findings import (
     BINDING_SHARE,
     FAILED_SHARE,
+    VERDICT_ARMS,
     ResourceRun,
     binding_shares,
     by_weights,
@@ -38,11 +39,11 @@ def resource_sections(
             f"![resources over training, {dataset}]({path.relative_to(root or figures.parent)})",
             "",
         ]
-    # the verdicts' runs (not the budget rule's tradeoff-long), each arm on its own
-    judged = [r for r in runs if r.arm != "tradeoff-long" and not r.failed]
+    # the verdicts' runs (not the budget rule's other budgets), each arm on its own
+    judged = [r for r in runs if r.arm in VERDICT_ARMS and not r.failed]
     shares = {
         arm: binding_shares([r for r in judged if r.arm == arm])
-        for arm in ("tradeoff", "complexity")
+        for arm in VERDICT_ARMS
         if any(r.arm == arm for r in judged)
     }
     reached_shares = {
