@@ -181,9 +181,9 @@ def test_kept_models_rebuild_the_network_of_each_checkpoint(tiny_spec, tmp_path)
 
 
 def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
-    from growsim.reproduce.competent import RESOURCE_ARMS, competent_arms
+    from growsim.reproduce.competent import ARMS, DIAGNOSTIC_ARMS, RESOURCE_ARMS, competent_arms
 
-    arms = {a.name: a for a in competent_arms()}
+    arms = {a.name: a for a in competent_arms(arms=ARMS)}
     main = arms["fashion-mnist/competent-main"].sweep
     assert sorted({m.spec.training.precision for m in main.members}) == ["bf16", "fp32"]
     assert sorted({m.spec.training.seed for m in main.members}) == [0, 1, 2]
@@ -206,6 +206,10 @@ def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
         for arm in ("long", "longer")
     }
     assert budgets == {"long": {10000}, "longer": {20000}}
+    # without --arms the diagnostic arms (the budget chain beyond the verdicts') do not run
+    default = {a.name for a in competent_arms()}
+    assert "fashion-mnist/competent-long" in default
+    assert not any(name.endswith(f"competent-{arm}") for name in default for arm in DIAGNOSTIC_ARMS)
     digits = arms["digits/competent-main-bf16"].sweep.members[0].spec
     assert (digits.data.dataset, digits.data.image_size) == ("digits", 16)
     for arm in arms.values():  # models kept to re-measure, except findings 1 and 2's arms
@@ -445,13 +449,14 @@ def test_the_resource_arms_budget_rule_compares_the_base_weights_at_twice_the_bu
 
 def test_resource_arms_press_their_own_base_and_train_a_share_of_the_budget():
     from growsim.reproduce.competent import (
+        ARMS,
         PRESSURE_FACTOR,
         RESOURCE_BASE,
         RESOURCE_BUDGET_SHARE,
         competent_arms,
     )
 
-    arms = {a.arm: a for a in competent_arms(datasets=("digits",))}
+    arms = {a.arm: a for a in competent_arms(datasets=("digits",), arms=ARMS)}
     budget = arms["main-bf16"].sweep.members[0].spec.training.iterations
     tradeoff = arms["tradeoff"].sweep.members
     assert {m.spec.training.iterations for m in tradeoff} == {budget * RESOURCE_BUDGET_SHARE}
@@ -550,6 +555,21 @@ def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(
         (run_dir / SUMMARY_NAME).write_text(json.dumps(summary))
     (line,) = cost_lines(tmp_path)
     assert "the 2 runs on this page took 2.0 core-hours" in line
+    assert "is 2 of these runs, 2.0 core-hours: about 1.0 hours" in line and "within" in line
+    # a diagnostic arm's run is on the page but not in the default protocol's cost
+    for index, hours in enumerate((1.0, 9.0)):
+        run_dir = tmp_path / "d" / "quarter" / f"q{index}"
+        run_dir.mkdir(parents=True)
+        summary = {"run_id": f"q{index}", "time_spent": {"training": 3600.0 * hours}}
+        (run_dir / SUMMARY_NAME).write_text(json.dumps(summary))
+    (line,) = cost_lines(tmp_path)
+    assert "the 4 runs on this page took 12.0 core-hours" in line
+    assert "is 2 of these runs, 2.0 core-hours" in line
+    summary = {"run_id": "big", "time_spent": {"training": 3600.0 * 9}}
+    (tmp_path / "d" / "tradeoff" / "big").mkdir()
+    (tmp_path / "d" / "tradeoff" / "big" / SUMMARY_NAME).write_text(json.dumps(summary))
+    assert "11.0 core-hours: about 5.5 hours on 2 cores" in cost_lines(tmp_path)[0]
+    assert "**over the 3-hour bound**" in cost_lines(tmp_path)[0]
     measured = {
         "over_seeds": [{"gap_points": [[1.8, 0.5, 3.1]], "seeds": [0, 1, 2]}],
         "settings": {"specs": ["specs/x.yaml"], "overrides": ["training.threads=1"]},

@@ -36,7 +36,7 @@ def add_reproduce(commands) -> None:
         "  growsim reproduce --out /scratch/reproduce    # runs and results.md under /scratch/reproduce\n"
         "  growsim reproduce --competent     # findings 3 and 4 on competent networks\n"
         "  growsim reproduce --competent --quick   # a first look, under 15 minutes\n"
-        "  growsim reproduce --competent --arms long,centred   # only these arms\n"
+        "  growsim reproduce --competent --arms quarter,half   # only these arms\n"
         "  growsim reproduce --competent --page-only   # the page from docs/results/competent/\n"
         "  growsim reproduce --competent --scheduler tcp://host:8786   # on a Dask cluster",
     )  # fmt: skip
@@ -45,8 +45,9 @@ def add_reproduce(commands) -> None:
         f"OUT, per-run files in OUT/results/, page OUT/results.md (without --out: {COMPETENT_OUT}, "
         f"{COMPETENT_RESULTS}/, {COMPETENT_PAGE})"))  # fmt: skip
     reproduce.add_argument("--arms", metavar="ARM,ARM", help=(
-        "with --competent: run and measure only these arms (default: every arm; "
-        "growsim/reproduce/competent.py lists them)"))  # fmt: skip
+        "with --competent: run and measure only these arms (default: every arm but the "
+        "diagnostic ones, which only these names run; growsim/reproduce/competent.py lists "
+        "them, DIAGNOSTIC_ARMS)"))  # fmt: skip
     reproduce.add_argument("--datasets", metavar="NAME,NAME", help=(
         "with --competent: run and measure only these datasets (default: every one)"))  # fmt: skip
     reproduce.add_argument("--page-only", action="store_true", help=(
@@ -143,7 +144,7 @@ def _competent(args: argparse.Namespace) -> int:
     if not args.page_only:
         table = QUICK_DATASETS if args.quick else DATASETS
         datasets = _chosen("--datasets", args.datasets, list(table), args.quick)
-        offered = sorted({a.arm for a in competent_arms(datasets=datasets, table=table)})
+        offered = sorted({arm for d in datasets or table for arm in table[d][2]})
         chosen = _chosen("--arms", args.arms, offered, args.quick)
         arms = competent_arms(datasets=datasets, arms=chosen, table=table)
         from growsim.spec import check_data_source

@@ -154,6 +154,9 @@ def arm_designs(raw: dict) -> dict[str, dict]:
     }  # fmt: skip
 
 
+# Arms that show the budget chain beyond what the verdicts need (the verdicts read the main
+# setting at its budget and at twice it): trained only when ``--arms`` names them.
+DIAGNOSTIC_ARMS = ("longer", "quarter", "half", "tradeoff-half")
 ARMS = ("main", "main-bf16", "quarter", "half", "ablation", "time-weight", "long", "longer",
         "centred", "tradeoff", "complexity", "tradeoff-half", "tradeoff-long")  # fmt: skip
 # findings 1 and 2: resources, no kept models
@@ -195,14 +198,19 @@ def competent_arms(
     table: dict[str, tuple[Path, dict, tuple[str, ...]]] | None = None,
 ) -> list[Arm]:  # fmt: skip
     """The protocol's sweeps, in the order they run (dataset by dataset; ``arms``: only
-    these of each dataset's arms); ``table`` replaces DATASETS (each dataset's base spec,
-    settings and arms), e.g. for a small test protocol."""
+    these of each dataset's arms, else all but DIAGNOSTIC_ARMS); ``table`` replaces DATASETS
+    (each dataset's base spec, settings and arms), e.g. for a small test protocol."""
     table = table or DATASETS
     found = []
     for dataset in datasets or tuple(table):
         base_path, settings, dataset_arms = table[dataset]
         raw = with_overrides(yaml.safe_load(base_path.read_text()), {**settings, **COMMON})
-        for arm in (a for a in dataset_arms if arms is None or a in arms):
+        wanted = (
+            [a for a in dataset_arms if a in arms]
+            if arms is not None
+            else [a for a in dataset_arms if a not in DIAGNOSTIC_ARMS]
+        )
+        for arm in wanted:
             base = raw
             if arm in RESOURCE_ARMS:
                 budget = round(int(raw["training"]["iterations"]) * RESOURCE_BUDGET_SHARE)

@@ -49,23 +49,39 @@ def reference_lines(dataset: str, accuracy: Path | None) -> list[str]:
             f"{within} {REFERENCE_GAP:g} points."]  # fmt: skip
 
 
+BOUND_HOURS, BOUND_CORES = 3.0, 2  # what the whole default protocol should fit: hours on cores
+
+
 def cost_lines(results: Path) -> list[str]:
-    """The protocol's cost: core-hours of the runs whose files are in ``results``, per dataset."""
-    hours: dict[str, list[float]] = {}
-    seen = set()  # a run reused by two arms (the same experiment) counts once
+    """The protocol's cost: core-hours of the runs whose files are in ``results``, per
+    dataset, and of the default protocol's (every arm but DIAGNOSTIC_ARMS) against the bound."""
+    from growsim.reproduce.competent import DIAGNOSTIC_ARMS
+
+    runs: dict[object, tuple[str, set, float]] = {}  # a run reused by two arms counts once
     for path in sorted(Path(results).glob(f"*/*/*/{SUMMARY_NAME}")):
         summary = json.loads(path.read_text())
-        run_id = summary.get("run_id")  # (older runs have none)
-        if run_id is not None and run_id in seen:
-            continue
-        seen.add(run_id)
-        hours.setdefault(path.parts[-4], []).append(sum(summary["time_spent"].values()) / 3600)
-    total = sum(sum(h) for h in hours.values())
+        key = summary.get("run_id") or str(path)  # (older runs have no run_id)
+        dataset, arm = path.parts[-4], path.parts[-3]
+        seconds = sum(summary["time_spent"].values())
+        runs.setdefault(key, (dataset, set(), seconds))[1].add(arm)
+    hours: dict[str, list[float]] = {}
+    default: list[float] = []
+    for dataset, arms, seconds in runs.values():
+        hours.setdefault(dataset, []).append(seconds / 3600)
+        if arms - set(DIAGNOSTIC_ARMS):
+            default.append(seconds / 3600)
+    total, needed = sum(sum(h) for h in hours.values()), sum(default)
+    wall = needed / BOUND_CORES
     return [
-        f"- **Cost**: the {sum(map(len, hours.values()))} runs on this page took {total:.1f} "
-        "core-hours ("
+        f"- **Cost**: the {len(runs)} runs on this page took {total:.1f} core-hours ("
         + ", ".join(f"{d} {sum(h):.1f} in {len(h)} runs" for d, h in hours.items())
         + "): each run's training, checkpoint and per-image seconds, one thread per run, "
         "measured while other runs shared the cores (so at most this on a quiet machine). "
-        "Re-measuring the kept models (emergence) and the reference ensembles come on top."
-    ]
+        "Re-measuring the kept models (emergence) and the reference ensembles come on top. "
+        "The default protocol (every arm but the diagnostic ones, "
+        + ", ".join(f"`{a}`" for a in DIAGNOSTIC_ARMS)
+        + f") is {len(default)} of these runs, {needed:.1f} core-hours: about {wall:.1f} hours "
+        f"on {BOUND_CORES} cores, two runs at a time, "
+        + (f"within the {BOUND_HOURS:g}-hour bound." if wall <= BOUND_HOURS
+           else f"**over the {BOUND_HOURS:g}-hour bound** it should fit.")
+    ]  # fmt: skip
