@@ -280,6 +280,29 @@ def budget_check(runs: list[CompetentRun], longer: list[CompetentRun]) -> Budget
     }, STOPPED_MARGINS)  # fmt: skip
 
 
+# An arm fine-tuned from the main setting's final networks (only halting trains) is named as
+# the from-scratch arm it stands in for, with this suffix (growsim.reproduce.competent).
+TUNED_SUFFIX = "-tuned"
+
+
+def tuned_checks(groups: dict[tuple, list[CompetentRun]]) -> dict[tuple, tuple[tuple, BudgetCheck]]:
+    """Each fine-tuned setting of ``groups`` (``by_setting``) against the from-scratch
+    setting it stands in for (its arm without TUNED_SUFFIX; the same dataset, precision,
+    time weight, confidence reading and centring; two seeds or more each): ``{tuned key:
+    (scratch key, check)}``, the check of the final validation values of COMPETENCE_MEASURES
+    (fine-tuned - from scratch, paired over shared seeds) within STOPPED_MARGINS: where every
+    measure is equivalent, fine-tuning gives the effect of training from scratch."""
+    found = {}
+    for key, tuned in groups.items():
+        if not key[1].endswith(TUNED_SUFFIX) or len(tuned) < 2:
+            continue
+        twin = (key[0], key[1][: -len(TUNED_SUFFIX)], *key[2:5])
+        for other, scratch in groups.items():
+            if other[:5] == twin and other[6:] == key[6:] and len(scratch) > 1:
+                found[key] = (other, budget_check(scratch, tuned))
+    return found
+
+
 def budget_chain(runs_by_budget: dict[int, list[CompetentRun]]) -> dict[int, BudgetCheck]:
     """For each budget B whose setting also ran at 2B (two seeds or more at both), the
     budget rule's check of B: ``{B: budget_check(runs at B, runs at 2B)}``."""

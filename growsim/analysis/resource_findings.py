@@ -248,10 +248,11 @@ def complexity_effects(runs: list[ResourceRun]) -> list[ComplexityEffect]:
 
 def resource_budget_checks(runs: list[ResourceRun]) -> dict[int, BudgetCheck]:
     """The budget rule for the resource arms: the base weights' runs (the arms of
-    RESOURCE_CHAIN, at the weights ``tradeoff-long`` ran), each budget B that ran twice as
+    RESOURCE_CHAIN, at the weights its first and last arm ran), each budget B that ran twice as
     long too (two seeds or more at both) checked against 2B: ``{B: check}`` of final
     validation accuracy and each resource (RESOURCE_MARGINS)."""
-    base = {r.weights for r in runs if r.arm == RESOURCE_CHAIN[-1]}
+    ends = (RESOURCE_CHAIN[0], RESOURCE_CHAIN[-1])  # the arms that run the base weights only
+    base = {r.weights for r in runs if r.arm in ends}
     chain = [r for r in runs if r.arm in RESOURCE_CHAIN and r.weights in base]
     by_budget: dict[int, list[ResourceRun]] = {}
     for run in chain:

@@ -1,4 +1,5 @@
-"""The budget rule's check of one budget as Markdown, for the competent page's sections."""
+"""Equivalence checks of final values as Markdown, for the competent page's sections: the
+budget rule's check of one budget, and a fine-tuned arm against training from scratch."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def budget_lines(check: BudgetCheck, what: str) -> list[str]:
         if check.stable()
         else "a measure's change is not shown to be within its margin: **not shown to suffice**."
     )
-    lines = [
+    return [
         "",
         f"**Budget rule** ({what}): {verdict} (The stricter rule, every change within one "
         f"pooled seed sd, {strict}.)",
@@ -22,11 +23,36 @@ def budget_lines(check: BudgetCheck, what: str) -> list[str]:
         "change, 90% interval (paired: over the shared seeds) | test | margin | "
         "stopped | pooled seed sd |",
         "|---|---|---|---|---|---|---|---|",
+        *_rows(check, with_sd=True),
     ]
-    lines += [
+
+
+def tuned_lines(label: str, scratch_label: str, check: BudgetCheck) -> list[str]:
+    """A fine-tuned setting against its from-scratch twin (``check``:
+    growsim.analysis.competent_findings.tuned_checks) as a verdict line and a table."""
+    verdict = (
+        "every measure equivalent within its margin: **fine-tuning gives the effect of "
+        "training from scratch**."
+        if check.stable()
+        else "a measure is not shown equivalent within its margin: **fine-tuning is not "
+        "shown to stand in for training from scratch**."
+    )
+    return [
+        "",
+        f"**Fine-tuned against from scratch** ({label} against {scratch_label}; final values "
+        f"on validation images, the budget rule's margins): {verdict}",
+        "",
+        "| measure | from scratch (seed mean) | fine-tuned (seed mean) | fine-tuned - from "
+        "scratch, 90% interval | test | margin | equivalent |",
+        "|---|---|---|---|---|---|---|",
+        *_rows(check, with_sd=False),
+    ]
+
+
+def _rows(check: BudgetCheck, with_sd: bool) -> list[str]:
+    return [
         f"| {r.measure} | {r.at_budget:.3f} | {r.at_double:.3f} | {r.change.mean:+.3f} "
         f"[{r.change.low:+.3f}, {r.change.high:+.3f}] | {r.test} | +-{r.margin:g} | "
-        f"{'yes' if r.stopped() else 'no'} | {r.seed_sd:.3f} |"
+        f"{'yes' if r.stopped() else 'no'} |" + (f" {r.seed_sd:.3f} |" if with_sd else "")
         for r in check.rows
     ]
-    return lines

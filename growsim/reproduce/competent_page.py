@@ -27,11 +27,12 @@ from growsim.analysis.competent_findings import (
     load_runs,
     occlusion_effect,
     precision_comparison,
+    tuned_checks,
     verdict,
 )
 from growsim.analysis.resource_findings import load_resource_runs
 from growsim.files import write_text_atomically
-from growsim.reproduce.budget_table import budget_lines
+from growsim.reproduce.budget_table import budget_lines, tuned_lines
 from growsim.reproduce.protocol_lines import cost_lines, pending_lines, reference_lines
 from growsim.reproduce.resource_page import resource_sections
 
@@ -52,6 +53,7 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
     figures = page.parent / f"{page.stem}-figures"
     figures.mkdir(parents=True, exist_ok=True)
     groups = by_setting(runs)
+    tuned = tuned_checks(groups)
     lines = [
         "# The paper's findings on competent networks",
         "",
@@ -108,7 +110,7 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
         chain = _main_chain(groups, dataset)
         checks = budget_chain(chain)
         lines += _dataset_section(
-            dataset, groups, difficulty.get(dataset), figures, page.parent, chain, checks
+            dataset, groups, difficulty.get(dataset), figures, page.parent, chain, checks, tuned
         )
         lines += reference_lines(dataset, accuracy)
         lines += pending_lines(dataset, results)
@@ -120,10 +122,12 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
 
 
 def _dataset_section(
-    dataset, groups, difficulty, figures: Path, root: Path, chain: dict, checks: dict
-) -> list[str]:
+    dataset, groups, difficulty, figures: Path, root: Path, chain: dict, checks: dict,
+    tuned: dict,
+) -> list[str]:  # fmt: skip
     """Findings 3 and 4 on ``dataset``; ``chain`` and ``checks``: its main setting by budget
-    and the budget rule's check of each (``_main_chain``, ``budget_chain``)."""
+    and the budget rule's check of each (``_main_chain``, ``budget_chain``); ``tuned``: the
+    fine-tuned settings' checks against training from scratch (``tuned_checks``)."""
     chosen = {key[1:]: runs for key, runs in groups.items() if key[0] == dataset}
     lines = ["", f"## {dataset}", ""]
     if difficulty is not None:
@@ -152,9 +156,14 @@ def _dataset_section(
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         levels = runs[0].emergence["levels"]
         passed = _competent(runs)
-        check = checks.get(setting[4])
+        # a fine-tuned arm: the main setting's check at its backbone's budget, and the
+        # fine-tuned effect equivalent to the from-scratch one
+        twin = tuned.get((dataset, *setting))
+        check = checks.get(main[0].iterations if twin and main else setting[4])
         decided = {
-            name: check is not None and check.stable(measures)
+            name: check is not None
+            and check.stable(measures)
+            and (twin is None or twin[1].stable(measures))
             for name, measures in VERDICT_MEASURES.items()
         }
         if len(runs) < 2:
@@ -164,6 +173,7 @@ def _dataset_section(
             stopped = [name for name, ok in decided.items() if ok]
             own = setting[0] in CHAIN_ARMS and setting[1] == "bf16"
             basis = (", ".join(stopped) or "none") + ("" if own or not stopped else " (main's)")
+            basis += " (fine-tuned, equivalent to scratch)" if twin and stopped else ""
         tail = f"{sum(passed)}/{len(runs)}"
         effect = occlusion_effect(runs, levels)
         finding3 = verdict(effect.across_seeds, decided["finding 3"])
@@ -200,6 +210,9 @@ def _dataset_section(
             for seed, c, p in time_effect.per_run
         )))  # fmt: skip
     lines += ["", *details]
+    for key, (scratch_key, tuned_check) in tuned.items():
+        if key[0] == dataset:
+            lines += tuned_lines(_label(key[1:]), _label(scratch_key[1:]), tuned_check)
     for budget, doubling in checks.items():
         lines += budget_lines(doubling, (
             f"main setting, bf16: {budget} against {2 * budget} iterations, {len(chain[budget])} "
@@ -264,7 +277,8 @@ def _competent(runs: list[CompetentRun]) -> list[bool]:
     return [all(table[m][i] for m in COMPETENCE_MEASURES) for i in range(len(runs))]
 
 
-ARM_ORDER = (*CHAIN_ARMS, "ablation", "time-weight", "centred")
+ARM_ORDER = (*CHAIN_ARMS, "ablation", "ablation-tuned", "time-weight", "time-weight-tuned",
+             "centred")  # fmt: skip
 
 
 def _order(setting: tuple) -> tuple:
