@@ -334,6 +334,33 @@ def test_the_budget_rule_is_an_equivalence_test_not_a_point_comparison():
     assert shifted.rows[0].change.low == pytest.approx(0.05) and not shifted.rows[0].stopped()
 
 
+def test_a_fine_tuned_arm_is_checked_against_its_from_scratch_twin_only():
+    from growsim.analysis.competent_findings import tuned_checks
+
+    def key(arm, iterations, weight=0.1, reads=False):
+        return ("d", arm, "bf16", weight, reads, iterations, False)
+
+    scratch = _seeded([_measured(0.86, steps=0.30), _measured(0.87, steps=0.32), _measured(0.865)])
+    same = _seeded([_measured(0.862, steps=0.31), _measured(0.868, steps=0.30), _measured(0.866)])
+    weaker = _seeded([_measured(0.86, steps=0.05), _measured(0.87, steps=0.02)])
+    groups = {
+        key("ablation", 5000): scratch,
+        key("ablation-tuned", 1250): same,
+        key("time-weight", 5000, weight=0.3): scratch,
+        key("time-weight-tuned", 1250, weight=0.3): weaker,
+        key("time-weight-tuned", 1250, weight=0.03): same,  # no from-scratch twin at 0.03
+        key("main", 5000, reads=True): scratch,
+    }
+    checks = tuned_checks(groups)
+    assert set(checks) == {key("ablation-tuned", 1250), key("time-weight-tuned", 1250, weight=0.3)}
+    twin, check = checks[key("ablation-tuned", 1250)]
+    assert twin == key("ablation", 5000) and check.stable()
+    assert check.rows[0].test == "paired, n = 3"
+    _, weak = checks[key("time-weight-tuned", 1250, weight=0.3)]
+    assert not weak.stable(("validation_accuracy", "steps_added"))
+    assert weak.stable(("validation_accuracy",))
+
+
 def test_the_centring_change_is_kept_only_if_it_agrees_earlier_and_keeps_accuracy():
     from growsim.analysis.competent_findings import centring_test
 
