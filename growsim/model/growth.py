@@ -68,11 +68,14 @@ def grown_box(
     return Box(layers=layers, channels=channels, steps=steps)
 
 
-def initial_network(spec: Spec, in_channels: int, classes: int) -> LatticeNetwork:
-    """The network a run starts from: the spec's initial box, seeded by ``training.seed``."""
+def initial_network(
+    spec: Spec, in_channels: int, classes: int, box: Box | None = None
+) -> LatticeNetwork:
+    """A new network of the spec, seeded by ``training.seed``: at the spec's initial box
+    (the network a run starts from), or at ``box``."""
     lattice = spec.lattice
     return LatticeNetwork(
-        Box(lattice.layers.initial, lattice.channels.initial, lattice.steps.initial),
+        box or Box(lattice.layers.initial, lattice.channels.initial, lattice.steps.initial),
         in_channels=in_channels,
         classes=classes,
         kernel_size=lattice.kernel_size,

@@ -49,6 +49,13 @@ from growsim.model.outputs import NetworkOutput, Prediction
 CONNECTIONS = ("bottom_up", "lateral", "top_down")
 PRECISIONS = ("fp32", "bf16")  # training.precision
 HALTING_MEAN_MOMENTUM = 0.02  # weight of each training batch in the means halting is centred on
+# Every name the state of time selection can have in ``state_dict()``: the parameters of
+# ``time_parameters()`` (which of them a network has depends on its options) and the means
+# halting is centred on. Fine-tuning halting (training.init_from) starts them afresh.
+TIME_SELECTION_STATE = (
+    "halting_bias", "halting_weight", "halting_confidence", "halting_gain",
+    "halting_feature_mean", "halting_confidence_mean", "halting_mean_batches",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

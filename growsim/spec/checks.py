@@ -116,6 +116,7 @@ def check_consistency(spec: Spec, error: ErrorAt = SpecCheckError) -> None:
     if (spec.training.iterations is None) == (spec.training.epochs is None):
         raise error("training", "set exactly one of training.iterations and training.epochs")
     _check_training_recipe(spec, error)
+    _check_fine_tuning(spec, error)
 
 
 def _check_lattice(spec: Spec, error: ErrorAt) -> None:
@@ -173,6 +174,33 @@ def _check_training_recipe(spec: Spec, error: ErrorAt) -> None:
             "of any box, so time growth would not stop before lattice.steps.max; give time a "
             "weight, or fix the steps (lattice.steps.initial = max)",
         )
+
+
+def _check_fine_tuning(spec: Spec, error: ErrorAt) -> None:
+    """Checks of training.init_from and training.trainable: training the time selection
+    alone leaves every other weight as the run it starts from made it."""
+    training = spec.training
+    if training.init_from is not None and not training.init_from.strip():
+        raise error("training.init_from", "must be a run directory, or unset (null)")
+    if training.trainable != "time":
+        return
+    if training.init_from is None:
+        raise error(
+            "training.trainable",
+            "time trains the halting parameters of another run's network: set "
+            "training.init_from to that run's directory",
+        )
+    frozen = "with training.trainable: time, only the halting parameters change"
+    for key in ("growth.enabled", "compaction.enabled"):
+        section, name = key.split(".")
+        if getattr(getattr(spec, section), name):
+            raise error(key, f"must be false: {frozen} (the box stays the one it starts from)")
+    for name in ("breadth", "depth"):
+        if getattr(spec.costs, name).weight > 0:
+            raise error(
+                f"costs.{name}.weight",
+                f"must be 0: {frozen}, and the {name} pressure would shrink the frozen weights",
+            )
 
 
 def _check_data(data: DataConfig, error: ErrorAt) -> None:

@@ -43,11 +43,13 @@ def write_checkpoint(path: Path, state: dict, saved_before: int) -> None:
 RESUME_ADVICE = ". Start it again with --overwrite, or resume it with that version."
 
 
-def read_checkpoint(path: Path, device: torch.device, advice: str = RESUME_ADVICE) -> dict:
-    """The state saved in ``path``, its checksum checked; a RunError when the file is
-    corrupt, truncated or not a checkpoint, or ending in ``advice`` when another growsim
-    version wrote it."""
-    state = load_checksummed_torch(path, "the checkpoint", CORRUPT_ADVICE, device)
+def read_checkpoint(
+    path: Path, device: torch.device, advice: str = RESUME_ADVICE, remedy: str = CORRUPT_ADVICE
+) -> dict:
+    """The state saved in ``path``, its checksum checked; a RunError ending in ``remedy``
+    when the file is missing, corrupt, truncated or not a checkpoint, or in ``advice`` when
+    another growsim version wrote it."""
+    state = load_checksummed_torch(path, "the checkpoint", remedy, device)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise RunError(
             f"{path}: checkpoint format {state.get('format')}, but this growsim reads format "

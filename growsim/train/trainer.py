@@ -27,10 +27,10 @@ from growsim.model import costs, memory
 from growsim.model.compaction import plan_compaction
 from growsim.model.growth import ActiveRegion, active_region, grown_box, initial_network
 from growsim.model.lattice import Box, LatticeNetwork, Prediction
-from growsim.model.proximal import adam_second_moments, apply_pressure, pressure_learning_rate
 from growsim.model.reshape import compact_with_optimizer, grow, grow_with_optimizer, shrink_to
 from growsim.spec import Spec, spec_to_yaml
 from growsim.threads import checked_threads
+from growsim.train.backbone import backbone_network
 from growsim.train.checkpoint_file import read_checkpoint
 from growsim.train.checkpoint_state import (
     CheckpointState,
@@ -49,7 +49,7 @@ from growsim.train.evaluation import (
     predict_sets_at,
 )
 from growsim.train.numerics import check_magnitudes
-from growsim.train.optimisation import loss_function, make_optimizer
+from growsim.train.optimisation import apply_cost_pressure, loss_function, make_optimizer
 from growsim.train.run_data import (
     RunData,
     batches_per_epoch,
@@ -170,13 +170,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        if weights["breadth"] > 0 or weights["depth"] > 0:
-            config, layers = self.spec.costs, self.model.incoming_weights()
-            apply_pressure(
-                layers, adam_second_moments(self.optimizer, layers), weights["breadth"], weights["depth"],
-                pressure_learning_rate(self.optimizer), self.max_box.channels, self.max_box.layers,
-                config.breadth.exponent, config.depth.exponent,
-            )  # fmt: skip
+        apply_cost_pressure(self.model, self.optimizer, weights, self.spec.costs, self.max_box)
         self.losses.add(
             iteration, self.checkpoints_written, total, task, time_, correct, len(labels)
         )
@@ -194,6 +188,8 @@ class Trainer:
 
         self._segment_started = time.perf_counter()
         if self.iteration == 0 and self.checkpoints_written == 0:
+            if self.spec.training.init_from is not None:  # (a resumed run has its own)
+                self.start_from_backbone()
             timed(self.time_spent, "checkpoints", self.checkpoint, grow=False)
         every = self.spec.record.every
         bar = tqdm(
@@ -335,6 +331,12 @@ class Trainer:
             magnitudes, validation.time_distribution, self.spec.active.channel_threshold
         )
         return magnitudes, validation, region
+
+    def start_from_backbone(self) -> None:
+        """Start from the run ``training.init_from`` names (see growsim.train.backbone)."""
+        self._model_version += 1
+        self.model = backbone_network(self.spec, self.model).to(self.device)
+        self.optimizer, self._loss_terms = self._make_optimizer(), self._make_loss_function()
 
     def _grow(self, box: Box) -> None:
         """Grow the model and carry the optimiser state over to the grown parameters."""
