@@ -184,3 +184,18 @@ def test_every_tensor_of_time_selection_is_named_as_one_to_start_afresh():
     trained = {name for name, p in model.named_parameters() if id(p) in time_ids}
     halting = {name for name in model.state_dict() if name.startswith("halting")}
     assert trained | halting == set(TIME_SELECTION_STATE)
+
+
+def test_seed_in_init_from_picks_each_seeds_own_backbone(backbone, tmp_path):
+    """``{seed}`` in training.init_from stands for training.seed: a sweep over seeds starts
+    each from its own backbone, and a seed without one is refused by name."""
+    shutil.copytree(backbone[1], tmp_path / "backbone-seed=3")
+    template = str(tmp_path / "backbone-seed={seed}")
+    spec = fine_tune_spec(backbone, *TIME_ONLY, "training.seed=3", init_from=template)
+    run_experiment(spec, tmp_path / "fine", progress=False)
+    assert box(tmp_path / "fine") == box(backbone[1])
+    other = fine_tune_spec(backbone, *TIME_ONLY, "training.seed=4", init_from=template)
+    with pytest.raises(
+        SpecError, match=r"training.init_from: .*backbone-seed=4 is not a directory"
+    ):
+        run_experiment(other, tmp_path / "other", progress=False)

@@ -146,7 +146,7 @@ def _competent(args: argparse.Namespace) -> int:
         datasets = _chosen("--datasets", args.datasets, list(table), args.quick)
         offered = sorted({arm for d in datasets or table for arm in table[d][2]})
         chosen = _chosen("--arms", args.arms, offered, args.quick)
-        arms = competent_arms(datasets=datasets, arms=chosen, table=table)
+        arms = competent_arms(datasets=datasets, arms=chosen, table=table, out=out)
         from growsim.spec import check_data_source
 
         for arm in arms:  # the data are there before anything trains

@@ -44,6 +44,7 @@ import torch
 import xarray as xr
 import yaml
 
+from growsim.analysis.competent_findings import TUNED_SUFFIX
 from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficulty
 from growsim.analysis.emergence import run_emergence, trajectory_resources
 from growsim.data.datasets import load_dataset
@@ -74,7 +75,8 @@ COPIED = (EMERGENCE_NAME, FINAL_OUTPUTS_NAME, SUMMARY_NAME, SPEC_NAME)
 # Each dataset: its base spec, the settings on top of it, and the arms it runs.
 DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
     "fashion-mnist": (
-        SPECS / "occlusion.yaml", {}, ("main", "ablation", "time-weight", "long", "longer", "centred"),
+        SPECS / "occlusion.yaml", {}, ("main", "ablation", "time-weight", "long", "longer", "centred",
+                                    "ablation-tuned", "time-weight-tuned"),
     ),
     "shapes": (SPECS / "occlusion.yaml", {
         "data.dataset": "shapes", "data.classes": 6, "data.image_size": 28,
@@ -98,7 +100,8 @@ DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
         "lattice.input_stride": 1, "lattice.channels.max": 16,
         "training.iterations": 6000, "record.every": 250,
     }, ("quarter", "half", "main-bf16", "long", "ablation", "time-weight", "centred",
-        "tradeoff-long", "tradeoff", "complexity", "tradeoff-half")),
+        "tradeoff-long", "tradeoff", "complexity", "tradeoff-half", "ablation-tuned",
+        "time-weight-tuned")),
 }  # fmt: skip
 # ``--quick``: a first look (docs/reproducing.md has its measured time): a quarter of the
 # training images and 1500 iterations, main and ablation.
@@ -158,7 +161,16 @@ def arm_designs(raw: dict) -> dict[str, dict]:
 # setting at its budget and at twice it): trained only when ``--arms`` names them.
 DIAGNOSTIC_ARMS = ("longer", "quarter", "half", "tradeoff-half")
 ARMS = ("main", "main-bf16", "quarter", "half", "ablation", "time-weight", "long", "longer",
-        "centred", "tradeoff", "complexity", "tradeoff-half", "tradeoff-long")  # fmt: skip
+        "centred", "tradeoff", "complexity", "tradeoff-half", "tradeoff-long", "ablation-tuned",
+        "time-weight-tuned")  # fmt: skip
+# Arms that differ from the main setting only in halting, fine-tuned from the main setting's
+# final network of the same seed (``training.init_from``, ``training.trainable: time``; no
+# growth or compaction) for TUNE_SHARE of the budget, three seeds, beside the from-scratch arm
+# each is named after: the page tests on validation whether they give its effect
+# (growsim.analysis.competent_findings.tuned_checks).
+TUNED_ARMS = tuple(f"{arm}{TUNED_SUFFIX}" for arm in ("ablation", "time-weight"))
+TUNE_SHARE = 0.25
+BACKBONE_ARMS = ("main-bf16", "main")  # a dataset's backbone: the first of these it runs
 # findings 1 and 2: resources, no kept models
 RESOURCE_ARMS = ("tradeoff", "complexity", "tradeoff-half", "tradeoff-long")
 # The resource arms' base, on the dataset's: a box whose maxima are above what the pressures
@@ -195,11 +207,12 @@ class Arm:
 
 def competent_arms(
     datasets: tuple[str, ...] | None = None, arms: tuple[str, ...] | None = None,
-    table: dict[str, tuple[Path, dict, tuple[str, ...]]] | None = None,
+    table: dict[str, tuple[Path, dict, tuple[str, ...]]] | None = None, out: Path = Path("outputs/competent"),
 ) -> list[Arm]:  # fmt: skip
     """The protocol's sweeps, in the order they run (dataset by dataset; ``arms``: only
     these of each dataset's arms, else all but DIAGNOSTIC_ARMS); ``table`` replaces DATASETS
-    (each dataset's base spec, settings and arms), e.g. for a small test protocol."""
+    (each dataset's base spec, settings and arms), e.g. for a small test protocol; ``out``:
+    where the protocol's runs are (the fine-tuned arms start from networks there)."""
     table = table or DATASETS
     found = []
     for dataset in datasets or tuple(table):
@@ -211,11 +224,21 @@ def competent_arms(
             else [a for a in dataset_arms if a not in DIAGNOSTIC_ARMS]
         )
         for arm in wanted:
-            base = raw
+            base, design = raw, arm
             if arm in RESOURCE_ARMS:
                 budget = round(int(raw["training"]["iterations"]) * RESOURCE_BUDGET_SHARE)
                 base = with_overrides(raw, {**RESOURCE_BASE, "training.iterations": budget})
-            spec = {**base, "name": f"competent-{arm}", "sweep": arm_designs(base)[arm]}
+            if arm in TUNED_ARMS:
+                backbone = next(a for a in BACKBONE_ARMS if a in dataset_arms)
+                base, design = (
+                    _tuned_base(raw, Path(out) / dataset / f"competent-{backbone}"),
+                    arm[: -len(TUNED_SUFFIX)],
+                )
+            sweep = {
+                **arm_designs(base)[design],
+                **({"seeds": [0, 1, 2]} if arm in TUNED_ARMS else {}),
+            }
+            spec = {**base, "name": f"competent-{arm}", "sweep": sweep}
             text = yaml.safe_dump(spec, sort_keys=False)
             found.append(
                 Arm(
@@ -225,6 +248,18 @@ def competent_arms(
                 )
             )
     return found
+
+
+def _tuned_base(raw: dict, backbones: Path) -> dict:
+    """A fine-tuned arm's spec around the dataset's ``raw``: each seed starts from the final
+    network of that seed's main run in the ``backbones`` sweep (bf16), and trains only halting,
+    for TUNE_SHARE of the budget."""
+    return with_overrides(raw, {
+        "training.init_from": str(backbones / f"training.precision={PRECISION}_seed={{seed}}"),
+        "training.trainable": "time", "growth.enabled": False, "compaction.enabled": False,
+        "costs.breadth.weight": 0.0, "costs.depth.weight": 0.0,  # (only halting trains)
+        "training.iterations": round(int(raw["training"]["iterations"]) * TUNE_SHARE),
+    })  # fmt: skip
 
 
 def run_arms(

@@ -34,6 +34,14 @@ def backbone_directory(init_from: str) -> Path:
     return Path(init_from).expanduser().absolute()
 
 
+SEED = "{seed}"  # in training.init_from: this run's training.seed (a backbone per seed)
+
+
+def backbone_path(spec: Spec) -> str:
+    """``training.init_from`` with SEED replaced by ``training.seed``."""
+    return spec.training.init_from.replace(SEED, str(spec.training.seed))
+
+
 def read_backbone(init_from: str) -> dict:
     """The checkpoint of the finished run in ``init_from`` (on the CPU); a SpecError naming
     ``training.init_from`` when the directory or its checkpoint is missing, unreadable,
@@ -63,7 +71,7 @@ def backbone_network(spec: Spec, new: LatticeNetwork) -> LatticeNetwork:
     that run's final parameters and buffers but those of time selection (on the CPU;
     ``new``, a new network of this spec, gives the data's image channels and classes); a
     SpecError when that run cannot be read or its network does not fit this spec's."""
-    backbone = read_backbone(spec.training.init_from)
+    backbone = read_backbone(backbone_path(spec))
     in_channels, classes = new.in_channels, new.classes
     box = Box(**backbone["box"])
     _check_box(spec, box)
