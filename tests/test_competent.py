@@ -261,6 +261,65 @@ def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
     assert all(collected(results, arms[0], m) for m in arms[0].sweep.members)
 
 
+def test_a_fine_tuned_arm_starts_from_its_seeds_main_run_and_meets_its_twin_on_the_page(
+    tiny_spec, tmp_path, monkeypatch
+):
+    """``ablation-tuned``: each seed's main network, halting alone trained anew without the
+    confidence; the page sets it against the ablation trained from scratch."""
+    from functools import partial
+
+    from growsim.analysis.difficulty import reference_difficulty
+    from growsim.files import CHECKPOINT_NAME
+    from growsim.reproduce import competent
+    from growsim.reproduce.competent import TUNE_SHARE, competent_arms, measure, run_arms
+
+    # two linear reference models (the ensemble's five are the Dask test's to train)
+    quick = partial(reference_difficulty, architectures=("logistic", "perceptron"))
+    monkeypatch.setattr(competent, "reference_difficulty", quick)
+    from growsim.reproduce.competent_page import write_competent_page
+    from growsim.train.checkpoint_file import read_checkpoint
+
+    settings = {"training.iterations": 80, "record.every": 40}
+    table = {"tiny": (Path(tiny_spec), settings, ("main-bf16", "ablation", "ablation-tuned"))}
+    out, results = tmp_path / "out", tmp_path / "results"
+    arms = competent_arms(table=table, out=out)
+    tuned = arms[-1].sweep.members
+    assert {m.spec.training.iterations for m in tuned} == {round(80 * TUNE_SHARE)}
+    assert [m.spec.training.seed for m in tuned] == [0, 1, 2]
+    assert run_arms(arms, out, workers=1, say=lambda _: None) == []
+    for member in tuned:  # the backbone's weights, halting without the confidence
+        seed = member.spec.training.seed
+        main = out / "tiny" / "competent-main-bf16" / f"training.precision=bf16_seed={seed}"
+        start = read_checkpoint(main / CHECKPOINT_NAME, "cpu")["model"]
+        end = read_checkpoint(
+            out / "tiny" / "competent-ablation-tuned" / member.name / CHECKPOINT_NAME, "cpu"
+        )["model"]
+        assert torch.equal(end["bottom_up.0"], start["bottom_up.0"])
+        assert "halting_confidence" in start and "halting_confidence" not in end
+    measure(arms, out, results, say=lambda _: None)
+    text = write_competent_page(results, tmp_path / "page.md").read_text()
+    assert "**Fine-tuned against from scratch** (ablation-tuned, time weight" in text
+    assert "| difficulty_partial_rho |" in text.split("Fine-tuned against from scratch")[1]
+
+
+def test_fine_tuned_members_need_their_main_runs_networks(tiny_spec, tmp_path):
+    """A fine-tuned member whose main run's network is not in OUT: that main run trains
+    again even when its per-run files were measured elsewhere, or, not asked for, a clear
+    error."""
+    from growsim.errors import SpecError
+    from growsim.reproduce.competent import _needed_backbones, competent_arms, run_arms
+
+    table = {
+        "tiny": (Path(tiny_spec), {"training.iterations": 80}, ("main-bf16", "ablation-tuned"))
+    }
+    arms = competent_arms(table=table, out=tmp_path / "out")
+    assert _needed_backbones(arms, None) == {
+        ("tiny/competent-main-bf16", f"training.precision=bf16_seed={seed}") for seed in range(3)
+    }
+    with pytest.raises(SpecError, match=r"run that arm too \(--arms main-bf16,ablation-tuned\)"):
+        run_arms(arms[1:], tmp_path / "out", workers=1, say=lambda _: None)
+
+
 class _Measured:
     """A stand-in run: each measure's curve over four checkpoints."""
 
@@ -342,7 +401,7 @@ def test_a_fine_tuned_arm_is_checked_against_its_from_scratch_twin_only():
 
     scratch = _seeded([_measured(0.86, steps=0.30), _measured(0.87, steps=0.32), _measured(0.865)])
     same = _seeded([_measured(0.862, steps=0.31), _measured(0.868, steps=0.30), _measured(0.866)])
-    weaker = _seeded([_measured(0.86, steps=0.05), _measured(0.87, steps=0.02)])
+    weaker = _seeded([_measured(0.86, steps=0.05), _measured(0.87, steps=0.02), _measured(0.865)])
     groups = {
         key("ablation", 5000): scratch,
         key("ablation-tuned", 1250): same,
@@ -359,6 +418,9 @@ def test_a_fine_tuned_arm_is_checked_against_its_from_scratch_twin_only():
     _, weak = checks[key("time-weight-tuned", 1250, weight=0.3)]
     assert not weak.stable(("validation_accuracy", "steps_added"))
     assert weak.stable(("validation_accuracy",))
+    # two seeds in common are too few to call them equivalent
+    groups[key("ablation-tuned", 1250)] = same[:2]
+    assert tuned_checks(groups)[key("ablation-tuned", 1250)] == (key("ablation", 5000), None)
 
 
 def test_the_centring_change_is_kept_only_if_it_agrees_earlier_and_keeps_accuracy():
@@ -572,29 +634,41 @@ def test_the_surface_is_scored_out_of_sample_and_gives_rates_only_where_spanned(
     assert all(np.isnan(v) for v in surface_score(noise).substitution.values())
 
 
-def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(tmp_path):
-    from growsim.reproduce.protocol_lines import cost_lines, reference_lines
+def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(
+    tmp_path, monkeypatch
+):
+    from growsim.reproduce import protocol_lines
+    from growsim.reproduce.protocol_lines import cost_lines, pending_lines, reference_lines
 
-    for arm, run_id in (("tradeoff", "same"), ("complexity", "same"), ("complexity", "other")):
+    protocol = {("d", "tradeoff"): ["same", "big"], ("d", "complexity"): ["same", "other"],
+                ("d", "quarter"): ["q0", "q1"]}  # fmt: skip
+    monkeypatch.setattr(protocol_lines, "expected_runs", lambda: protocol)
+
+    def ran(arm, run_id, hours):
         run_dir = tmp_path / "d" / arm / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        summary = {"run_id": run_id, "time_spent": {"training": 3600.0, "checkpoints": 0.0}}
+        summary = {"run_id": run_id, "time_spent": {"training": 3600.0 * hours, "checkpoints": 0.0}}
         (run_dir / SUMMARY_NAME).write_text(json.dumps(summary))
+
+    for arm, run_id in (("tradeoff", "same"), ("complexity", "same"), ("complexity", "other")):
+        ran(arm, run_id, 1.0)
     (line,) = cost_lines(tmp_path)
     assert "the 2 runs on this page took 2.0 core-hours" in line
-    assert "is 2 of these runs, 2.0 core-hours: about 1.0 hours" in line and "within" in line
+    # tradeoff's "big" is missing: a lower bound, never "within"
+    assert "3 of its 4 runs are here, 2.0 core-hours so far" in line and "within" not in line
+    assert "`tradeoff` 1 of 2 runs" in pending_lines("d", tmp_path)[1]
+    assert "`quarter` 2 of 2 runs (diagnostic" in pending_lines("d", tmp_path)[1]
     # a diagnostic arm's run is on the page but not in the default protocol's cost
-    for index, hours in enumerate((1.0, 9.0)):
-        run_dir = tmp_path / "d" / "quarter" / f"q{index}"
-        run_dir.mkdir(parents=True)
-        summary = {"run_id": f"q{index}", "time_spent": {"training": 3600.0 * hours}}
-        (run_dir / SUMMARY_NAME).write_text(json.dumps(summary))
+    ran("quarter", "q0", 1.0)
+    ran("quarter", "q1", 9.0)
     (line,) = cost_lines(tmp_path)
     assert "the 4 runs on this page took 12.0 core-hours" in line
-    assert "is 2 of these runs, 2.0 core-hours" in line
-    summary = {"run_id": "big", "time_spent": {"training": 3600.0 * 9}}
-    (tmp_path / "d" / "tradeoff" / "big").mkdir()
-    (tmp_path / "d" / "tradeoff" / "big" / SUMMARY_NAME).write_text(json.dumps(summary))
+    assert "3 of its 4 runs are here, 2.0 core-hours" in line
+    ran("tradeoff", "big", 0.5)
+    assert "2.5 core-hours: about 1.2 hours on 2 cores" in cost_lines(tmp_path)[0]
+    assert "within the 3-hour bound" in cost_lines(tmp_path)[0]
+    assert pending_lines("d", tmp_path) == [] or "`tradeoff`" not in pending_lines("d", tmp_path)[1]
+    ran("tradeoff", "big", 9.0)
     assert "11.0 core-hours: about 5.5 hours on 2 cores" in cost_lines(tmp_path)[0]
     assert "**over the 3-hour bound**" in cost_lines(tmp_path)[0]
     measured = {

@@ -285,21 +285,34 @@ def budget_check(runs: list[CompetentRun], longer: list[CompetentRun]) -> Budget
 TUNED_SUFFIX = "-tuned"
 
 
-def tuned_checks(groups: dict[tuple, list[CompetentRun]]) -> dict[tuple, tuple[tuple, BudgetCheck]]:
+TUNED_MIN_SEEDS = 3  # seeds a fine-tuned arm must share with its twin to be tested
+
+
+def tuned_checks(
+    groups: dict[tuple, list[CompetentRun]],
+) -> dict[tuple, tuple[tuple, BudgetCheck | None]]:
     """Each fine-tuned setting of ``groups`` (``by_setting``) against the from-scratch
     setting it stands in for (its arm without TUNED_SUFFIX; the same dataset, precision,
-    time weight, confidence reading and centring; two seeds or more each): ``{tuned key:
-    (scratch key, check)}``, the check of the final validation values of COMPETENCE_MEASURES
-    (fine-tuned - from scratch, paired over shared seeds) within STOPPED_MARGINS: where every
-    measure is equivalent, fine-tuning gives the effect of training from scratch."""
+    time weight, confidence reading and centring): ``{tuned key: (scratch key, check)}``, the
+    check of the final validation values of COMPETENCE_MEASURES over the seeds both ran
+    (fine-tuned - from scratch, paired) within STOPPED_MARGINS; None where they share fewer
+    than TUNED_MIN_SEEDS seeds. Where every measure is equivalent, fine-tuning gives the
+    effect of training from scratch."""
     found = {}
     for key, tuned in groups.items():
-        if not key[1].endswith(TUNED_SUFFIX) or len(tuned) < 2:
+        if not key[1].endswith(TUNED_SUFFIX):
             continue
         twin = (key[0], key[1][: -len(TUNED_SUFFIX)], *key[2:5])
         for other, scratch in groups.items():
-            if other[:5] == twin and other[6:] == key[6:] and len(scratch) > 1:
-                found[key] = (other, budget_check(scratch, tuned))
+            if other[:5] != twin or other[6:] != key[6:]:
+                continue
+            shared = {r.seed for r in tuned} & {r.seed for r in scratch}
+            check = None
+            if len(shared) >= TUNED_MIN_SEEDS:
+                check = budget_check(
+                    [r for r in scratch if r.seed in shared], [r for r in tuned if r.seed in shared]
+                )
+            found[key] = (other, check)
     return found
 
 

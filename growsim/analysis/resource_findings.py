@@ -253,7 +253,7 @@ def resource_budget_checks(runs: list[ResourceRun]) -> dict[int, BudgetCheck]:
     validation accuracy and each resource (RESOURCE_MARGINS)."""
     ends = (RESOURCE_CHAIN[0], RESOURCE_CHAIN[-1])  # the arms that run the base weights only
     base = {r.weights for r in runs if r.arm in ends}
-    chain = [r for r in runs if r.arm in RESOURCE_CHAIN and r.weights in base]
+    chain = [r for r in runs if r.arm in RESOURCE_CHAIN and r.weights in base and not r.failed]
     by_budget: dict[int, list[ResourceRun]] = {}
     for run in chain:
         by_budget.setdefault(run.iterations, []).append(run)

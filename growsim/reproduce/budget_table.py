@@ -4,6 +4,7 @@ budget rule's check of one budget, and a fine-tuned arm against training from sc
 from __future__ import annotations
 
 from growsim.analysis.budget import BudgetCheck
+from growsim.analysis.competent_findings import TUNED_MIN_SEEDS
 
 
 def budget_lines(check: BudgetCheck, what: str) -> list[str]:
@@ -27,9 +28,13 @@ def budget_lines(check: BudgetCheck, what: str) -> list[str]:
     ]
 
 
-def tuned_lines(label: str, scratch_label: str, check: BudgetCheck) -> list[str]:
+def tuned_lines(label: str, scratch_label: str, check: BudgetCheck | None) -> list[str]:
     """A fine-tuned setting against its from-scratch twin (``check``:
-    growsim.analysis.competent_findings.tuned_checks) as a verdict line and a table."""
+    growsim.analysis.competent_findings.tuned_checks; None: too few shared seeds) as a
+    verdict line and a table."""
+    what = f"**Fine-tuned against from scratch** ({label} against {scratch_label}"
+    if check is None:
+        return ["", f"{what}): fewer than {TUNED_MIN_SEEDS} seeds in common, **not tested**."]
     verdict = (
         "every measure equivalent within its margin: **fine-tuning gives the effect of "
         "training from scratch**."
@@ -39,8 +44,8 @@ def tuned_lines(label: str, scratch_label: str, check: BudgetCheck) -> list[str]
     )
     return [
         "",
-        f"**Fine-tuned against from scratch** ({label} against {scratch_label}; final values "
-        f"on validation images, the budget rule's margins): {verdict}",
+        f"{what}; final values on validation images over the seeds both ran, the budget "
+        f"rule's margins): {verdict}",
         "",
         "| measure | from scratch (seed mean) | fine-tuned (seed mean) | fine-tuned - from "
         "scratch, 90% interval | test | margin | equivalent |",

@@ -10,19 +10,23 @@ training went (growsim.analysis.emergence), against a difficulty measure from an
 reference models (growsim.analysis.difficulty). ``collect`` copies the small per-run files the
 page is made from into the results folder, so the page regenerates without training.
 
-Arms:
+Arms (DIAGNOSTIC_ARMS, marked *diagnostic*, run only when ``--arms`` names them):
 - ``main``: the dataset's spec at its time weight, in bf16 and in fp32 (the precision
   decision reads the pairs), seeds 0-2 (``main-bf16``: bf16 only);
 - ``long``: the main arm in bf16 at twice the iterations, seeds 0-2 (does the evidence move
   when training goes on?);
-- ``longer``: at four times the iterations, seeds 0-1 (the budget rule's check of ``long``);
+- ``longer``: at four times the iterations, seeds 0-1 (the budget rule's check of ``long``;
+  diagnostic);
 - ``quarter`` and ``half``: at a quarter and half the iterations, seeds 0-2 (the budget
-  rule's chain below the main budget: where the findings' measures were still moving);
+  rule's chain below the main budget: where the findings' measures were still moving;
+  diagnostic);
 - ``centred``: halting centred on running means (``lattice.halting_centred``), seeds 0-2:
   does halting agree earlier with the objective's own allocation (the issue's hypothesis)?
 - ``ablation``: halting that does not read the readout's confidence, seeds 0-2;
 - ``time-weight``: 0.3 and 3 times the main time weight (with ``main``: a 10x range), seeds
   0-1 (fewer seeds off the main weight);
+- ``ablation-tuned`` and ``time-weight-tuned`` (TUNED_ARMS): those arms fine-tuned from the
+  main setting's networks, halting alone, seeds 0-2 (does that give their effect?);
 - ``tradeoff``, ``complexity``, ``tradeoff-half`` and ``tradeoff-long`` (RESOURCE_ARMS,
   findings 1 and 2): on RESOURCE_BASE (a larger box, a dearer depth) at RESOURCE_BUDGET_SHARE
   of the main budget, the base's cost weights and each alone at PRESSURE_FACTOR x; classes
@@ -48,7 +52,9 @@ from growsim.analysis.competent_findings import TUNED_SUFFIX
 from growsim.analysis.difficulty import ReferenceDifficulty, reference_difficulty
 from growsim.analysis.emergence import run_emergence, trajectory_resources
 from growsim.data.datasets import load_dataset
+from growsim.errors import SpecError
 from growsim.files import (
+    CHECKPOINT_NAME,
     DIFFICULTY_NAME,
     EMERGENCE_NAME,
     FINAL_OUTPUTS_NAME,
@@ -65,6 +71,7 @@ from growsim.spec import parse_stored_spec
 from growsim.spec.shipped import shipped_specs
 from growsim.sweep.runner import run_sweep, sweep_directory
 from growsim.sweep.spec import Sweep, SweepMember, parse_sweep
+from growsim.train.backbone import backbone_path
 from growsim.train.run_data import prepare_run_data
 
 SPECS = shipped_specs()
@@ -229,9 +236,12 @@ def competent_arms(
                 budget = round(int(raw["training"]["iterations"]) * RESOURCE_BUDGET_SHARE)
                 base = with_overrides(raw, {**RESOURCE_BASE, "training.iterations": budget})
             if arm in TUNED_ARMS:
-                backbone = next(a for a in BACKBONE_ARMS if a in dataset_arms)
+                backbone = next((a for a in BACKBONE_ARMS if a in dataset_arms), None)
+                if backbone is None:
+                    raise SpecError(f"{dataset}: the arm {arm} starts from the main setting's "
+                                    f"networks, but the dataset runs none of {BACKBONE_ARMS}")  # fmt: skip
                 base, design = (
-                    _tuned_base(raw, Path(out) / dataset / f"competent-{backbone}"),
+                    _tuned_base(raw, Path(out).absolute() / dataset / f"competent-{backbone}"),
                     arm[: -len(TUNED_SUFFIX)],
                 )
             sweep = {
@@ -252,8 +262,8 @@ def competent_arms(
 
 def _tuned_base(raw: dict, backbones: Path) -> dict:
     """A fine-tuned arm's spec around the dataset's ``raw``: each seed starts from the final
-    network of that seed's main run in the ``backbones`` sweep (bf16), and trains only halting,
-    for TUNE_SHARE of the budget."""
+    network of that seed's main run in the ``backbones`` sweep (bf16; an absolute path, so
+    that a cluster's workers find it), and trains only halting, for TUNE_SHARE of the budget."""
     return with_overrides(raw, {
         "training.init_from": str(backbones / f"training.precision={PRECISION}_seed={{seed}}"),
         "training.trainable": "time", "growth.enabled": False, "compaction.enabled": False,
@@ -270,8 +280,12 @@ def run_arms(
     members whose per-run files are already there are not run again (so a protocol begun
     on another machine, whose runs are not here, goes on where it stopped)."""
     failed = []
+    needed = _needed_backbones(arms, results)
     for arm in arms:
-        members = [m for m in arm.sweep.members if not (results and collected(results, arm, m))]
+        members = [
+            m for m in arm.sweep.members
+            if not (results and collected(results, arm, m)) or (arm.name, m.name) in needed
+        ]  # fmt: skip
         if not members:
             say(f"{arm.name}: all {len(arm.sweep.members)} runs already measured")
             continue
@@ -282,6 +296,31 @@ def run_arms(
         )
         failed += [f"{arm.name}/{o.name}: {o.error}" for o in outcomes if o.status == "failed"]
     return failed
+
+
+def _needed_backbones(arms: list[Arm], results: Path | None) -> set[tuple[str, str]]:
+    """(arm name, member name) of the main runs whose networks the fine-tuned members still
+    to run start from and that are not in ``out`` (e.g. measured on another machine: their
+    per-run files are in ``results``, their networks are not); a SpecError when such a main
+    run is not among ``arms``."""
+    needed = set()
+    offered = {(a.name, m.name) for a in arms for m in a.sweep.members}
+    for arm in (a for a in arms if a.arm in TUNED_ARMS):
+        for member in arm.sweep.members:
+            if results and collected(results, arm, member):
+                continue
+            directory = Path(backbone_path(member.spec))
+            if (directory / CHECKPOINT_NAME).exists():
+                continue
+            wanted = (f"{arm.dataset}/{directory.parent.name}", directory.name)
+            if wanted not in offered:
+                raise SpecError(
+                    f"{arm.name}/{member.name} starts from the network of {wanted[0]}/{wanted[1]}, "
+                    f"which is not in {directory.parent}: run that arm too (--arms "
+                    f"{directory.parent.name.removeprefix('competent-')},{arm.arm})"
+                )
+            needed.add(wanted)
+    return needed
 
 
 def measure(arms: list[Arm], out: Path, results: Path, say: Callable[[str], None] = print) -> None:
@@ -348,12 +387,14 @@ def collected(results: Path, arm: Arm, member: SweepMember) -> bool:
     """Whether ``member``'s per-run files are in ``results`` (measured and copied: its spec
     is copied last) and are of its spec (the quick protocol's members have the full
     protocol's names). The spec's name is not compared: it names the arm, and does not
-    change what is trained."""
+    change what is trained; nor is where a fine-tuned member's backbone lay
+    (``training.init_from``: the protocol's folder, which another machine names otherwise)."""
     spec_path = Path(results) / arm.dataset / arm.arm / member.name / SPEC_NAME
     if not spec_path.exists():
         return False
     stored = parse_stored_spec(spec_path.read_text(), str(spec_path))
-    renamed = dataclasses.replace(stored, name=member.spec.name)
+    training = dataclasses.replace(stored.training, init_from=member.spec.training.init_from)
+    renamed = dataclasses.replace(stored, name=member.spec.name, training=training)
     return experiment_text(renamed) == experiment_text(member.spec)
 
 

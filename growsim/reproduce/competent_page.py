@@ -15,6 +15,7 @@ from growsim.analysis.competent_findings import (
     COMPETENCE_MEASURES,
     STOPPED_MARGINS,
     TAIL_SHARE,
+    TUNED_SUFFIX,
     VERDICT_MEASURES,
     CompetentRun,
     agrees_from,
@@ -156,14 +157,16 @@ def _dataset_section(
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         levels = runs[0].emergence["levels"]
         passed = _competent(runs)
-        # a fine-tuned arm: the main setting's check at its backbone's budget, and the
-        # fine-tuned effect equivalent to the from-scratch one
-        twin = tuned.get((dataset, *setting))
-        check = checks.get(main[0].iterations if twin and main else setting[4])
+        # a fine-tuned arm: the main setting's check at its from-scratch twin's budget, and
+        # the fine-tuned effect equivalent to the from-scratch one (else: undecided)
+        is_tuned = setting[0].endswith(TUNED_SUFFIX)
+        twin = tuned.get((dataset, *setting)) if is_tuned else None
+        equivalent = twin[1] if twin else None
+        check = checks.get(twin[0][5] if twin else None) if is_tuned else checks.get(setting[4])
         decided = {
             name: check is not None
             and check.stable(measures)
-            and (twin is None or twin[1].stable(measures))
+            and (not is_tuned or (equivalent is not None and equivalent.stable(measures)))
             for name, measures in VERDICT_MEASURES.items()
         }
         if len(runs) < 2:
@@ -173,7 +176,7 @@ def _dataset_section(
             stopped = [name for name, ok in decided.items() if ok]
             own = setting[0] in CHAIN_ARMS and setting[1] == "bf16"
             basis = (", ".join(stopped) or "none") + ("" if own or not stopped else " (main's)")
-            basis += " (fine-tuned, equivalent to scratch)" if twin and stopped else ""
+            basis += " (fine-tuned, equivalent to scratch)" if is_tuned and stopped else ""
         tail = f"{sum(passed)}/{len(runs)}"
         effect = occlusion_effect(runs, levels)
         finding3 = verdict(effect.across_seeds, decided["finding 3"])

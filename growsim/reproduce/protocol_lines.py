@@ -10,17 +10,32 @@ from pathlib import Path
 from growsim.files import SUMMARY_NAME
 
 
-def pending_lines(dataset: str, results: Path) -> list[str]:
-    """The protocol's arms of ``dataset`` (growsim.reproduce.competent.DATASETS) that have
-    no runs in ``results`` yet."""
-    from growsim.reproduce.competent import DATASETS
+def expected_runs() -> dict[tuple[str, str], list[str]]:
+    """The protocol's members (growsim.reproduce.competent), by (dataset, arm): the
+    default protocol's and the diagnostic arms'."""
+    from growsim.reproduce.competent import ARMS, competent_arms
 
-    arms = DATASETS.get(dataset, (None, None, ()))[2]
-    missing = [arm for arm in arms if not (Path(results) / dataset / arm).is_dir()]
+    return {
+        (a.dataset, a.arm): [m.name for m in a.sweep.members] for a in competent_arms(arms=ARMS)
+    }
+
+
+def pending_lines(dataset: str, results: Path) -> list[str]:
+    """The protocol's arms of ``dataset`` with runs not in ``results`` yet, and how many."""
+    from growsim.reproduce.competent import DIAGNOSTIC_ARMS
+
+    missing = []
+    for (name, arm), members in expected_runs().items():
+        absent = [
+            m for m in members if not (Path(results) / name / arm / m / SUMMARY_NAME).exists()
+        ]
+        if name == dataset and absent:
+            diagnostic = " (diagnostic: `--arms` names it)" if arm in DIAGNOSTIC_ARMS else ""
+            missing.append(f"`{arm}` {len(absent)} of {len(members)} runs{diagnostic}")
     if not missing:
         return []
-    return ["", f"**Not run yet** on {dataset}: " + ", ".join(f"`{a}`" for a in missing)
-            + " (`growsim reproduce --competent` trains what is missing)."]  # fmt: skip
+    return ["", f"**Not run yet** on {dataset}: " + ", ".join(missing)
+            + " (`growsim reproduce --competent` trains what is missing of the default arms)."]  # fmt: skip
 
 
 REFERENCE_GAP = 1.5  # points: the unpressured box against a plain net of its size
@@ -54,24 +69,31 @@ BOUND_HOURS, BOUND_CORES = 3.0, 2  # what the whole default protocol should fit:
 
 def cost_lines(results: Path) -> list[str]:
     """The protocol's cost: core-hours of the runs whose files are in ``results``, per
-    dataset, and of the default protocol's (every arm but DIAGNOSTIC_ARMS) against the bound."""
+    dataset, and of the default protocol's (every arm of growsim.reproduce.competent but
+    DIAGNOSTIC_ARMS) against the bound: a lower bound until all of its runs are there."""
     from growsim.reproduce.competent import DIAGNOSTIC_ARMS
 
+    expected = {
+        (dataset, arm, member)
+        for (dataset, arm), members in expected_runs().items() if arm not in DIAGNOSTIC_ARMS
+        for member in members
+    }  # fmt: skip
     runs: dict[object, tuple[str, set, float]] = {}  # a run reused by two arms counts once
     for path in sorted(Path(results).glob(f"*/*/*/{SUMMARY_NAME}")):
         summary = json.loads(path.read_text())
         key = summary.get("run_id") or str(path)  # (older runs have no run_id)
-        dataset, arm = path.parts[-4], path.parts[-3]
+        place = (path.parts[-4], path.parts[-3], path.parts[-2])
         seconds = sum(summary["time_spent"].values())
-        runs.setdefault(key, (dataset, set(), seconds))[1].add(arm)
+        runs.setdefault(key, (place[0], set(), seconds))[1].add(place)
     hours: dict[str, list[float]] = {}
     default: list[float] = []
-    for dataset, arms, seconds in runs.values():
+    for dataset, places, seconds in runs.values():
         hours.setdefault(dataset, []).append(seconds / 3600)
-        if arms - set(DIAGNOSTIC_ARMS):
+        if places & expected:
             default.append(seconds / 3600)
+    present = {place for _, places, _ in runs.values() for place in places} & expected
     total, needed = sum(sum(h) for h in hours.values()), sum(default)
-    wall = needed / BOUND_CORES
+    wall, complete = needed / BOUND_CORES, present == expected
     return [
         f"- **Cost**: the {len(runs)} runs on this page took {total:.1f} core-hours ("
         + ", ".join(f"{d} {sum(h):.1f} in {len(h)} runs" for d, h in hours.items())
@@ -80,8 +102,12 @@ def cost_lines(results: Path) -> list[str]:
         "Re-measuring the kept models (emergence) and the reference ensembles come on top. "
         "The default protocol (every arm but the diagnostic ones, "
         + ", ".join(f"`{a}`" for a in DIAGNOSTIC_ARMS)
-        + f") is {len(default)} of these runs, {needed:.1f} core-hours: about {wall:.1f} hours "
-        f"on {BOUND_CORES} cores, two runs at a time, "
-        + (f"within the {BOUND_HOURS:g}-hour bound." if wall <= BOUND_HOURS
-           else f"**over the {BOUND_HOURS:g}-hour bound** it should fit.")
+        + f"): {len(present)} of its {len(expected)} runs are here, {needed:.1f} core-hours"
+        + (f": about {wall:.1f} hours on {BOUND_CORES} cores, two runs at a time, "
+           + (f"within the {BOUND_HOURS:g}-hour bound." if wall <= BOUND_HOURS
+              else f"**over the {BOUND_HOURS:g}-hour bound** it should fit.")
+           if complete else
+           f" so far (the rest not yet run): at least {wall:.1f} hours on {BOUND_CORES} cores"
+           + (f", **over the {BOUND_HOURS:g}-hour bound** it should fit." if wall > BOUND_HOURS
+              else "."))
     ]  # fmt: skip
