@@ -261,7 +261,7 @@ def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
     assert all(collected(results, arms[0], m) for m in arms[0].sweep.members)
 
 
-@pytest.mark.slow  # nine tiny runs measured end to end (about 1.5 min)
+@pytest.mark.slow  # nine tiny runs, trained and measured end to end
 def test_a_fine_tuned_arm_starts_from_its_seeds_main_run_and_meets_its_twin_on_the_page(
     tiny_spec, tmp_path, monkeypatch
 ):
