@@ -66,6 +66,7 @@ from growsim.files import (
     TRAJECTORY_NAME,
 )
 from growsim.reproduce.experiments import with_overrides
+from growsim.reproduce.fine_tuned import BACKBONE_ARMS, TUNED_ARMS, tuned_base
 from growsim.runs.experiment import experiment_text
 from growsim.spec import parse_stored_spec
 from growsim.spec.shipped import shipped_specs
@@ -170,14 +171,6 @@ DIAGNOSTIC_ARMS = ("longer", "quarter", "half", "tradeoff-half")
 ARMS = ("main", "main-bf16", "quarter", "half", "ablation", "time-weight", "long", "longer",
         "centred", "tradeoff", "complexity", "tradeoff-half", "tradeoff-long", "ablation-tuned",
         "time-weight-tuned")  # fmt: skip
-# Arms that differ from the main setting only in halting, fine-tuned from the main setting's
-# final network of the same seed (``training.init_from``, ``training.trainable: time``; no
-# growth or compaction) for TUNE_SHARE of the budget, three seeds, beside the from-scratch arm
-# each is named after: the page tests on validation whether they give its effect
-# (growsim.analysis.competent_findings.tuned_checks).
-TUNED_ARMS = tuple(f"{arm}{TUNED_SUFFIX}" for arm in ("ablation", "time-weight"))
-TUNE_SHARE = 0.25
-BACKBONE_ARMS = ("main-bf16", "main")  # a dataset's backbone: the first of these it runs
 # findings 1 and 2: resources, no kept models
 RESOURCE_ARMS = ("tradeoff", "complexity", "tradeoff-half", "tradeoff-long")
 # The resource arms' base, on the dataset's: a box whose maxima are above what the pressures
@@ -241,7 +234,9 @@ def competent_arms(
                     raise SpecError(f"{dataset}: the arm {arm} starts from the main setting's "
                                     f"networks, but the dataset runs none of {BACKBONE_ARMS}")  # fmt: skip
                 base, design = (
-                    _tuned_base(raw, Path(out).absolute() / dataset / f"competent-{backbone}"),
+                    tuned_base(
+                        raw, Path(out).absolute() / dataset / f"competent-{backbone}", PRECISION
+                    ),
                     arm[: -len(TUNED_SUFFIX)],
                 )
             sweep = {
@@ -258,18 +253,6 @@ def competent_arms(
                 )
             )
     return found
-
-
-def _tuned_base(raw: dict, backbones: Path) -> dict:
-    """A fine-tuned arm's spec around the dataset's ``raw``: each seed starts from the final
-    network of that seed's main run in the ``backbones`` sweep (bf16; an absolute path, so
-    that a cluster's workers find it), and trains only halting, for TUNE_SHARE of the budget."""
-    return with_overrides(raw, {
-        "training.init_from": str(backbones / f"training.precision={PRECISION}_seed={{seed}}"),
-        "training.trainable": "time", "growth.enabled": False, "compaction.enabled": False,
-        "costs.breadth.weight": 0.0, "costs.depth.weight": 0.0,  # (only halting trains)
-        "training.iterations": round(int(raw["training"]["iterations"]) * TUNE_SHARE),
-    })  # fmt: skip
 
 
 def run_arms(

@@ -321,10 +321,9 @@ class TrainingConfig:
         "arithmetic of the convolutions: fp32, or bf16 under autocast (CPU and CUDA) with "
         "float32 parameters, optimiser, readout, halting, costs and proximal step"))  # fmt: skip
     init_from: Text | None = Field(None, description=(
-        "a finished run's directory (relative: to the working directory; {seed} in it stands "
-        "for training.seed, a backbone per seed in a sweep): a fresh run starts from its "
-        "final network (box, weights and buffers), with this spec's new time selection "
-        "(uniform halting); unset: a new network"))  # fmt: skip
+        "a finished run's directory (relative: to the working directory; {seed}: training.seed): "
+        "a fresh run starts from its final network (box, weights, buffers) with this spec's "
+        "new time selection (uniform halting); unset: a new network"))  # fmt: skip
     trainable: Literal["all", "time"] = Field("all", description=(
         "what the optimiser trains: all parameters, or time: the time-selection (halting) "
         "parameters alone, the others frozen (needs init_from, growth and compaction off, "
