@@ -635,15 +635,16 @@ def test_the_surface_is_scored_out_of_sample_and_gives_rates_only_where_spanned(
     assert all(np.isnan(v) for v in surface_score(noise).substitution.values())
 
 
-def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(
-    tmp_path, monkeypatch
-):
-    from growsim.reproduce import protocol_lines
-    from growsim.reproduce.protocol_lines import cost_lines, pending_lines, reference_lines
+def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(tmp_path):
+    from growsim.reproduce.protocol_lines import (
+        cost_lines,
+        expected_runs,
+        pending_lines,
+        reference_lines,
+    )
 
     protocol = {("d", "tradeoff"): ["same", "big"], ("d", "complexity"): ["same", "other"],
                 ("d", "quarter"): ["q0", "q1"]}  # fmt: skip
-    monkeypatch.setattr(protocol_lines, "expected_runs", lambda: protocol)
 
     def ran(arm, run_id, hours):
         run_dir = tmp_path / "d" / arm / run_id
@@ -653,25 +654,31 @@ def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(
 
     for arm, run_id in (("tradeoff", "same"), ("complexity", "same"), ("complexity", "other")):
         ran(arm, run_id, 1.0)
-    (line,) = cost_lines(tmp_path)
+    (line,) = cost_lines(tmp_path, protocol)
     assert "the 2 runs on this page took 2.0 core-hours" in line
     # tradeoff's "big" is missing: a lower bound, never "within"
     assert "3 of its 4 runs are here, 2.0 core-hours so far" in line and "within" not in line
-    assert "`tradeoff` 1 of 2 runs" in pending_lines("d", tmp_path)[1]
-    assert "`quarter` 2 of 2 runs (diagnostic" in pending_lines("d", tmp_path)[1]
+    assert "`tradeoff` 1 of 2 runs" in pending_lines("d", tmp_path, protocol)[1]
+    assert "`quarter` 2 of 2 runs (diagnostic" in pending_lines("d", tmp_path, protocol)[1]
     # a diagnostic arm's run is on the page but not in the default protocol's cost
     ran("quarter", "q0", 1.0)
     ran("quarter", "q1", 9.0)
-    (line,) = cost_lines(tmp_path)
+    (line,) = cost_lines(tmp_path, protocol)
     assert "the 4 runs on this page took 12.0 core-hours" in line
     assert "3 of its 4 runs are here, 2.0 core-hours" in line
     ran("tradeoff", "big", 0.5)
-    assert "2.5 core-hours: about 1.2 hours on 2 cores" in cost_lines(tmp_path)[0]
-    assert "within the 3-hour bound" in cost_lines(tmp_path)[0]
-    assert pending_lines("d", tmp_path) == [] or "`tradeoff`" not in pending_lines("d", tmp_path)[1]
+    assert "2.5 core-hours: about 1.2 hours on 2 cores" in cost_lines(tmp_path, protocol)[0]
+    assert "within the 3-hour bound" in cost_lines(tmp_path, protocol)[0]
+    assert (
+        pending_lines("d", tmp_path, protocol) == []
+        or "`tradeoff`" not in pending_lines("d", tmp_path, protocol)[1]
+    )
     ran("tradeoff", "big", 9.0)
-    assert "11.0 core-hours: about 5.5 hours on 2 cores" in cost_lines(tmp_path)[0]
-    assert "**over the 3-hour bound**" in cost_lines(tmp_path)[0]
+    assert "11.0 core-hours: about 5.5 hours on 2 cores" in cost_lines(tmp_path, protocol)[0]
+    assert "**over the 3-hour bound**" in cost_lines(tmp_path, protocol)[0]
+    # the real protocol: every default and diagnostic arm, the fine-tuned ones with 3 seeds
+    real = expected_runs()
+    assert len(real[("digits", "ablation-tuned")]) == 3 and ("fashion-mnist", "longer") in real
     measured = {
         "over_seeds": [{"gap_points": [[1.8, 0.5, 3.1]], "seeds": [0, 1, 2]}],
         "settings": {"specs": ["specs/x.yaml"], "overrides": ["training.threads=1"]},

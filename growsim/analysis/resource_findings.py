@@ -45,7 +45,8 @@ from growsim.spec import parse_stored_spec
 # and twice the budget (these arms, growsim.reproduce.competent), each budget against twice it.
 RESOURCE_CHAIN = ("tradeoff-half", "tradeoff", "tradeoff-long")
 VERDICT_ARMS = ("tradeoff", "complexity")  # the arms findings 1 and 2 are judged on
-# Margins: accuracy as finding 1's, width half a growth step of 8 channels, depth half a layer, steps a tenth of a step.
+# Margins: accuracy as finding 1's, width half a growth step of 8 channels, depth half a
+# layer, steps a tenth of a step.
 RESOURCE_MARGINS = {
     "validation_accuracy": EQUIVALENCE_MARGIN,
     "width": 4.0,

@@ -34,7 +34,12 @@ from growsim.analysis.competent_findings import (
 from growsim.analysis.resource_findings import load_resource_runs
 from growsim.files import write_text_atomically
 from growsim.reproduce.budget_table import budget_lines, tuned_lines
-from growsim.reproduce.protocol_lines import cost_lines, pending_lines, reference_lines
+from growsim.reproduce.protocol_lines import (
+    cost_lines,
+    expected_runs,
+    pending_lines,
+    reference_lines,
+)
 from growsim.reproduce.resource_page import resource_sections
 
 CURVES = (
@@ -105,7 +110,8 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
         "the partial correlation that holds that confidence fixed is the test of whether "
         "time tracks difficulty beyond it.",
     ]
-    lines += cost_lines(results)
+    expected = expected_runs()  # (builds every sweep of the protocol: once)
+    lines += cost_lines(results, expected)
     resource_runs = load_resource_runs(results)
     for dataset in sorted({r.dataset for r in runs} | {r.dataset for r in resource_runs}):
         chain = _main_chain(groups, dataset)
@@ -114,7 +120,7 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
             dataset, groups, difficulty.get(dataset), figures, page.parent, chain, checks, tuned
         )
         lines += reference_lines(dataset, accuracy)
-        lines += pending_lines(dataset, results)
+        lines += pending_lines(dataset, results, expected)
         lines += resource_sections(
             dataset, [r for r in resource_runs if r.dataset == dataset], figures, page.parent
         )

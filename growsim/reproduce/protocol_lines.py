@@ -20,12 +20,13 @@ def expected_runs() -> dict[tuple[str, str], list[str]]:
     }
 
 
-def pending_lines(dataset: str, results: Path) -> list[str]:
-    """The protocol's arms of ``dataset`` with runs not in ``results`` yet, and how many."""
+def pending_lines(dataset: str, results: Path, expected: dict) -> list[str]:
+    """The protocol's arms of ``dataset`` with runs not in ``results`` yet, and how many
+    (``expected``: the protocol's members, ``expected_runs()``)."""
     from growsim.reproduce.competent import DIAGNOSTIC_ARMS
 
     missing = []
-    for (name, arm), members in expected_runs().items():
+    for (name, arm), members in expected.items():
         absent = [
             m for m in members if not (Path(results) / name / arm / m / SUMMARY_NAME).exists()
         ]
@@ -67,15 +68,16 @@ def reference_lines(dataset: str, accuracy: Path | None) -> list[str]:
 BOUND_HOURS, BOUND_CORES = 3.0, 2  # what the whole default protocol should fit: hours on cores
 
 
-def cost_lines(results: Path) -> list[str]:
+def cost_lines(results: Path, expected: dict) -> list[str]:
     """The protocol's cost: core-hours of the runs whose files are in ``results``, per
-    dataset, and of the default protocol's (every arm of growsim.reproduce.competent but
-    DIAGNOSTIC_ARMS) against the bound: a lower bound until all of its runs are there."""
+    dataset, and of the default protocol's (the members of ``expected``, ``expected_runs()``,
+    but those of DIAGNOSTIC_ARMS) against the bound: a lower bound until all of its runs are
+    there."""
     from growsim.reproduce.competent import DIAGNOSTIC_ARMS
 
     expected = {
         (dataset, arm, member)
-        for (dataset, arm), members in expected_runs().items() if arm not in DIAGNOSTIC_ARMS
+        for (dataset, arm), members in expected.items() if arm not in DIAGNOSTIC_ARMS
         for member in members
     }  # fmt: skip
     runs: dict[object, tuple[str, set, float]] = {}  # a run reused by two arms counts once
