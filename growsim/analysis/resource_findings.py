@@ -43,7 +43,7 @@ from growsim.spec import parse_stored_spec
 
 # The resource arms' budget rule (growsim.analysis.budget): the spec's weights at half, one
 # and twice the budget (these arms, growsim.reproduce.competent), each budget against twice it.
-RESOURCE_CHAIN = ("tradeoff-half", "tradeoff", "tradeoff-long")
+RESOURCE_CHAIN = ("tradeoff-half", "tradeoff", "tradeoff-long", "tradeoff-longer")
 VERDICT_ARMS = ("tradeoff", "complexity")  # the arms findings 1 and 2 are judged on
 # Margins: accuracy as finding 1's, width half a growth step of 8 channels, depth half a
 # layer, steps a tenth of a step.
@@ -249,11 +249,10 @@ def complexity_effects(runs: list[ResourceRun]) -> list[ComplexityEffect]:
 
 def resource_budget_checks(runs: list[ResourceRun]) -> dict[int, BudgetCheck]:
     """The budget rule for the resource arms: the base weights' runs (the arms of
-    RESOURCE_CHAIN, at the weights its first and last arm ran), each budget B that ran twice as
+    RESOURCE_CHAIN, at the weights its arms that run one point ran), each budget B that ran twice as
     long too (two seeds or more at both) checked against 2B: ``{B: check}`` of final
     validation accuracy and each resource (RESOURCE_MARGINS)."""
-    ends = (RESOURCE_CHAIN[0], RESOURCE_CHAIN[-1])  # the arms that run the base weights only
-    base = {r.weights for r in runs if r.arm in ends}
+    base = {r.weights for r in runs if r.arm in RESOURCE_CHAIN and r.arm not in VERDICT_ARMS}
     chain = [r for r in runs if r.arm in RESOURCE_CHAIN and r.weights in base and not r.failed]
     by_budget: dict[int, list[ResourceRun]] = {}
     for run in chain:

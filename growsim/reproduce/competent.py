@@ -108,8 +108,8 @@ DATASETS: dict[str, tuple[Path, dict, tuple[str, ...]]] = {
         "lattice.input_stride": 1, "lattice.channels.max": 16,
         "training.iterations": 6000, "record.every": 250,
     }, ("quarter", "half", "main-bf16", "long", "ablation", "time-weight", "centred",
-        "tradeoff-long", "tradeoff", "complexity", "tradeoff-half", "ablation-tuned",
-        "time-weight-tuned")),
+        "tradeoff-long", "tradeoff", "complexity", "tradeoff-half", "tradeoff-longer",
+        "ablation-tuned", "time-weight-tuned", "longer")),
 }  # fmt: skip
 # ``--quick``: a first look (docs/reproducing.md has its measured time): a quarter of the
 # training images and 1500 iterations, main and ablation.
@@ -135,7 +135,7 @@ def arm_designs(raw: dict) -> dict[str, dict]:
         "half": {"points": [{"training.precision": PRECISION, "training.iterations": iterations // 2}], "seeds": [0, 1, 2]},
         # twice the budget: does the verdict's evidence change when training goes on?
         "long": {"points": [{"training.precision": PRECISION, "training.iterations": 2 * iterations}], "seeds": [0, 1, 2]},
-        "longer": {"points": [{"training.precision": PRECISION, "training.iterations": 4 * iterations}], "seeds": [0, 1]},
+        "longer": {"points": [{"training.precision": PRECISION, "training.iterations": 4 * iterations}], "seeds": [0, 1, 2]},
         "ablation": {
             "points": [{"lattice.halting_reads_confidence": False, "training.precision": PRECISION}],
             "seeds": [0, 1, 2],
@@ -160,6 +160,7 @@ def arm_designs(raw: dict) -> dict[str, dict]:
         # ... the spec's weights at half and twice the budget (the resource arms' budget rule) ...
         "tradeoff-half": {"points": [{"training.iterations": iterations // 2}], "seeds": [0, 1, 2]},
         "tradeoff-long": {"points": [{"training.iterations": 2 * iterations}], "seeds": [0, 1, 2]},
+        "tradeoff-longer": {"points": [{"training.iterations": 4 * iterations}], "seeds": [0, 1, 2]},
         # ... and the task's complexity: classes and pixel noise, at the spec's weights.
         "complexity": {"grid": COMPLEXITY_GRID, "seeds": [0, 1, 2]},
     }  # fmt: skip
@@ -167,12 +168,12 @@ def arm_designs(raw: dict) -> dict[str, dict]:
 
 # Arms that show the budget chain beyond what the verdicts need (the verdicts read the main
 # setting at its budget and at twice it): trained only when ``--arms`` names them.
-DIAGNOSTIC_ARMS = ("longer", "quarter", "half", "tradeoff-half")
+DIAGNOSTIC_ARMS = ("longer", "quarter", "half", "tradeoff-half", "tradeoff-longer")
 ARMS = ("main", "main-bf16", "quarter", "half", "ablation", "time-weight", "long", "longer",
-        "centred", "tradeoff", "complexity", "tradeoff-half", "tradeoff-long", "ablation-tuned",
+        "centred", "tradeoff", "complexity", "tradeoff-half", "tradeoff-long", "tradeoff-longer", "ablation-tuned",
         "time-weight-tuned")  # fmt: skip
 # findings 1 and 2: resources, no kept models
-RESOURCE_ARMS = ("tradeoff", "complexity", "tradeoff-half", "tradeoff-long")
+RESOURCE_ARMS = ("tradeoff", "complexity", "tradeoff-half", "tradeoff-long", "tradeoff-longer")
 # The resource arms' base, on the dataset's: a box whose maxima are above what the pressures
 # choose, a dearer depth, bf16, and the resources over training kept
 # instead of models. At the occlusion spec's depth weight (0.02) every layer the box grew
