@@ -244,7 +244,7 @@ def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
         and "main, time weight 0.01, fp32, 100 it." in text
     )
     assert (tmp_path / "out" / "results-figures" / "emergence-tiny.png").exists()
-    assert "bf16 agrees with fp32 within the seed-to-seed spread" in text
+    assert "**Precision** (main arm, bf16 against fp32" in text
     arms = competent_arms(table=table)
     # Continued elsewhere (the runs gone, the per-run files kept): nothing trains again.
     said = []
@@ -422,6 +422,27 @@ def test_a_fine_tuned_arm_is_checked_against_its_from_scratch_twin_only():
     # two seeds in common are too few to call them equivalent
     groups[key("ablation-tuned", 1250)] = same[:2]
     assert tuned_checks(groups)[key("ablation-tuned", 1250)] == (key("ablation", 5000), None)
+
+
+def test_bf16_agrees_with_fp32_only_when_every_measure_is_equivalent_within_its_margin():
+    from growsim.analysis.competent_findings import precision_comparison
+
+    def timed(runs, seconds):
+        for run in runs:
+            run.summary = {"time_spent": {"training": seconds}}
+        return runs
+
+    fp32 = timed(_seeded([_measured(0.852), _measured(0.850), _measured(0.855)]), 270.0)
+    # better by 0.007, more than the seeds' sd (about 0.003) but well within the 0.02 margin
+    bf16 = timed(_seeded([_measured(0.859), _measured(0.857), _measured(0.862)]), 100.0)
+    same = precision_comparison(bf16, fp32)
+    assert same.agrees() and same.seconds_ratio == pytest.approx(2.7)
+    accuracy = same.check.rows[0]
+    assert accuracy.change.mean == pytest.approx(0.007) and accuracy.test == "paired, n = 3"
+    # halting that adds 0.2 fewer steps in bf16: not the same results, whatever the accuracy
+    fewer = timed(_seeded([_measured(0.852, steps=0.1), _measured(0.85, steps=0.12),
+                           _measured(0.855, steps=0.09)]), 100.0)  # fmt: skip
+    assert not precision_comparison(fewer, fp32).agrees()
 
 
 def test_the_centring_change_is_kept_only_if_it_agrees_earlier_and_keeps_accuracy():

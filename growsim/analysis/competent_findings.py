@@ -227,36 +227,25 @@ def appears_at(runs: list[CompetentRun], measure: str) -> int | None:
 
 @dataclass(frozen=True)
 class PrecisionComparison:
-    """bf16 against fp32 on the main arm, per measure: the difference of the seed means and
-    the seed-to-seed standard deviation it is judged against."""
+    """bf16 against fp32 on the main arm: the equivalence check of each measure's final value
+    (bf16 - fp32, paired over the seeds both ran, 90% interval within STOPPED_MARGINS) and
+    the training-time ratio."""
 
-    rows: list[
-        tuple[str, float, float, float, float]
-    ]  # (measure, bf16 mean, fp32 mean, difference, seed sd)
+    check: BudgetCheck  # at_budget: fp32, at_double: bf16, change: bf16 - fp32
     seconds_ratio: float  # fp32 / bf16 mean training seconds
 
     def agrees(self) -> bool:
-        """Every difference within the pooled seed-to-seed standard deviation."""
-        return all(abs(diff) <= sd for _, _, _, diff, sd in self.rows)
+        """Every measure's bf16 - fp32 difference equivalent to 0 within its margin."""
+        return self.check.stable()
 
 
 def precision_comparison(bf16: list[CompetentRun], fp32: list[CompetentRun]) -> PrecisionComparison:
-    """Validation accuracy, halting spread and steps added at the highest level (final
-    checkpoint, validation images) in bf16 and fp32, and the training-time ratio."""
-    rows = []
-    for measure in ("validation_accuracy", "step_spread", "steps_added"):
-        a = np.array([r.curve(measure)[-1] for r in bf16])
-        b = np.array([r.curve(measure)[-1] for r in fp32])
-        sd = (
-            float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
-            if min(len(a), len(b)) > 1
-            else float("nan")
-        )
-        rows.append((measure, float(a.mean()), float(b.mean()), float(a.mean() - b.mean()), sd))
+    """COMPETENCE_MEASURES (final checkpoint, validation images) in bf16 against fp32, by the
+    budget rule's equivalence test and margins, and the training-time ratio."""
     seconds = [
         np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)
     ]
-    return PrecisionComparison(rows, float(seconds[1] / seconds[0]))
+    return PrecisionComparison(budget_check(fp32, bf16), float(seconds[1] / seconds[0]))
 
 
 # Each measure's margin for "stopped moving" (growsim.analysis.budget): accuracy, finding 1's

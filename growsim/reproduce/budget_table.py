@@ -1,10 +1,11 @@
 """Equivalence checks of final values as Markdown, for the competent page's sections: the
-budget rule's check of one budget, and a fine-tuned arm against training from scratch."""
+budget rule's check of one budget, a fine-tuned arm against training from scratch, and bf16
+against fp32."""
 
 from __future__ import annotations
 
 from growsim.analysis.budget import BudgetCheck
-from growsim.analysis.competent_findings import TUNED_MIN_SEEDS
+from growsim.analysis.competent_findings import TUNED_MIN_SEEDS, PrecisionComparison
 
 
 def budget_lines(check: BudgetCheck, what: str) -> list[str]:
@@ -51,6 +52,28 @@ def tuned_lines(label: str, scratch_label: str, check: BudgetCheck | None) -> li
         "scratch, 90% interval | test | margin | equivalent |",
         "|---|---|---|---|---|---|---|",
         *_rows(check, with_sd=False),
+    ]
+
+
+def precision_lines(comparison: PrecisionComparison) -> list[str]:
+    """bf16 against fp32 on the main arm (growsim.analysis.competent_findings
+    .precision_comparison) as a verdict line and a table."""
+    verdict = (
+        "every measure equivalent within its margin: **bf16 gives fp32's results**."
+        if comparison.agrees()
+        else "a measure is not shown equivalent within its margin: **bf16 is not shown to "
+        "give fp32's results**."
+    )
+    return [
+        "",
+        f"**Precision** (main arm, bf16 against fp32; final values on validation images over "
+        f"the seeds both ran, the budget rule's margins; training seconds fp32 / bf16 = "
+        f"{comparison.seconds_ratio:.2f}x, measured while other runs shared the cores): " + verdict,
+        "",
+        "| measure | fp32 (seed mean) | bf16 (seed mean) | bf16 - fp32, 90% interval | test "
+        "| margin | equivalent |",
+        "|---|---|---|---|---|---|---|",
+        *_rows(comparison.check, with_sd=False),
     ]
 
 

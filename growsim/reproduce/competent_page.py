@@ -33,7 +33,7 @@ from growsim.analysis.competent_findings import (
 )
 from growsim.analysis.resource_findings import load_resource_runs
 from growsim.files import write_text_atomically
-from growsim.reproduce.budget_table import budget_lines, tuned_lines
+from growsim.reproduce.budget_table import budget_lines, precision_lines, tuned_lines
 from growsim.reproduce.protocol_lines import (
     cost_lines,
     expected_runs,
@@ -248,16 +248,7 @@ def _dataset_section(
         [],
     )
     if main and fp32 and len(main) > 1 and len(fp32) > 1:
-        comparison = precision_comparison(main, fp32)
-        lines += ["", "**Precision** (main arm, final checkpoint, validation images; training seconds "
-                  f"fp32 / bf16 = {comparison.seconds_ratio:.2f}x, measured while other runs shared the cores):", "",
-                  "| measure | bf16 | fp32 | difference | seed-to-seed sd |", "|---|---|---|---|---|"]  # fmt: skip
-        lines += [
-            f"| {m} | {a:.3f} | {b:.3f} | {d:+.3f} | {sd:.3f} |"
-            for m, a, b, d, sd in comparison.rows
-        ]
-        lines += ["", "bf16 agrees with fp32 within the seed-to-seed spread on every measure: "
-                  + ("**yes**." if comparison.agrees() else "**no**.")]  # fmt: skip
+        lines += precision_lines(precision_comparison(main, fp32))
     return lines
 
 
