@@ -15,7 +15,7 @@ Arms (DIAGNOSTIC_ARMS, marked *diagnostic*, run only when ``--arms`` names them)
   decision reads the pairs), seeds 0-2 (``main-bf16``: bf16 only);
 - ``long``: the main arm in bf16 at twice the iterations, seeds 0-2 (does the evidence move
   when training goes on?);
-- ``longer``: at four times the iterations, seeds 0-1 (the budget rule's check of ``long``;
+- ``longer``: at four times the iterations, seeds 0-2 (the budget rule's check of ``long``;
   diagnostic);
 - ``quarter`` and ``half``: at a quarter and half the iterations, seeds 0-2 (the budget
   rule's chain below the main budget: where the findings' measures were still moving;
@@ -27,11 +27,12 @@ Arms (DIAGNOSTIC_ARMS, marked *diagnostic*, run only when ``--arms`` names them)
   0-1 (fewer seeds off the main weight);
 - ``ablation-tuned`` and ``time-weight-tuned`` (TUNED_ARMS): those arms fine-tuned from the
   main setting's networks, halting alone, seeds 0-2 (does that give their effect?);
-- ``tradeoff``, ``complexity``, ``tradeoff-half`` and ``tradeoff-long`` (RESOURCE_ARMS,
+- ``tradeoff``, ``complexity``, ``tradeoff-half``, ``tradeoff-long`` and ``tradeoff-longer``
+  (RESOURCE_ARMS,
   findings 1 and 2): on RESOURCE_BASE (a larger box, a dearer depth) at RESOURCE_BUDGET_SHARE
   of the main budget, the base's cost weights and each alone at PRESSURE_FACTOR x; classes
-  and pixel noise (COMPLEXITY_GRID); the base's weights at half and twice the budget (their
-  budget rule's chain); seeds 0-2. They keep resources over training (RESOURCES_NAME from the
+  and pixel noise (COMPLEXITY_GRID); the base's weights at half, twice and four times the
+  budget (their budget rule's chain; half and four times diagnostic); seeds 0-2. They keep resources over training (RESOURCES_NAME from the
   trajectory), not models.
 """
 
