@@ -28,11 +28,11 @@ Arms (DIAGNOSTIC_ARMS, marked *diagnostic*, run only when ``--arms`` names them)
 - ``ablation-tuned`` and ``time-weight-tuned`` (TUNED_ARMS): those arms fine-tuned from the
   main setting's networks, halting alone, seeds 0-2 (does that give their effect?);
 - ``tradeoff``, ``complexity``, ``tradeoff-half``, ``tradeoff-long`` and ``tradeoff-longer``
-  (RESOURCE_ARMS,
-  findings 1 and 2): on RESOURCE_BASE (a larger box, a dearer depth) at RESOURCE_BUDGET_SHARE
-  of the main budget, the base's cost weights and each alone at PRESSURE_FACTOR x; classes
-  and pixel noise (COMPLEXITY_GRID); the base's weights at half, twice and four times the
-  budget (their budget rule's chain; half and four times diagnostic); seeds 0-2. They keep resources over training (RESOURCES_NAME from the
+  (RESOURCE_ARMS, findings 1 and 2): on RESOURCE_BASE (a larger box, a dearer depth) at
+  RESOURCE_BUDGET_SHARE of the main budget, the base's cost weights and each alone at
+  PRESSURE_FACTOR x; classes and pixel noise (COMPLEXITY_GRID); the base's weights at half,
+  twice and four times the budget (their budget rule's chain; half and four times
+  diagnostic); seeds 0-2. They keep resources over training (RESOURCES_NAME from the
   trajectory), not models.
 """
 
