@@ -24,7 +24,7 @@ Arms (DIAGNOSTIC_ARMS, marked *diagnostic*, run only when ``--arms`` names them)
   does halting agree earlier with the objective's own allocation (the issue's hypothesis)?
 - ``ablation``: halting that does not read the readout's confidence, seeds 0-2;
 - ``time-weight``: 0.3 and 3 times the main time weight (with ``main``: a 10x range), seeds
-  0-1 (fewer seeds off the main weight);
+  0-2 (three, so that the fine-tuned time-weight arms can be tested against them);
 - ``ablation-tuned`` and ``time-weight-tuned`` (TUNED_ARMS): those arms fine-tuned from the
   main setting's networks, halting alone, seeds 0-2 (does that give their effect?);
 - ``tradeoff``, ``complexity``, ``tradeoff-half``, ``tradeoff-long`` and ``tradeoff-longer``
@@ -148,7 +148,7 @@ def arm_designs(raw: dict) -> dict[str, dict]:
         "time-weight": {
             "points": [{"training.precision": PRECISION}],
             "grid": {"costs.time.weight": [round(main_time_weight * factor, 6) for factor in TIME_WEIGHT_FACTORS]},
-            "seeds": [0, 1],
+            "seeds": [0, 1, 2],
         },
         # Findings 1 and 2, in a box whose maxima should not bind (resources, not models, kept):
         # the spec's cost weights, and each alone at PRESSURE_FACTOR x (one resource made dearer) ...
