@@ -135,6 +135,8 @@ def test_run_writes_a_trajectory_that_xarray_opens(tiny_spec, tmp_path, capsys):
     spent = summary["time_spent"]
     assert set(spent) == {"training", "checkpoints", "per_image"} and min(spent.values()) > 0
     assert spent["training"] + spent["checkpoints"] <= summary["seconds"]
+    # CPU seconds: recorded, of the order of the training steps wall time (however loaded)
+    assert spent["training"] / 10 < summary["cpu_seconds"]
     assert summary["overhead"] == (spent["checkpoints"] + spent["per_image"]) / spent["training"]
 
 

@@ -667,10 +667,12 @@ def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(
     protocol = {("d", "tradeoff"): ["same", "big"], ("d", "complexity"): ["same", "other"],
                 ("d", "quarter"): ["q0", "q1"]}  # fmt: skip
 
-    def ran(arm, run_id, hours):
+    def ran(arm, run_id, hours, cpu_hours=None):
         run_dir = tmp_path / "d" / arm / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         summary = {"run_id": run_id, "time_spent": {"training": 3600.0 * hours, "checkpoints": 0.0}}
+        if cpu_hours is not None:
+            summary["cpu_seconds"] = 3600.0 * cpu_hours
         (run_dir / SUMMARY_NAME).write_text(json.dumps(summary))
 
     for arm, run_id in (("tradeoff", "same"), ("complexity", "same"), ("complexity", "other")):
@@ -697,6 +699,10 @@ def test_the_protocol_lines_count_a_reused_run_once_and_judge_the_reference_gap(
     ran("tradeoff", "big", 9.0)
     assert "11.0 core-hours: about 5.5 hours on 2 cores" in cost_lines(tmp_path, protocol)[0]
     assert "**over the 3-hour bound**" in cost_lines(tmp_path, protocol)[0]
+    # a run that recorded its CPU seconds counts them, not its (crowded) wall seconds
+    ran("tradeoff", "big", 9.0, cpu_hours=3.0)
+    assert "5.0 core-hours: about 2.5 hours on 2 cores" in cost_lines(tmp_path, protocol)[0]
+    assert "for the 1 that recorded them" in cost_lines(tmp_path, protocol)[0]
     # the real protocol: every default and diagnostic arm, the fine-tuned ones with 3 seeds
     real = expected_runs()
     assert len(real[("digits", "ablation-tuned")]) == 3 and ("fashion-mnist", "longer") in real

@@ -265,6 +265,8 @@ def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(
     assert (state["iteration"], state["checkpoints_written"]) == (75, 4)
     assert committed_checkpoints(run_dir / "trajectory.zarr") >= 4  # extra rows: cut on resume
     first_segment, first_spent = state["wall_seconds"], state["time_spent"]
+    first_cpu = state["cpu_seconds"]
+    assert 0 < first_cpu  # the stopped process's own CPU seconds, kept for the resumed run
     started = time.perf_counter()
     resumed = cli(spec, tmp_path, *slow, "--resume")
     second_segment_bound = time.perf_counter() - started
@@ -274,6 +276,8 @@ def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(
     summary = json.loads((run_dir / "summary.json").read_text())
     # 75 iterations before the stop, 125 after: the totals cover both segments
     assert first_segment < summary["seconds"] < first_segment + second_segment_bound
+    # CPU seconds too (one training thread; zarr writes in threads of its own)
+    assert first_cpu < summary["cpu_seconds"] < first_cpu + 2 * second_segment_bound
     for part in ("training", "checkpoints"):
         assert (
             first_spent[part]

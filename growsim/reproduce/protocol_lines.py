@@ -81,11 +81,14 @@ def cost_lines(results: Path, expected: dict) -> list[str]:
         for member in members
     }  # fmt: skip
     runs: dict[object, tuple[str, set, float]] = {}  # a run reused by two arms counts once
+    on_cpu = set()  # the runs whose CPU seconds are recorded
     for path in sorted(Path(results).glob(f"*/*/*/{SUMMARY_NAME}")):
         summary = json.loads(path.read_text())
         key = summary.get("run_id") or str(path)  # (older runs have no run_id)
         place = (path.parts[-4], path.parts[-3], path.parts[-2])
-        seconds = sum(summary["time_spent"].values())
+        seconds = summary.get("cpu_seconds") or sum(summary["time_spent"].values())
+        if "cpu_seconds" in summary:
+            on_cpu.add(key)
         runs.setdefault(key, (place[0], set(), seconds))[1].add(place)
     hours: dict[str, list[float]] = {}
     default: list[float] = []
@@ -99,8 +102,10 @@ def cost_lines(results: Path, expected: dict) -> list[str]:
     return [
         f"- **Cost**: the {len(runs)} runs on this page took {total:.1f} core-hours ("
         + ", ".join(f"{d} {sum(h):.1f} in {len(h)} runs" for d, h in hours.items())
-        + "): each run's training, checkpoint and per-image seconds, one thread per run, "
-        "measured while other runs shared the cores (so at most this on a quiet machine). "
+        + f"): one thread per run, counted in CPU seconds (the core-seconds a run used, "
+        f"whatever shared the cores) for the {len(on_cpu)} that recorded them, else in wall "
+        "seconds of training, checkpoints and per-image outputs, measured while other runs "
+        "shared the cores (so at most this on a quiet machine). "
         "Re-measuring the kept models (emergence) and the reference ensembles come on top. "
         "The default protocol (every arm but the diagnostic ones, "
         + ", ".join(f"`{a}`" for a in DIAGNOSTIC_ARMS)

@@ -127,6 +127,7 @@ def _run_locked(
     summary = trainer.run()
     spent = summary["time_spent"] = {**summary["time_spent"], "per_image": 0.0}
     timed(spent, "per_image", write_per_image, trainer, run_dir)
+    summary["cpu_seconds"] = trainer.clock.cpu()  # the per-image pass's too
     # What the run spent besides training steps, as a fraction of them (docs/benchmarks.md)
     summary["overhead"] = (spent["checkpoints"] + spent["per_image"]) / max(spent["training"], 1e-9)
     summary["run_dir"] = str(run_dir)

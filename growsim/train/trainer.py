@@ -10,7 +10,6 @@ it), evaluates the test sets when due (reported only), and hands the result to t
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -61,7 +60,7 @@ from growsim.train.run_data import (
 from growsim.train.running_losses import RunningLosses
 from growsim.train.saving import CheckpointSaver, write_model_snapshot
 from growsim.train.schedules import cost_weights, costs_at_full_weight, learning_rate_factor
-from growsim.train.timing import no_time_spent, timed
+from growsim.train.timing import RunClock, no_time_spent, timed
 
 
 @dataclass
@@ -82,11 +81,9 @@ class Trainer:
     model: LatticeNetwork = field(init=False)
     iteration: int = field(init=False, default=0)
     checkpoints_written: int = field(init=False, default=0)
-    # Wall time of training in earlier segments of a resumed run (up to their last checkpoint).
-    earlier_seconds: float = field(init=False, default=0.0)
+    clock: RunClock = field(init=False, default_factory=RunClock)  # wall and CPU seconds
     # Seconds in training steps and in checkpoints (with writes), over all segments of a run
     time_spent: dict[str, float] = field(init=False, default_factory=no_time_spent)
-    _segment_started: float | None = field(init=False, default=None)
     _last_train_accuracy: float = field(init=False, default=math.nan)  # over the last interval
     # The test-set predictions of the model as it was at (iteration, model version), per exit
     # threshold: the final checkpoint's pass is reused by per_image instead of being
@@ -186,7 +183,7 @@ class Trainer:
         """Train to the end, writing checkpoints; returns the final summary."""
         from tqdm.auto import tqdm
 
-        self._segment_started = time.perf_counter()
+        self.clock.start()
         if self.iteration == 0 and self.checkpoints_written == 0:
             if self.spec.training.init_from is not None:  # (a resumed run has its own)
                 self.start_from_backbone()
@@ -217,7 +214,7 @@ class Trainer:
                     bar.set_postfix_str(progress_text(summary))
         if not summary:
             summary = self.final_summary()
-        summary["seconds"] = self.wall_seconds()
+        summary["seconds"], summary["cpu_seconds"] = self.clock.wall(), self.clock.cpu()
         summary["time_spent"] = dict(self.time_spent)
         return summary
 
@@ -227,11 +224,6 @@ class Trainer:
         if not self.spec.growth.wait_for_costs:
             return True
         return costs_at_full_weight(self.spec.costs, self.iteration - 1)
-
-    def wall_seconds(self) -> float:
-        """Wall time of training so far, summed over the segments of a resumed run."""
-        running = time.perf_counter() - self._segment_started if self._segment_started else 0.0
-        return self.earlier_seconds + running
 
     def predict_test_sets(self) -> list[Prediction]:
         """The model's predictions on the fixed test set of every occlusion level, in order,
@@ -373,7 +365,7 @@ class Trainer:
             "iteration": self.iteration,
             "checkpoints_written": self.checkpoints_written,
             "finished": self.iteration >= self.total_iterations,
-            "wall_seconds": self.wall_seconds(),
+            **self.clock.state(),
             "time_spent": dict(self.time_spent),
             "train_accuracy": self._last_train_accuracy,
             "run_id": self.identity.run_id if self.identity else "",
@@ -393,7 +385,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = state["iteration"]
         self.checkpoints_written = state["checkpoints_written"]
-        self.earlier_seconds = state.get("wall_seconds", 0.0)
+        self.clock.restore(state)
         self.time_spent.update(state.get("time_spent", {}))
         self._last_train_accuracy = state.get("train_accuracy", math.nan)
         self.losses.reset()  # sums of a discarded timeline must not reach the next checkpoint
