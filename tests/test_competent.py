@@ -424,6 +424,40 @@ def test_a_fine_tuned_arm_is_checked_against_its_from_scratch_twin_only():
     assert tuned_checks(groups)[key("ablation-tuned", 1250)] == (key("ablation", 5000), None)
 
 
+def test_a_fine_tuned_run_from_another_network_than_the_pages_main_run_is_not_tested():
+    from growsim.analysis.competent_findings import backbone_record
+    from growsim.reproduce.budget_table import tuned_lines
+
+    def with_ids(runs, key, ids):
+        for run, run_id in zip(runs, ids):
+            run.summary = {key: run_id}
+        return runs
+
+    main = with_ids(_seeded([_measured(0.86) for _ in range(3)]), "run_id", ["m0", "m1", "m2"])
+    tuned = with_ids(
+        _seeded([_measured(0.86) for _ in range(3)]), "backbone_run_id", ["m0", "m1", "m2"]
+    )
+    assert backbone_record(tuned, main) == (3, 3)
+    old = _seeded([_measured(0.86) for _ in range(3)])
+    for run in old:
+        run.summary = {}  # made before growsim recorded backbones
+    assert backbone_record(old, main) == (0, 0)
+    assert "no run recorded its backbone" in tuned_lines("t", "s", _equal_check(), (0, 0))[1]
+    # seed 1 started from seed 2's network (or a retrained main run): not tested
+    tuned[1].summary["backbone_run_id"] = "m2"
+    assert backbone_record(tuned, main) == (3, 2)
+    line = tuned_lines("t", "s", _equal_check(), (3, 2))[1]
+    assert "**not tested**: 1 of its runs started from a network that is not the main run" in line
+    assert "3 runs recorded their backbone" in tuned_lines("t", "s", _equal_check(), (3, 3))[1]
+
+
+def _equal_check():
+    from growsim.analysis.competent_findings import budget_check
+
+    return budget_check(_seeded([_measured(0.86) for _ in range(3)]),
+                        _seeded([_measured(0.86) for _ in range(3)]))  # fmt: skip
+
+
 def test_bf16_agrees_with_fp32_only_when_every_measure_is_equivalent_within_its_margin():
     from growsim.analysis.competent_findings import precision_comparison
 

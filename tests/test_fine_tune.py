@@ -2,6 +2,7 @@
 the run starts from the backbone's final network with new time selection, trains what it
 is told to, resumes bit for bit, and refuses a backbone or a spec that does not fit."""
 
+import json
 import shutil
 
 import pytest
@@ -71,6 +72,10 @@ def test_training_time_alone_moves_halting_and_leaves_every_other_tensor_as_the_
         tuned["halting_gain"], torch.ones(steps)
     )
     assert box(tmp_path / "fine") == box(backbone[1])
+    # the summary names the run it started from
+    summary = json.loads((tmp_path / "fine" / "summary.json").read_text())
+    started_from = json.loads((backbone[1] / "summary.json").read_text())["run_id"]
+    assert started_from and summary["backbone_run_id"] == started_from != summary["run_id"]
 
 
 def test_training_all_starts_from_the_backbone_with_new_halting_then_trains_everything(
@@ -124,6 +129,10 @@ def test_a_fine_tuned_run_resumes_to_the_uninterrupted_result_without_its_backbo
     shutil.rmtree(copy)
     run_experiment(spec, tmp_path / "stopped" / "fine", resume=True, progress=False)
     assert_same_run(tmp_path / "stopped" / "fine", tmp_path / "whole" / "fine")
+    # the backbone's id, read before the stop, survives it (the backbone is gone by now)
+    ids = [json.loads((tmp_path / part / "fine" / "summary.json").read_text())["backbone_run_id"]
+           for part in ("whole", "stopped")]  # fmt: skip
+    assert ids[0] and ids[0] == ids[1]
 
 
 @pytest.mark.parametrize(

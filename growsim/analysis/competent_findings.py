@@ -305,6 +305,15 @@ def tuned_checks(
     return found
 
 
+def backbone_record(tuned: list[CompetentRun], backbones: list[CompetentRun]) -> tuple[int, int]:
+    """How many of the fine-tuned ``tuned`` runs recorded the run they started from
+    (``backbone_run_id``), and how many of those started from the run of ``backbones`` (the
+    main setting's, as the page shows it) of their seed."""
+    ids = {r.seed: r.summary.get("run_id") for r in backbones}
+    recorded = [r for r in tuned if r.summary.get("backbone_run_id")]
+    return len(recorded), sum(r.summary["backbone_run_id"] == ids.get(r.seed) for r in recorded)
+
+
 def budget_chain(runs_by_budget: dict[int, list[CompetentRun]]) -> dict[int, BudgetCheck]:
     """For each budget B whose setting also ran at 2B (two seeds or more at both), the
     budget rule's check of B: ``{B: budget_check(runs at B, runs at 2B)}``."""

@@ -29,11 +29,18 @@ def budget_lines(check: BudgetCheck, what: str) -> list[str]:
     ]
 
 
-def tuned_lines(label: str, scratch_label: str, check: BudgetCheck | None) -> list[str]:
+def tuned_lines(
+    label: str, scratch_label: str, check: BudgetCheck | None, backbones: tuple[int, int]
+) -> list[str]:
     """A fine-tuned setting against its from-scratch twin (``check``:
     growsim.analysis.competent_findings.tuned_checks; None: too few shared seeds) as a
-    verdict line and a table."""
+    verdict line and a table; ``backbones``: its runs that recorded the run they started
+    from, and those that started from the page's main run of their seed (backbone_record)."""
     what = f"**Fine-tuned against from scratch** ({label} against {scratch_label}"
+    recorded, matching = backbones
+    if recorded > matching:
+        return ["", f"{what}): **not tested**: {recorded - matching} of its runs started from "
+                "a network that is not the main run of their seed on this page (train them again)."]  # fmt: skip
     if check is None:
         return ["", f"{what}): fewer than {TUNED_MIN_SEEDS} seeds in common, **not tested**."]
     verdict = (
@@ -46,13 +53,19 @@ def tuned_lines(label: str, scratch_label: str, check: BudgetCheck | None) -> li
     return [
         "",
         f"{what}; final values on validation images over the seeds both ran, the budget "
-        f"rule's margins): {verdict}",
+        f"rule's margins; {_started_from(recorded)}): {verdict}",
         "",
         "| measure | from scratch (seed mean) | fine-tuned (seed mean) | fine-tuned - from "
         "scratch, 90% interval | test | margin | equivalent |",
         "|---|---|---|---|---|---|---|",
         *_rows(check, with_sd=False),
     ]
+
+
+def _started_from(recorded: int) -> str:
+    if recorded:
+        return f"{recorded} runs recorded their backbone, each the main run of its seed here"
+    return "no run recorded its backbone (made before growsim recorded it)"
 
 
 def precision_lines(comparison: PrecisionComparison) -> list[str]:

@@ -20,6 +20,7 @@ from growsim.analysis.competent_findings import (
     CompetentRun,
     agrees_from,
     appears_at,
+    backbone_record,
     budget_chain,
     by_setting,
     centring_test,
@@ -168,11 +169,15 @@ def _dataset_section(
         is_tuned = setting[0].endswith(TUNED_SUFFIX)
         twin = tuned.get((dataset, *setting)) if is_tuned else None
         equivalent = twin[1] if twin else None
+        recorded, matching = backbone_record(runs, main) if is_tuned else (0, 0)
         check = checks.get(twin[0][5] if twin else None) if is_tuned else checks.get(setting[4])
         decided = {
             name: check is not None
             and check.stable(measures)
-            and (not is_tuned or (equivalent is not None and equivalent.stable(measures)))
+            and (
+                not is_tuned
+                or (equivalent is not None and equivalent.stable(measures) and recorded == matching)
+            )
             for name, measures in VERDICT_MEASURES.items()
         }
         if len(runs) < 2:
@@ -221,7 +226,8 @@ def _dataset_section(
     lines += ["", *details]
     for key, (scratch_key, tuned_check) in tuned.items():
         if key[0] == dataset:
-            lines += tuned_lines(_label(key[1:]), _label(scratch_key[1:]), tuned_check)
+            backbones = backbone_record(chosen[key[1:]], main)
+            lines += tuned_lines(_label(key[1:]), _label(scratch_key[1:]), tuned_check, backbones)
     for budget, doubling in checks.items():
         lines += budget_lines(doubling, (
             f"main setting, bf16: {budget} against {2 * budget} iterations, {len(chain[budget])} "

@@ -66,11 +66,12 @@ def read_backbone(init_from: str) -> dict:
     return state
 
 
-def backbone_network(spec: Spec, new: LatticeNetwork) -> LatticeNetwork:
+def backbone_network(spec: Spec, new: LatticeNetwork) -> tuple[LatticeNetwork, str]:
     """This spec's new network at the box of the run ``training.init_from`` names, holding
     that run's final parameters and buffers but those of time selection (on the CPU;
-    ``new``, a new network of this spec, gives the data's image channels and classes); a
-    SpecError when that run cannot be read or its network does not fit this spec's."""
+    ``new``, a new network of this spec, gives the data's image channels and classes), and
+    that run's id (its checkpoint's ``run_id``; empty for a run made before growsim recorded
+    one); a SpecError when that run cannot be read or its network does not fit this spec's."""
     backbone = read_backbone(backbone_path(spec))
     in_channels, classes = new.in_channels, new.classes
     box = Box(**backbone["box"])
@@ -80,7 +81,7 @@ def backbone_network(spec: Spec, new: LatticeNetwork) -> LatticeNetwork:
     model = initial_network(spec, in_channels, classes, box)
     state = model.state_dict()
     model.load_state_dict({**state, **_loaded_state(backbone["model"], state)})
-    return model
+    return model, backbone.get("run_id", "")
 
 
 def _loaded_state(stored: dict, new: dict) -> dict:

@@ -82,6 +82,7 @@ class Trainer:
     iteration: int = field(init=False, default=0)
     checkpoints_written: int = field(init=False, default=0)
     clock: RunClock = field(init=False, default_factory=RunClock)  # wall and CPU seconds
+    backbone_run_id: str = field(init=False, default="")  # the run training.init_from named
     # Seconds in training steps and in checkpoints (with writes), over all segments of a run
     time_spent: dict[str, float] = field(init=False, default_factory=no_time_spent)
     _last_train_accuracy: float = field(init=False, default=math.nan)  # over the last interval
@@ -215,6 +216,8 @@ class Trainer:
         if not summary:
             summary = self.final_summary()
         summary["seconds"], summary["cpu_seconds"] = self.clock.wall(), self.clock.cpu()
+        if self.spec.training.init_from is not None:
+            summary["backbone_run_id"] = self.backbone_run_id
         summary["time_spent"] = dict(self.time_spent)
         return summary
 
@@ -327,7 +330,8 @@ class Trainer:
     def start_from_backbone(self) -> None:
         """Start from the run ``training.init_from`` names (see growsim.train.backbone)."""
         self._model_version += 1
-        self.model = backbone_network(self.spec, self.model).to(self.device)
+        self.model, self.backbone_run_id = backbone_network(self.spec, self.model)
+        self.model = self.model.to(self.device)
         self.optimizer, self._loss_terms = self._make_optimizer(), self._make_loss_function()
 
     def _grow(self, box: Box) -> None:
@@ -369,6 +373,7 @@ class Trainer:
             "time_spent": dict(self.time_spent),
             "train_accuracy": self._last_train_accuracy,
             "run_id": self.identity.run_id if self.identity else "",
+            "backbone_run_id": self.backbone_run_id,
         }
 
     def load_checkpoint(self) -> None:
@@ -386,6 +391,7 @@ class Trainer:
         self.iteration = state["iteration"]
         self.checkpoints_written = state["checkpoints_written"]
         self.clock.restore(state)
+        self.backbone_run_id = state.get("backbone_run_id", "")
         self.time_spent.update(state.get("time_spent", {}))
         self._last_train_accuracy = state.get("train_accuracy", math.nan)
         self.losses.reset()  # sums of a discarded timeline must not reach the next checkpoint
