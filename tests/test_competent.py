@@ -442,13 +442,16 @@ def test_a_fine_tuned_run_from_another_network_than_the_pages_main_run_is_not_te
     for run in old:
         run.summary = {}  # made before growsim recorded backbones
     assert backbone_record(old, main) == (0, 0)
-    assert "no run recorded its backbone" in tuned_lines("t", "s", _equal_check(), (0, 0))[1]
+    assert "no run recorded its own" in tuned_lines("t", "s", _equal_check(), (0, 0))[1]
     # seed 1 started from seed 2's network (or a retrained main run): not tested
     tuned[1].summary["backbone_run_id"] = "m2"
     assert backbone_record(tuned, main) == (3, 2)
     line = tuned_lines("t", "s", _equal_check(), (3, 2))[1]
     assert "**not tested**: 1 of its runs started from a network that is not the main run" in line
-    assert "3 runs recorded their backbone" in tuned_lines("t", "s", _equal_check(), (3, 3))[1]
+    assert (
+        "backbones: 3 of its runs recorded theirs"
+        in tuned_lines("t", "s", _equal_check(), (3, 3))[1]
+    )
 
 
 def _equal_check():

@@ -286,6 +286,29 @@ def test_sigterm_writes_what_it_kept_says_how_to_continue_and_wall_time_adds_up(
         )
 
 
+def test_the_cpu_count_of_a_run_resumed_from_a_checkpoint_without_one_is_unknown():
+    from growsim.train.timing import RunClock, core_seconds
+
+    def busy(clock):
+        clock.start()
+        sum(i * i for i in range(200_000))  # some CPU seconds in this segment
+        return clock
+
+    counted = RunClock()
+    counted.restore({"wall_seconds": 5.0, "cpu_seconds": 3.0})
+    assert busy(counted).cpu() > 3.0 and counted.wall() > 5.0
+    older = RunClock()  # its checkpoint predates CPU seconds: not this segment's alone
+    older.restore({"wall_seconds": 5.0})
+    assert busy(older).cpu() is None and older.state()["cpu_seconds"] is None
+    again = RunClock()  # and stays unknown through a later resume
+    again.restore(older.state())
+    assert busy(again).cpu() is None and again.wall() > 5.0
+    assert busy(RunClock()).cpu() > 0  # a fresh run counts from its start
+    wall = {"training": 7.0, "checkpoints": 1.0, "per_image": 0.5}
+    assert core_seconds({"time_spent": wall, "cpu_seconds": 4.0}) == 4.0
+    assert core_seconds({"time_spent": wall}) == 8.5
+
+
 def test_a_hard_kill_loses_the_checkpoints_in_memory_and_resume_starts_again(reference, tmp_path):
     """Killed (SIGKILL) at the 5th checkpoint with nothing written yet (write_seconds 1000):
     no checkpoint is on disk, the run starts again and writes all 9 checkpoints at the end in

@@ -216,6 +216,25 @@ def test_sweep_on_a_dask_scheduler(tmp_path):
         assert main(args) == 0
     combined = xr.open_zarr(tmp_path / "out" / "tinysweep" / "sweep.zarr")
     assert combined.sizes["run"] == 2
+    # one thread per worker: each member's CPU seconds are its own, and recorded
+    summaries = list((tmp_path / "out" / "tinysweep").glob("*/summary.json"))
+    assert len(summaries) == 2
+    assert all(json.loads(p.read_text())["cpu_seconds"] > 0 for p in summaries)
+
+
+def test_a_worker_running_members_at_once_records_no_cpu_seconds(monkeypatch):
+    """A Dask worker of several threads trains members side by side in one process: its CPU
+    seconds are not one member's, so none are recorded (the cost counts wall seconds)."""
+    distributed = pytest.importorskip("distributed")
+    from types import SimpleNamespace
+
+    from growsim.runs.experiment import _shares_its_process
+
+    assert not _shares_its_process()  # not in a worker
+    for threads, shared in ((1, False), (4, True)):
+        worker = SimpleNamespace(state=SimpleNamespace(nthreads=threads))
+        monkeypatch.setattr(distributed, "get_worker", lambda worker=worker: worker)
+        assert _shares_its_process() is shared
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):

@@ -245,6 +245,9 @@ def precision_comparison(bf16: list[CompetentRun], fp32: list[CompetentRun]) -> 
     seconds = [
         np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)
     ]
+    shared = {r.seed for r in bf16} & {r.seed for r in fp32}
+    if len(shared) >= 2:  # the means over the seeds both ran (else: Welch over all)
+        bf16, fp32 = [r for r in bf16 if r.seed in shared], [r for r in fp32 if r.seed in shared]
     return PrecisionComparison(budget_check(fp32, bf16), float(seconds[1] / seconds[0]))
 
 

@@ -40,7 +40,8 @@ def tuned_lines(
     recorded, matching = backbones
     if recorded > matching:
         return ["", f"{what}): **not tested**: {recorded - matching} of its runs started from "
-                "a network that is not the main run of their seed on this page (train them again)."]  # fmt: skip
+                "a network that is not the main run of their seed on this page (that main run "
+                "is missing here, or was trained again after them)."]  # fmt: skip
     if check is None:
         return ["", f"{what}): fewer than {TUNED_MIN_SEEDS} seeds in common, **not tested**."]
     verdict = (
@@ -64,8 +65,9 @@ def tuned_lines(
 
 def _started_from(recorded: int) -> str:
     if recorded:
-        return f"{recorded} runs recorded their backbone, each the main run of its seed here"
-    return "no run recorded its backbone (made before growsim recorded it)"
+        return (f"backbones: {recorded} of its runs recorded theirs, each the main run of its "
+                "seed here; any other run predates the record")  # fmt: skip
+    return "backbones: no run recorded its own (made before growsim recorded them)"
 
 
 def precision_lines(comparison: PrecisionComparison) -> list[str]:

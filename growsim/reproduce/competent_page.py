@@ -42,6 +42,7 @@ from growsim.reproduce.protocol_lines import (
     reference_lines,
 )
 from growsim.reproduce.resource_page import resource_sections
+from growsim.train.timing import core_seconds
 
 CURVES = (
     ("validation_accuracy", "validation accuracy (clean)"),
@@ -210,7 +211,7 @@ def _dataset_section(
         validation = np.mean([r.curve("validation_accuracy")[-1] for r in runs])
         test = np.mean([r.test_correct[0].mean() for r in runs])
         seconds = np.mean([r.summary["time_spent"]["training"] for r in runs])
-        hours = sum(sum(r.summary["time_spent"].values()) for r in runs) / 3600
+        hours = sum(core_seconds(r.summary) for r in runs) / 3600
         lines.append(
             f"| {_label(setting)} | {len(runs)} | {basis} | {tail} | {validation:.3f} | {test:.3f} | "
             f"{effect.across_seeds.text(digits=2, sign=True)} | {finding3} | {rho_text} | {finding4} | "

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from growsim.files import SUMMARY_NAME
+from growsim.train.timing import core_seconds
 
 
 def expected_runs() -> dict[tuple[str, str], list[str]]:
@@ -86,8 +87,8 @@ def cost_lines(results: Path, expected: dict) -> list[str]:
         summary = json.loads(path.read_text())
         key = summary.get("run_id") or str(path)  # (older runs have no run_id)
         place = (path.parts[-4], path.parts[-3], path.parts[-2])
-        seconds = summary.get("cpu_seconds") or sum(summary["time_spent"].values())
-        if "cpu_seconds" in summary:
+        seconds = core_seconds(summary)
+        if summary.get("cpu_seconds"):
             on_cpu.add(key)
         runs.setdefault(key, (place[0], set(), seconds))[1].add(place)
     hours: dict[str, list[float]] = {}

@@ -127,7 +127,11 @@ def _run_locked(
     summary = trainer.run()
     spent = summary["time_spent"] = {**summary["time_spent"], "per_image": 0.0}
     timed(spent, "per_image", write_per_image, trainer, run_dir)
-    summary["cpu_seconds"] = trainer.clock.cpu()  # the per-image pass's too
+    # both clocks over the same span, the per-image pass's too; CPU seconds only where the
+    # process trained this run alone (a Dask worker of several threads runs members at once)
+    summary["seconds"], summary["cpu_seconds"] = trainer.clock.wall(), trainer.clock.cpu()
+    if summary["cpu_seconds"] is None or _shares_its_process():
+        del summary["cpu_seconds"]
     # What the run spent besides training steps, as a fraction of them (docs/benchmarks.md)
     summary["overhead"] = (spent["checkpoints"] + spent["per_image"]) / max(spent["training"], 1e-9)
     summary["run_dir"] = str(run_dir)
@@ -185,3 +189,14 @@ def same_experiment(stored_text: str, spec: Spec, source: str = SPEC_NAME) -> bo
         record=replace(spec.record, write_seconds=stored.record.write_seconds),
     )  # fmt: skip
     return spec_to_yaml(same_machine) == spec_to_yaml(stored)
+
+
+def _shares_its_process() -> bool:
+    """Whether this runs in a Dask worker of several threads (members at once in one process,
+    whose CPU seconds are not one member's)."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().state.nthreads > 1
+    except (ImportError, ValueError):  # no distributed, or not in a worker
+        return False

@@ -16,7 +16,7 @@ class RunClock:
     resumed run."""
 
     earlier_wall: float = 0.0
-    earlier_cpu: float = 0.0
+    earlier_cpu: float | None = 0.0  # None: an earlier segment did not count it
     _started: tuple[float, float] | None = None  # (wall, CPU) at this segment's start
 
     def start(self) -> None:
@@ -29,18 +29,28 @@ class RunClock:
             time.perf_counter() - self._started[0] if self._started else 0.0
         )
 
-    def cpu(self) -> float:
-        """CPU seconds so far."""
+    def cpu(self) -> float | None:
+        """CPU seconds so far (None: a segment before this version's did not count them)."""
+        if self.earlier_cpu is None:
+            return None
         return self.earlier_cpu + (time.process_time() - self._started[1] if self._started else 0.0)
 
-    def state(self) -> dict[str, float]:
+    def state(self) -> dict[str, float | None]:
         """The counts to store in a checkpoint."""
         return {"wall_seconds": self.wall(), "cpu_seconds": self.cpu()}
 
     def restore(self, state: dict) -> None:
-        """The counts of an earlier segment, from its checkpoint (older ones lack CPU seconds)."""
+        """The counts of the earlier segments, from their checkpoint (one written before CPU
+        seconds were counted has wall seconds only: the CPU count is unknown from then on)."""
         self.earlier_wall = state.get("wall_seconds", 0.0)
-        self.earlier_cpu = state.get("cpu_seconds", 0.0)
+        self.earlier_cpu = state.get("cpu_seconds") if "wall_seconds" in state else 0.0
+
+
+def core_seconds(summary: dict) -> float:
+    """The core-seconds a run used, from its ``summary.json``: its CPU seconds where it counted
+    them, else the wall seconds of its parts (``time_spent``: at most this on a quiet machine)."""
+    cpu = summary.get("cpu_seconds")
+    return cpu if cpu else sum(summary["time_spent"].values())
 
 
 def no_time_spent() -> dict[str, float]:

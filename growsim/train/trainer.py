@@ -215,7 +215,7 @@ class Trainer:
                     bar.set_postfix_str(progress_text(summary))
         if not summary:
             summary = self.final_summary()
-        summary["seconds"], summary["cpu_seconds"] = self.clock.wall(), self.clock.cpu()
+        summary["seconds"] = self.clock.wall()
         if self.spec.training.init_from is not None:
             summary["backbone_run_id"] = self.backbone_run_id
         summary["time_spent"] = dict(self.time_spent)
