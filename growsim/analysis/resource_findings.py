@@ -249,9 +249,10 @@ def complexity_effects(runs: list[ResourceRun]) -> list[ComplexityEffect]:
 
 def resource_budget_checks(runs: list[ResourceRun]) -> dict[int, BudgetCheck]:
     """The budget rule for the resource arms: the base weights' runs (the arms of
-    RESOURCE_CHAIN, at the weights its arms that run one point ran), each budget B that ran twice as
-    long too (two seeds or more at both) checked against 2B: ``{B: check}`` of final
-    validation accuracy and each resource (RESOURCE_MARGINS)."""
+    RESOURCE_CHAIN, at the weights of its arms that are not VERDICT_ARMS: those run the base
+    weights alone), each budget B that ran twice as long too (two seeds or more at both)
+    checked against 2B: ``{B: check}`` of final validation accuracy and each resource
+    (RESOURCE_MARGINS)."""
     base = {r.weights for r in runs if r.arm in RESOURCE_CHAIN and r.arm not in VERDICT_ARMS}
     chain = [r for r in runs if r.arm in RESOURCE_CHAIN and r.weights in base and not r.failed]
     by_budget: dict[int, list[ResourceRun]] = {}

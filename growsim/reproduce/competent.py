@@ -173,8 +173,8 @@ def arm_designs(raw: dict) -> dict[str, dict]:
 # setting at its budget and at twice it): trained only when ``--arms`` names them.
 DIAGNOSTIC_ARMS = ("longer", "quarter", "half", "tradeoff-half", "tradeoff-longer")
 ARMS = ("main", "main-bf16", "quarter", "half", "ablation", "time-weight", "long", "longer",
-        "centred", "tradeoff", "complexity", "tradeoff-half", "tradeoff-long", "tradeoff-longer", "ablation-tuned",
-        "time-weight-tuned")  # fmt: skip
+        "centred", "tradeoff", "complexity", "tradeoff-half", "tradeoff-long", "tradeoff-longer",
+        "ablation-tuned", "time-weight-tuned")  # fmt: skip
 # findings 1 and 2: resources, no kept models
 RESOURCE_ARMS = ("tradeoff", "complexity", "tradeoff-half", "tradeoff-long", "tradeoff-longer")
 # The resource arms' base, on the dataset's: a box whose maxima are above what the pressures

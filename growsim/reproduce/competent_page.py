@@ -162,6 +162,11 @@ def _dataset_section(
         ),
         [],
     )
+    # each fine-tuned setting's runs: how many recorded their backbone, how many the main run's
+    backbones = {
+        setting: backbone_record(runs, main)
+        for setting, runs in chosen.items() if setting[0].endswith(TUNED_SUFFIX)
+    }  # fmt: skip
     for setting, runs in sorted(chosen.items(), key=lambda item: _order(item[0])):
         levels = runs[0].emergence["levels"]
         passed = _competent(runs)
@@ -170,7 +175,7 @@ def _dataset_section(
         is_tuned = setting[0].endswith(TUNED_SUFFIX)
         twin = tuned.get((dataset, *setting)) if is_tuned else None
         equivalent = twin[1] if twin else None
-        recorded, matching = backbone_record(runs, main) if is_tuned else (0, 0)
+        recorded, matching = backbones.get(setting, (0, 0))
         check = checks.get(twin[0][5] if twin else None) if is_tuned else checks.get(setting[4])
         decided = {
             name: check is not None
@@ -227,8 +232,9 @@ def _dataset_section(
     lines += ["", *details]
     for key, (scratch_key, tuned_check) in tuned.items():
         if key[0] == dataset:
-            backbones = backbone_record(chosen[key[1:]], main)
-            lines += tuned_lines(_label(key[1:]), _label(scratch_key[1:]), tuned_check, backbones)
+            lines += tuned_lines(
+                _label(key[1:]), _label(scratch_key[1:]), tuned_check, backbones[key[1:]]
+            )
     for budget, doubling in checks.items():
         lines += budget_lines(doubling, (
             f"main setting, bf16: {budget} against {2 * budget} iterations, {len(chain[budget])} "
