@@ -212,6 +212,22 @@ def test_the_protocol_spans_a_tenfold_time_weight_range_and_both_precisions():
     assert not any(name.endswith(f"competent-{arm}") for name in default for arm in DIAGNOSTIC_ARMS)
     digits = arms["digits/competent-main-bf16"].sweep.members[0].spec
     assert (digits.data.dataset, digits.data.image_size) == ("digits", 16)
+    # digits' budget chain runs 5 seeds; its other arms and the fine-tuned ones keep 3
+    seeds = {
+        name: sorted({m.spec.training.seed for m in a.sweep.members}) for name, a in arms.items()
+    }
+    for arm in ("main-bf16", "long", "longer"):
+        assert seeds[f"digits/competent-{arm}"] == [0, 1, 2, 3, 4]
+    assert (
+        seeds["fashion-mnist/competent-long"]
+        == seeds["fashion-mnist/competent-longer"]
+        == [0, 1, 2]
+    )
+    assert (
+        seeds["digits/competent-ablation"]
+        == seeds["digits/competent-time-weight-tuned"]
+        == [0, 1, 2]
+    )
     for arm in arms.values():  # models kept to re-measure, except findings 1 and 2's arms
         kept = {m.spec.record.keep_models for m in arm.sweep.members}
         assert kept == ({False} if arm.arm in RESOURCE_ARMS else {True}), arm.name
