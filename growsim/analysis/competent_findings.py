@@ -241,13 +241,14 @@ class PrecisionComparison:
 
 def precision_comparison(bf16: list[CompetentRun], fp32: list[CompetentRun]) -> PrecisionComparison:
     """COMPETENCE_MEASURES (final checkpoint, validation images) in bf16 against fp32, by the
-    budget rule's equivalence test and margins, and the training-time ratio."""
-    seconds = [
-        np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)
-    ]
+    budget rule's equivalence test and margins, and the training-time ratio (both over the
+    seeds both ran, where two or more did)."""
     shared = {r.seed for r in bf16} & {r.seed for r in fp32}
     if len(shared) >= 2:  # the means over the seeds both ran (else: Welch over all)
         bf16, fp32 = [r for r in bf16 if r.seed in shared], [r for r in fp32 if r.seed in shared]
+    seconds = [
+        np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)
+    ]
     return PrecisionComparison(budget_check(fp32, bf16), float(seconds[1] / seconds[0]))
 
 
