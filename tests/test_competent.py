@@ -318,6 +318,13 @@ def test_a_fine_tuned_arm_starts_from_its_seeds_main_run_and_meets_its_twin_on_t
     text = write_competent_page(results, tmp_path / "page.md").read_text()
     assert "**Fine-tuned against from scratch** (ablation-tuned, time weight" in text
     assert "| difficulty_partial_rho |" in text.split("Fine-tuned against from scratch")[1]
+    # the first table: the main setting's verdicts, not the ablation's or the fine-tuned arm's
+    glance = text.split("## At a glance")[1].split("\n## ")[0]
+    assert (
+        "| 3: more steps on occluded inputs (steps added at the top level) | tiny | main-bf16,"
+        in glance
+    )
+    assert "ablation" not in glance.split("|---|")[-1]
 
 
 def test_fine_tuned_members_need_their_main_runs_networks(tiny_spec, tmp_path):
@@ -576,6 +583,10 @@ def test_a_resource_arm_keeps_resources_not_models_and_makes_findings_1_and_2(
     assert (tmp_path / "page-figures" / "resources-tiny.png").exists()
     assert "![resources over training, tiny](page-figures/resources-tiny.png)" in text
     assert "not decided at this budget" in text  # no main chain: the budget rule is not shown
+    # the first table carries finding 2's verdict per resource (no tradeoff arm: no finding 1)
+    glance = text.split("## At a glance")[1].split("\n## ")[0]
+    assert "| 1: the resources trade off" not in glance
+    assert glance.count("| 2: growth with the number of classes, ") == 3
 
 
 def _resource_run(weights, seed, accuracy, resources, classes=10, noise=0.0, arm="tradeoff",

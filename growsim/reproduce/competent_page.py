@@ -35,6 +35,7 @@ from growsim.analysis.competent_findings import (
 from growsim.analysis.resource_findings import load_resource_runs
 from growsim.files import write_text_atomically
 from growsim.reproduce.budget_table import budget_lines, precision_lines, tuned_lines
+from growsim.reproduce.glance import GlanceRow, glance_lines, main_setting_rows
 from growsim.reproduce.protocol_lines import (
     cost_lines,
     expected_runs,
@@ -115,17 +116,21 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
     expected = expected_runs()  # (builds every sweep of the protocol: once)
     lines += cost_lines(results, expected)
     resource_runs = load_resource_runs(results)
+    sections, glance = [], []
     for dataset in sorted({r.dataset for r in runs} | {r.dataset for r in resource_runs}):
         chain = _main_chain(groups, dataset)
         checks = budget_chain(chain)
-        lines += _dataset_section(
+        found, rows = _dataset_section(
             dataset, groups, difficulty.get(dataset), figures, page.parent, chain, checks, tuned
         )
-        lines += reference_lines(dataset, accuracy)
-        lines += pending_lines(dataset, results, expected)
-        lines += resource_sections(
+        sections += found + reference_lines(dataset, accuracy)
+        sections += pending_lines(dataset, results, expected)
+        found, rows_resources = resource_sections(
             dataset, [r for r in resource_runs if r.dataset == dataset], figures, page.parent
         )
+        sections += found
+        glance += main_setting_rows(rows) + rows_resources
+    lines += glance_lines(glance) + sections
     write_text_atomically(page, "\n".join(lines) + "\n")
     return page
 
@@ -133,10 +138,11 @@ def write_competent_page(results: Path, page: Path, accuracy: Path | None = None
 def _dataset_section(
     dataset, groups, difficulty, figures: Path, root: Path, chain: dict, checks: dict,
     tuned: dict,
-) -> list[str]:  # fmt: skip
-    """Findings 3 and 4 on ``dataset``; ``chain`` and ``checks``: its main setting by budget
-    and the budget rule's check of each (``_main_chain``, ``budget_chain``); ``tuned``: the
-    fine-tuned settings' checks against training from scratch (``tuned_checks``)."""
+) -> tuple[list[str], list[GlanceRow]]:  # fmt: skip
+    """Findings 3 and 4 on ``dataset``, and the main setting's verdicts at each budget (for the
+    page's first table); ``chain`` and ``checks``: its main setting by budget and the budget
+    rule's check of each (``_main_chain``, ``budget_chain``); ``tuned``: the fine-tuned
+    settings' checks against training from scratch (``tuned_checks``)."""
     chosen = {key[1:]: runs for key, runs in groups.items() if key[0] == dataset}
     lines = ["", f"## {dataset}", ""]
     if difficulty is not None:
@@ -153,7 +159,7 @@ def _dataset_section(
         "verdict (beyond own confidence) | train s / run (shared cores) | core-h |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    details = []
+    details, glance = [], []
     main = next(
         (
             runs
@@ -213,6 +219,13 @@ def _dataset_section(
                 "-",
                 "-",
             )
+        if setting[0] in CHAIN_ARMS and setting[1] == "bf16":
+            glance += [
+                GlanceRow(name, dataset, _label(setting), len(runs), text, said, decided[name])
+                for name, text, said in (("finding 3", effect.across_seeds.text(digits=2, sign=True), finding3),
+                                         ("finding 4", rho_text, finding4), ("beyond own confidence", partial_text, beyond))
+                if time_effect is not None or name == "finding 3"
+            ]  # fmt: skip
         validation = np.mean([r.curve("validation_accuracy")[-1] for r in runs])
         test = np.mean([r.test_correct[0].mean() for r in runs])
         seconds = np.mean([r.summary["time_spent"]["training"] for r in runs])
@@ -262,7 +275,7 @@ def _dataset_section(
     )
     if main and fp32 and len(main) > 1 and len(fp32) > 1:
         lines += precision_lines(precision_comparison(main, fp32))
-    return lines
+    return lines, glance
 
 
 CHAIN_ARMS = (

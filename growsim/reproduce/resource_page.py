@@ -22,16 +22,18 @@ from growsim.analysis.resource_findings import (
 from growsim.analysis.statistics import EQUIVALENCE_MARGIN
 from growsim.analysis.surface import RESOURCES
 from growsim.reproduce.budget_table import budget_lines
+from growsim.reproduce.glance import GlanceRow
 
 
 def resource_sections(
     dataset: str, runs: list[ResourceRun], figures: Path | None = None, root: Path | None = None
-) -> list[str]:
-    """Findings 1 and 2 on ``dataset``: a verdict needs a box that does not bind and the
-    resource arms' budget rule (``resource_budget_checks``) to hold at their budget. With
-    ``figures``, the resources over training are drawn there (linked relative to ``root``)."""
+) -> tuple[list[str], list[GlanceRow]]:
+    """Findings 1 and 2 on ``dataset``, and their verdicts for the page's first table: a
+    verdict needs a box that does not bind and the resource arms' budget rule
+    (``resource_budget_checks``) to hold at their budget. With ``figures``, the resources
+    over training are drawn there (linked relative to ``root``)."""
     if not runs:
-        return []
+        return [], []
     lines = ["", f"### Findings 1 and 2 on {dataset}", ""]
     if figures is not None:
         path = _resources_figure(dataset, runs, figures)
@@ -74,16 +76,18 @@ def resource_sections(
             "validation accuracy and resources; the verdicts need all four to have stopped"
         ))  # fmt: skip
     can_decide = decided and not binds
-    tradeoff = [r for r in runs if r.arm == "tradeoff"]
-    if tradeoff:
-        lines += _tradeoff_lines(tradeoff, can_decide)
-    complexity = [r for r in runs if r.arm == "complexity"]
-    if complexity:
-        lines += _complexity_lines(complexity, can_decide)
-    return lines
+    glance: list[GlanceRow] = []
+    setting = f"resource arms, {', '.join(map(str, budgets))} it."
+    for arm, section in (("tradeoff", _tradeoff_lines), ("complexity", _complexity_lines)):
+        if any(r.arm == arm for r in runs):
+            found, verdicts = section([r for r in runs if r.arm == arm], can_decide)
+            lines += found
+            glance += [GlanceRow(name, dataset, setting, seeds, effect, verdict, can_decide)
+                       for name, seeds, effect, verdict in verdicts]  # fmt: skip
+    return lines, glance
 
 
-def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
+def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> tuple[list[str], list[tuple]]:
     lines = ["", "**Finding 1: the resources trade off at equal accuracy** (clean test accuracy; "
              "final width = mean active channels over active layers, depth = active layers, "
              "steps = clean validation expected steps; mean over seeds):", "",
@@ -115,6 +119,9 @@ def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
             f"- {trade.a} -> {trade.b}: accuracy {trade.accuracy.mean:+.3f} "
             f"[{trade.accuracy.low:+.3f}, {trade.accuracy.high:+.3f}]; {moves}"
         )
+    verdicts = [
+        ("finding 1", len({r.seed for r in runs}), f"{len(found)} of {tested} pairs trade", verdict)
+    ]
     if len({r.seed for r in runs}) > 1:
         score = surface_score(runs)
         rates = [
@@ -129,10 +136,10 @@ def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
                      "and the data span the trade: " + "; ".join(rates) + "." if rates
                      else "No rate of substitution is given: the surface does not predict out of "
                      "sample, or the trade it implies leaves the observed range.")]  # fmt: skip
-    return lines
+    return lines, verdicts
 
 
-def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
+def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> tuple[list[str], list[tuple]]:
     failed = [r for r in runs if r.failed]
     lines = ["", "**Finding 2: networks grow with task complexity** (per seed, the slope of "
              "each final resource against log2(classes) within a noise level, and the change "
@@ -146,6 +153,7 @@ def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
     lines += ["| resource | " + " | ".join(f"slope per doubling of classes, noise {n:g}" for n in noises)
               + " | change with noise | verdict (grows with classes) |",
               "|---" * (len(noises) + 3) + "|"]  # fmt: skip
+    verdicts = []
     for effect in effects:
         slopes = [effect.slope_by_noise.get(n) for n in noises]
         cells = [s.text(digits=2, sign=True) if s is not None else "-" for s in slopes]
@@ -158,7 +166,10 @@ def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> list[str]:
             else "not decided (an interval includes 0)"
         )  # fmt: skip
         lines.append(f"| {effect.resource} | {' | '.join(cells)} | {change} | {verdict} |")
-    return lines
+        seeds = max((s.n for s in slopes if s is not None), default=0)
+        effect_text = ", ".join(f"noise {n:g}: {c}" for n, c in zip(noises, cells))
+        verdicts.append((f"finding 2 {effect.resource}", seeds, effect_text, verdict))
+    return lines, verdicts
 
 
 OVER_TRAINING = (
