@@ -416,6 +416,15 @@ def test_the_budget_rule_is_an_equivalence_test_not_a_point_comparison():
         _seeded([_measured(0.85), _measured(0.91), _measured(0.95)]),
     )
     assert shifted.rows[0].change.low == pytest.approx(0.05) and not shifted.rows[0].stopped()
+    # seeds the short budget did not run (here far off) enter neither the means shown beside
+    # the paired change nor the stricter rule: those speak of the same seeds as the change
+    more = _seeded(
+        [_measured(0.85), _measured(0.91), _measured(0.95), _measured(0.5), _measured(0.5)]
+    )
+    unequal = budget_check(_seeded([_measured(0.80), _measured(0.86), _measured(0.90)]), more)
+    row = unequal.rows[0]
+    assert row.test == "paired, n = 3" and row.at_double == pytest.approx((0.85 + 0.91 + 0.95) / 3)
+    assert row.at_double - row.at_budget == pytest.approx(row.change.mean)
 
 
 def test_a_fine_tuned_arm_is_checked_against_its_from_scratch_twin_only():

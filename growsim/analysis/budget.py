@@ -18,7 +18,8 @@ from growsim.analysis.statistics import Difference, mean_interval, welch_differe
 
 @dataclass(frozen=True)
 class BudgetRow:
-    """One measure of a budget check: final seed means at the budget and at twice it."""
+    """One measure of a budget check: final seed means at the budget and at twice it (over
+    the seeds both ran where two or more did, as the change)."""
 
     measure: str
     at_budget: float
@@ -56,12 +57,14 @@ def doubling_check(finals: dict[str, tuple[dict, dict]], margins: dict[str, floa
     the budget}); ``margins``: per measure, how far a change may go and still count as none."""
     rows = []
     for measure, (short, long) in finals.items():
+        if min(len(short), len(long)) < 2:
+            raise ValueError(f"{measure}: the budget rule needs two seeds or more at each budget")
+        common = sorted(set(short) & set(long))
+        if len(common) >= 2:  # the means and their spread over the same seeds as the change
+            short, long = {s: short[s] for s in common}, {s: long[s] for s in common}
         a = np.asarray(list(short.values()), dtype="float64")
         b = np.asarray(list(long.values()), dtype="float64")
-        if min(len(a), len(b)) < 2:
-            raise ValueError(f"{measure}: the budget rule needs two seeds or more at each budget")
         sd = float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
-        common = sorted(set(short) & set(long))
         if len(common) >= 2:
             paired = mean_interval([long[s] - short[s] for s in common], confidence=0.90)
             change, test = (
