@@ -533,6 +533,12 @@ def test_the_centring_change_is_kept_only_if_it_agrees_earlier_and_keeps_accurac
     assert worse.earlier() and not worse.accuracy_holds() and not worse.keep()
     same = centring_test(plain, [_measured(0.861, never), _measured(0.865, never)])
     assert same.agrees_from == (None, None) and not same.keep()
+    # a main setting with more seeds than the centred arm: compared over the seeds both ran
+    # (here its extra two are far less accurate, which would hide the centred arm's loss)
+    main = _seeded([_measured(a, early) for a in (0.870, 0.872, 0.871, 0.80, 0.80)])
+    lower = centring_test(main, _seeded([_measured(a, early) for a in (0.850, 0.852, 0.851)]))
+    assert lower.seeds == (3, 3) and lower.accuracy[0] == pytest.approx(0.871)
+    assert not lower.accuracy_holds()
 
 
 def test_agreement_needs_every_checkpoint_to_the_end_and_does_not_let_seeds_cancel():

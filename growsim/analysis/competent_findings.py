@@ -225,6 +225,16 @@ def appears_at(runs: list[CompetentRun], measure: str) -> int | None:
     return first
 
 
+def over_shared_seeds(
+    a: list[CompetentRun], b: list[CompetentRun]
+) -> tuple[list[CompetentRun], list[CompetentRun]]:
+    """``a`` and ``b`` cut to the seeds both ran, where two or more did (else as they are)."""
+    shared = {r.seed for r in a} & {r.seed for r in b}
+    if len(shared) < 2:
+        return a, b
+    return [r for r in a if r.seed in shared], [r for r in b if r.seed in shared]
+
+
 @dataclass(frozen=True)
 class PrecisionComparison:
     """bf16 against fp32 on the main arm: the equivalence check of each measure's final value
@@ -243,9 +253,7 @@ def precision_comparison(bf16: list[CompetentRun], fp32: list[CompetentRun]) -> 
     """COMPETENCE_MEASURES (final checkpoint, validation images) in bf16 against fp32, by the
     budget rule's equivalence test and margins, and the training-time ratio (both over the
     seeds both ran, where two or more did)."""
-    shared = {r.seed for r in bf16} & {r.seed for r in fp32}
-    if len(shared) >= 2:  # the means over the seeds both ran (else: Welch over all)
-        bf16, fp32 = [r for r in bf16 if r.seed in shared], [r for r in fp32 if r.seed in shared]
+    bf16, fp32 = over_shared_seeds(bf16, fp32)
     seconds = [
         np.mean([r.summary["time_spent"]["training"] for r in group]) for group in (bf16, fp32)
     ]
@@ -337,6 +345,7 @@ class CentringTest:
     final_agreement: tuple[float, float]  # across-seed mean, learned - objective steps added
     accuracy: tuple[float, float]  # final validation accuracy, seed means
     accuracy_sd: float  # pooled seed-to-seed sd of the final validation accuracy
+    seeds: tuple[int, int]  # the runs compared: (uncentred, centred)
 
     def earlier(self) -> bool:
         """Centred agrees within the tolerance, and before uncentred does (or uncentred never)."""
@@ -353,13 +362,16 @@ class CentringTest:
 
 
 def centring_test(plain: list[CompetentRun], centred: list[CompetentRun]) -> CentringTest:
-    """Uncentred (``plain``) against centred halting, same budget and precision."""
+    """Uncentred (``plain``) against centred halting, same budget and precision, over the
+    seeds both ran (``over_shared_seeds``)."""
+    plain, centred = over_shared_seeds(plain, centred)
     accuracy = [np.array([r.curve("validation_accuracy")[-1] for r in g]) for g in (plain, centred)]
     return CentringTest(
         (agrees_from(plain), agrees_from(centred)),
         tuple(float(np.mean([r.curve("agreement")[-1] for r in g])) for g in (plain, centred)),
         (float(accuracy[0].mean()), float(accuracy[1].mean())),
         float(np.sqrt((accuracy[0].var(ddof=1) + accuracy[1].var(ddof=1)) / 2)),
+        (len(plain), len(centred)),
     )
 
 

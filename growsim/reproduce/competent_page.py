@@ -354,8 +354,8 @@ def _centring_lines(main: list[CompetentRun], centred: list[CompetentRun]) -> li
     )
     return [
         "",
-        f"**Centring test** (`lattice.halting_centred`, {len(centred)} seeds, against the main "
-        f"setting's {len(main)}; rule stated before the runs: keep the change if the learned "
+        f"**Centring test** (`lattice.halting_centred`, {test.seeds[1]} seeds, against the main "
+        f"setting's {test.seeds[0]}, over the seeds both ran; rule stated before the runs: keep the change if the learned "
         f"allocation comes within {AGREEMENT_TOLERANCE:g} steps of the objective's earlier and validation "
         "accuracy falls by no more than one seed sd): agreement from "
         f"{centred_at} centred against {plain_at} uncentred; at the end learned - objective "
