@@ -260,6 +260,8 @@ def test_a_tiny_protocol_runs_on_a_dask_cluster_measures_and_writes_its_page(
         and "main, time weight 0.01, bf16, 100 it." in text
         and "main, time weight 0.01, fp32, 100 it." in text
     )
+    glance = text.split("## At a glance")[1].split("\n## ")[0]  # the bf16 main setting only
+    assert "| tiny | main, time weight 0.01, bf16, 100 it. | 3 |" in glance and "fp32" not in glance
     assert (tmp_path / "out" / "results-figures" / "emergence-tiny.png").exists()
     assert "**Precision** (main arm, bf16 against fp32" in text
     arms = competent_arms(table=table)

@@ -12,11 +12,11 @@ page is made from into the results folder, so the page regenerates without train
 
 Arms (DIAGNOSTIC_ARMS, marked *diagnostic*, run only when ``--arms`` names them):
 - ``main``: the dataset's spec at its time weight, in bf16 and in fp32 (the precision
-  decision reads the pairs), seeds 0-2 (``main-bf16``: bf16 only); FIVE_SEEDS gives some
-  arms of a dataset 5;
-- ``long``: the main arm in bf16 at twice the iterations, seeds 0-2 (does the evidence move
-  when training goes on?);
-- ``longer``: at four times the iterations, seeds 0-2 (the budget rule's check of ``long``;
+  decision reads the pairs), seeds 0-2 (``main-bf16``: bf16 only; FIVE_SEEDS: which arms of
+  a dataset run seeds 0-4);
+- ``long``: the main arm in bf16 at twice the iterations (does the evidence move when
+  training goes on?);
+- ``longer``: at four times the iterations (the budget rule's check of ``long``;
   diagnostic);
 - ``quarter`` and ``half``: at a quarter and half the iterations, seeds 0-2 (the budget
   rule's chain below the main budget: where the findings' measures were still moving;

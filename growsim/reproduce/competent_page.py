@@ -192,16 +192,17 @@ def _dataset_section(
             )
             for name, measures in VERDICT_MEASURES.items()
         }
+        own = setting[0] in CHAIN_ARMS and setting[1] == "bf16"  # the main setting at a budget
         if len(runs) < 2:
             decided = dict.fromkeys(decided, False)
             basis = "none (one seed)"
         else:
             stopped = [name for name, ok in decided.items() if ok]
-            own = setting[0] in CHAIN_ARMS and setting[1] == "bf16"
             basis = (", ".join(stopped) or "none") + ("" if own or not stopped else " (main's)")
             basis += " (fine-tuned, equivalent to scratch)" if is_tuned and stopped else ""
         tail = f"{sum(passed)}/{len(runs)}"
         effect = occlusion_effect(runs, levels)
+        effect_text = effect.across_seeds.text(digits=2, sign=True)
         finding3 = verdict(effect.across_seeds, decided["finding 3"])
         if difficulty is not None:
             time_effect = difficulty_effect(runs, difficulty)
@@ -219,10 +220,10 @@ def _dataset_section(
                 "-",
                 "-",
             )
-        if setting[0] in CHAIN_ARMS and setting[1] == "bf16":
+        if own:
             glance += [
                 GlanceRow(name, dataset, _label(setting), len(runs), text, said, decided[name])
-                for name, text, said in (("finding 3", effect.across_seeds.text(digits=2, sign=True), finding3),
+                for name, text, said in (("finding 3", effect_text, finding3),
                                          ("finding 4", rho_text, finding4), ("beyond own confidence", partial_text, beyond))
                 if time_effect is not None or name == "finding 3"
             ]  # fmt: skip
@@ -232,7 +233,7 @@ def _dataset_section(
         hours = sum(core_seconds(r.summary) for r in runs) / 3600
         lines.append(
             f"| {_label(setting)} | {len(runs)} | {basis} | {tail} | {validation:.3f} | {test:.3f} | "
-            f"{effect.across_seeds.text(digits=2, sign=True)} | {finding3} | {rho_text} | {finding4} | "
+            f"{effect_text} | {finding3} | {rho_text} | {finding4} | "
             f"{partial_text} | {beyond} | {seconds:.0f} | {hours:.2f} |"
         )
         details.append(f"- {_label(setting)}, per run (image-level 95% bootstrap): " + "; ".join(

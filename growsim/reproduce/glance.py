@@ -30,7 +30,7 @@ class GlanceRow:
     seeds: int
     effect: str
     verdict: str
-    decided: bool  # the budget rule held for it at the setting's budget
+    decided: bool  # it could be decided: the budget rule held (findings 1, 2: and the box is free)
 
     def line(self) -> str:
         """The row of the table."""

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -77,17 +79,18 @@ def resource_sections(
         ))  # fmt: skip
     can_decide = decided and not binds
     glance: list[GlanceRow] = []
-    setting = f"resource arms, {', '.join(map(str, budgets))} it."
+    row = partial(GlanceRow, dataset=dataset, setting=f"resource arms, {', '.join(map(str, budgets))} it.",
+                  decided=can_decide)  # fmt: skip
     for arm, section in (("tradeoff", _tradeoff_lines), ("complexity", _complexity_lines)):
         if any(r.arm == arm for r in runs):
-            found, verdicts = section([r for r in runs if r.arm == arm], can_decide)
-            lines += found
-            glance += [GlanceRow(name, dataset, setting, seeds, effect, verdict, can_decide)
-                       for name, seeds, effect, verdict in verdicts]  # fmt: skip
+            found, rows = section([r for r in runs if r.arm == arm], can_decide, row)
+            lines, glance = lines + found, glance + rows
     return lines, glance
 
 
-def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> tuple[list[str], list[tuple]]:
+def _tradeoff_lines(
+    runs: list[ResourceRun], can_decide: bool, row: Callable[..., GlanceRow]
+) -> tuple[list[str], list[GlanceRow]]:
     lines = ["", "**Finding 1: the resources trade off at equal accuracy** (clean test accuracy; "
              "final width = mean active channels over active layers, depth = active layers, "
              "steps = clean validation expected steps; mean over seeds):", "",
@@ -119,9 +122,8 @@ def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> tuple[list[str
             f"- {trade.a} -> {trade.b}: accuracy {trade.accuracy.mean:+.3f} "
             f"[{trade.accuracy.low:+.3f}, {trade.accuracy.high:+.3f}]; {moves}"
         )
-    verdicts = [
-        ("finding 1", len({r.seed for r in runs}), f"{len(found)} of {tested} pairs trade", verdict)
-    ]
+    verdicts = [row(finding="finding 1", seeds=len({r.seed for r in runs}),
+                    effect=f"{len(found)} of {tested} pairs trade", verdict=verdict)]  # fmt: skip
     if len({r.seed for r in runs}) > 1:
         score = surface_score(runs)
         rates = [
@@ -139,7 +141,9 @@ def _tradeoff_lines(runs: list[ResourceRun], can_decide: bool) -> tuple[list[str
     return lines, verdicts
 
 
-def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> tuple[list[str], list[tuple]]:
+def _complexity_lines(
+    runs: list[ResourceRun], can_decide: bool, row: Callable[..., GlanceRow]
+) -> tuple[list[str], list[GlanceRow]]:
     failed = [r for r in runs if r.failed]
     lines = ["", "**Finding 2: networks grow with task complexity** (per seed, the slope of "
              "each final resource against log2(classes) within a noise level, and the change "
@@ -168,7 +172,8 @@ def _complexity_lines(runs: list[ResourceRun], can_decide: bool) -> tuple[list[s
         lines.append(f"| {effect.resource} | {' | '.join(cells)} | {change} | {verdict} |")
         seeds = max((s.n for s in slopes if s is not None), default=0)
         effect_text = ", ".join(f"noise {n:g}: {c}" for n, c in zip(noises, cells))
-        verdicts.append((f"finding 2 {effect.resource}", seeds, effect_text, verdict))
+        verdicts.append(row(finding=f"finding 2 {effect.resource}", seeds=seeds,
+                            effect=effect_text, verdict=verdict))  # fmt: skip
     return lines, verdicts
 
 
