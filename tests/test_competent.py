@@ -291,7 +291,8 @@ def test_a_fine_tuned_arm_starts_from_its_seeds_main_run_and_meets_its_twin_on_t
     from growsim.analysis.difficulty import reference_difficulty
     from growsim.files import CHECKPOINT_NAME
     from growsim.reproduce import competent
-    from growsim.reproduce.competent import TUNE_SHARE, competent_arms, measure, run_arms
+    from growsim.reproduce.competent import competent_arms, measure, run_arms
+    from growsim.reproduce.fine_tuned import TUNE_SHARE
 
     # two linear reference models (the ensemble's five are the Dask test's to train)
     quick = partial(reference_difficulty, architectures=("logistic", "perceptron"))
